@@ -1,0 +1,1 @@
+//! ACL request signing (wire.md §9).

@@ -1,0 +1,76 @@
+//! The one collection abstraction decoded bodies are written against, so each body
+//! decoder exists once and serves both a fixed-capacity (no allocator) and a growable
+//! (`alloc`) form.
+//!
+//! ```
+//! use rocketmq_proto::collections::{Collections, Fixed, List};
+//! let mut l = <Fixed<2> as Collections>::List::<u8>::default();
+//! assert!(l.try_push(1).is_ok());
+//! assert!(l.try_push(2).is_ok());
+//! assert_eq!(l.try_push(3), Err(3));
+//! assert_eq!(&l[..], &[1, 2]);
+//! ```
+
+use core::fmt::Debug;
+use core::ops::Deref;
+
+/// A list that may refuse to grow.
+pub trait List<T>: Default + Deref<Target = [T]> {
+    /// Append, or give the value back when full.
+    fn try_push(&mut self, value: T) -> Result<(), T>;
+}
+
+impl<T, const N: usize> List<T> for heapless::Vec<T, N> {
+    fn try_push(&mut self, value: T) -> Result<(), T> {
+        self.push(value)
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<T> List<T> for alloc::vec::Vec<T> {
+    fn try_push(&mut self, value: T) -> Result<(), T> {
+        self.push(value);
+        Ok(())
+    }
+}
+
+/// A family of list types used by decoded bodies.
+pub trait Collections: Debug + Clone + PartialEq + Eq + 'static {
+    /// The list type for elements `T`.
+    type List<T: Debug + Clone + PartialEq + Eq>: List<T> + Debug + Clone + PartialEq + Eq;
+    /// The capacity of each list (`u32::MAX` for growable ones), for error reports.
+    const CAPACITY: u32;
+}
+
+/// Fixed capacity: every list holds at most `N` elements (`heapless::Vec`). No allocator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Fixed<const N: usize>;
+
+impl<const N: usize> Collections for Fixed<N> {
+    type List<T: Debug + Clone + PartialEq + Eq> = heapless::Vec<T, N>;
+    const CAPACITY: u32 = N as u32;
+}
+
+/// Growable lists (`alloc::vec::Vec`).
+#[cfg(feature = "alloc")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Growable;
+
+#[cfg(feature = "alloc")]
+impl Collections for Growable {
+    type List<T: Debug + Clone + PartialEq + Eq> = alloc::vec::Vec<T>;
+    const CAPACITY: u32 = u32::MAX;
+}
+
+/// Push or report which list overflowed.
+pub fn push<C: Collections, T: Debug + Clone + PartialEq + Eq>(
+    list: &mut C::List<T>,
+    value: T,
+    what: &'static str,
+) -> Result<(), crate::error::DecodeError> {
+    list.try_push(value)
+        .map_err(|_| crate::error::DecodeError::CapacityExceeded {
+            what,
+            capacity: C::CAPACITY,
+        })
+}

@@ -1,0 +1,188 @@
+//! Typed `extFields` headers for every command a producer, a consumer and a small admin
+//! tool use (wire.md §6).
+//!
+//! Each header is a plain struct with borrowed strings ([`Text`]) and integers. It
+//! encodes through [`EncodeFields`] (so it is written once for JSON and binary headers)
+//! and decodes through [`DecodeFields`] in one pass over the fields; a missing required
+//! field is [`DecodeError::MissingField`] naming the wire key.
+//!
+//! ```
+//! use rocketmq_proto::header::GetRouteInfoRequest;
+//! let req = GetRouteInfoRequest { topic: "TopicTest".into(), accept_standard_json_only: Some(true) };
+//! # let _ = req;
+//! ```
+
+use crate::error::DecodeError;
+use crate::ext::FieldValue;
+use crate::text::Text;
+
+/// A type a header field can have.
+pub trait FieldType<'a>: Sized {
+    /// What a parse failure says was expected.
+    const EXPECTED: &'static str;
+    /// Parse the wire string.
+    fn parse(v: Text<'a>) -> Option<Self>;
+    /// The value to write.
+    fn to_value(&self) -> FieldValue<'_>;
+}
+
+impl<'a> FieldType<'a> for Text<'a> {
+    const EXPECTED: &'static str = "string";
+    fn parse(v: Text<'a>) -> Option<Self> {
+        Some(v)
+    }
+    fn to_value(&self) -> FieldValue<'_> {
+        FieldValue::Text(*self)
+    }
+}
+
+impl FieldType<'_> for i32 {
+    const EXPECTED: &'static str = "i32";
+    fn parse(v: Text<'_>) -> Option<Self> {
+        v.parse_i32()
+    }
+    fn to_value(&self) -> FieldValue<'_> {
+        FieldValue::I32(*self)
+    }
+}
+
+impl FieldType<'_> for i64 {
+    const EXPECTED: &'static str = "i64";
+    fn parse(v: Text<'_>) -> Option<Self> {
+        v.parse_i64()
+    }
+    fn to_value(&self) -> FieldValue<'_> {
+        FieldValue::I64(*self)
+    }
+}
+
+impl FieldType<'_> for bool {
+    const EXPECTED: &'static str = "bool";
+    /// Java's `Boolean.parseBoolean`: anything but `true` (any case) is false.
+    fn parse(v: Text<'_>) -> Option<Self> {
+        Some(v.parse_bool())
+    }
+    fn to_value(&self) -> FieldValue<'_> {
+        FieldValue::Bool(*self)
+    }
+}
+
+/// Parse one field value, naming the field on failure.
+#[doc(hidden)]
+pub fn parse_field<'a, T: FieldType<'a>>(v: Text<'a>, key: &'static str) -> Result<T, DecodeError> {
+    T::parse(v).ok_or(DecodeError::InvalidField {
+        field: key,
+        expected: T::EXPECTED,
+    })
+}
+
+/// Defines a typed header: the struct, its [`EncodeFields`] (fields written in
+/// declaration order) and its [`DecodeFields`] (one pass, unknown keys ignored,
+/// last occurrence wins).
+///
+/// Each field is `name: req Type = "wireKey"` (required: the struct field is `Type`) or
+/// `name: opt Type = "wireKey"` (optional: `Option<Type>`).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! ext_header {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident $(<$lt:lifetime>)? {
+            $(
+                $(#[$fmeta:meta])*
+                $field:ident : $req:ident $ty:ty = $key:literal
+            ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct $name $(<$lt>)? {
+            $(
+                $(#[$fmeta])*
+                #[doc = concat!("\n\nWire key: `", $key, "`.")]
+                pub $field: $crate::ext_header!(@ty $req $ty),
+            )*
+        }
+
+        impl $(<$lt>)? $crate::ext::EncodeFields for $name $(<$lt>)? {
+            #[allow(unused_variables)]
+            fn encode_fields<'s, S: $crate::ext::FieldSink<'s> + ?Sized>(&'s self, sink: &mut S) {
+                $( $crate::ext_header!(@put $req sink self.$field, $key); )*
+            }
+        }
+
+        impl<'a> $crate::ext::DecodeFields<'a> for $name $(<$lt>)? {
+            #[allow(unused_mut)]
+            fn decode_fields(fields: &$crate::ext::ExtFields<'a>) -> Result<Self, $crate::error::DecodeError> {
+                $( let mut $field: Option<$ty> = None; )*
+                for (k, v) in fields.iter() {
+                    // Every wire key is plain ASCII; an escaped key is none of ours.
+                    let Some(k) = k.as_str() else { continue };
+                    match k {
+                        $( $key => $field = Some($crate::header::parse_field(v, $key)?), )*
+                        _ => { let _ = v; }
+                    }
+                }
+                Ok(Self { $( $field: $crate::ext_header!(@take $req $field, $key), )* })
+            }
+        }
+    };
+    (@ty req $ty:ty) => { $ty };
+    (@ty opt $ty:ty) => { Option<$ty> };
+    (@put req $sink:ident $v:expr, $key:literal) => {
+        $sink.field($crate::text::Text::new($key), $crate::header::FieldType::to_value(&$v))
+    };
+    (@put opt $sink:ident $v:expr, $key:literal) => {
+        if let Some(v) = &$v {
+            $sink.field($crate::text::Text::new($key), $crate::header::FieldType::to_value(v))
+        }
+    };
+    (@take req $f:ident, $key:literal) => { $f.ok_or($crate::error::DecodeError::MissingField($key))? };
+    (@take opt $f:ident, $key:literal) => { $f };
+}
+
+ext_header! {
+    /// GET_ROUTEINFO_BY_TOPIC (105) request, to a NameServer (wire.md §6.1).
+    pub struct GetRouteInfoRequest<'a> {
+        /// The topic.
+        topic: req Text<'a> = "topic",
+        /// Ask for standard JSON (NameServers ≥ 4.9.4).
+        accept_standard_json_only: opt bool = "acceptStandardJsonOnly",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ext::{DecodeFields, EncodeFields, ExtFields, FieldSink};
+    use crate::json::Scanner;
+
+    #[test]
+    fn macro_header_round_trips_and_names_missing_fields() {
+        struct Pairs<'x>(heapless::Vec<(Text<'x>, FieldValue<'x>), 8>);
+        impl<'s> FieldSink<'s> for Pairs<'s> {
+            fn field(&mut self, key: Text<'s>, value: FieldValue<'s>) {
+                let _ = self.0.push((key, value));
+            }
+        }
+        let req = GetRouteInfoRequest {
+            topic: Text::new("T"),
+            accept_standard_json_only: Some(true),
+        };
+        let mut p = Pairs(heapless::Vec::new());
+        req.encode_fields(&mut p);
+        assert_eq!(p.0.len(), 2);
+
+        let doc = br#"{"topic":"T","acceptStandardJsonOnly":"true","x":"y"}"#;
+        let f = ExtFields::from_json(&mut Scanner::new(doc), doc).unwrap();
+        assert_eq!(GetRouteInfoRequest::decode_fields(&f).unwrap(), req);
+
+        let doc = br#"{"acceptStandardJsonOnly":"true"}"#;
+        let f = ExtFields::from_json(&mut Scanner::new(doc), doc).unwrap();
+        assert_eq!(
+            GetRouteInfoRequest::decode_fields(&f),
+            Err(DecodeError::MissingField("topic"))
+        );
+        let _: &dyn Fn() -> bool = &|| EncodeFields::has_ext_fields(&req);
+    }
+}

@@ -1,0 +1,538 @@
+//! A small, lenient, zero-copy JSON pull scanner and a JSON string writer.
+//!
+//! Why not only serde-json-core: the JSON RocketMQ servers send is not always standard.
+//! fastjson writes maps with non-string keys as bare numbers (`{0:"host:port"}`) or as
+//! whole objects (`{{"topic":"t",...}:100}`) — see wire.md §7. This scanner accepts a
+//! string, a bare number or an object as an object key ([`Key`]). It also borrows every
+//! string from the input and leaves escapes for [`Text`] to decode lazily, so decoding a
+//! header never copies and never needs an allocator. Encoding of standard JSON bodies
+//! uses serde-json-core.
+//!
+//! The scanner is bounded: nesting deeper than [`MAX_DEPTH`] is an error, and every
+//! step consumes input, so it terminates on any input.
+//!
+//! ```
+//! use rocketmq_proto::json::{Scanner, Key};
+//! let mut s = Scanner::new(br#"{"brokerAddrs":{0:"127.0.0.1:10911"}}"#);
+//! s.begin_object().unwrap();
+//! assert!(matches!(s.next_key().unwrap(), Some(Key::Str(k)) if k == "brokerAddrs"));
+//! s.begin_object().unwrap();
+//! assert!(matches!(s.next_key().unwrap(), Some(Key::Number("0"))));
+//! assert_eq!(s.string().unwrap(), "127.0.0.1:10911");
+//! assert!(s.next_key().unwrap().is_none());
+//! assert!(s.next_key().unwrap().is_none());
+//! s.finish().unwrap();
+//! ```
+
+use crate::error::{DecodeError, JsonError};
+use crate::out::Out;
+use crate::text::Text;
+
+/// Maximum nesting of objects and arrays.
+pub const MAX_DEPTH: u32 = 32;
+
+/// An object key as fastjson may write it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key<'a> {
+    /// A standard JSON string key.
+    Str(Text<'a>),
+    /// A bare integer key (fastjson's `Map<Long, …>`), as its literal text.
+    Number(&'a str),
+    /// An object used as a key (fastjson's `Map<MessageQueue, …>`): its raw JSON text,
+    /// validated; parse it with a new [`Scanner`].
+    Object(&'a [u8]),
+}
+
+/// The JSON type of the next value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `{`
+    Object,
+    /// `[`
+    Array,
+    /// `"`
+    String,
+    /// `-` or a digit
+    Number,
+    /// `true` / `false`
+    Bool,
+    /// `null`
+    Null,
+}
+
+/// A pull scanner over one JSON document.
+#[derive(Debug, Clone)]
+pub struct Scanner<'a> {
+    input: &'a [u8],
+    pos: usize,
+    depth: u32,
+    /// Bit `d` set: the container at depth `d` already has an element (a comma must
+    /// come before the next one).
+    non_empty: u64,
+}
+
+type R<T> = Result<T, DecodeError>;
+
+impl<'a> Scanner<'a> {
+    /// A scanner at the start of `input`.
+    pub fn new(input: &'a [u8]) -> Self {
+        Scanner {
+            input,
+            pos: 0,
+            depth: 0,
+            non_empty: 0,
+        }
+    }
+
+    /// Current byte offset.
+    pub fn offset(&self) -> usize {
+        self.pos
+    }
+
+    fn err(&self, error: JsonError) -> DecodeError {
+        DecodeError::Json {
+            offset: self.pos as u32,
+            error,
+        }
+    }
+
+    #[inline]
+    fn skip_ws(&mut self) {
+        while let Some(&b) = self.input.get(self.pos) {
+            if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    #[inline]
+    fn peek_byte(&mut self) -> R<u8> {
+        self.skip_ws();
+        self.input
+            .get(self.pos)
+            .copied()
+            .ok_or(self.err(JsonError::UnexpectedEnd))
+    }
+
+    fn expect(&mut self, b: u8) -> R<()> {
+        let got = self.peek_byte()?;
+        if got == b {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(self.err(JsonError::UnexpectedByte(got)))
+        }
+    }
+
+    fn push(&mut self) -> R<()> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.err(JsonError::TooDeep));
+        }
+        self.depth += 1;
+        self.non_empty &= !(1u64 << self.depth);
+        Ok(())
+    }
+
+    fn pop(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+    }
+
+    /// The type of the next value, without consuming it.
+    pub fn peek(&mut self) -> R<Kind> {
+        let b = self.peek_byte()?;
+        Ok(match b {
+            b'{' => Kind::Object,
+            b'[' => Kind::Array,
+            b'"' => Kind::String,
+            b'-' | b'0'..=b'9' => Kind::Number,
+            b't' | b'f' => Kind::Bool,
+            b'n' => Kind::Null,
+            other => return Err(self.err(JsonError::UnexpectedByte(other))),
+        })
+    }
+
+    /// Enter an object (`{`).
+    pub fn begin_object(&mut self) -> R<()> {
+        self.expect(b'{')?;
+        self.push()
+    }
+
+    /// Enter an array (`[`).
+    pub fn begin_array(&mut self) -> R<()> {
+        self.expect(b'[')?;
+        self.push()
+    }
+
+    /// Step to the next key of the current object, consuming the `:` after it.
+    /// `None` (after consuming `}`) at the end of the object.
+    pub fn next_key(&mut self) -> R<Option<Key<'a>>> {
+        if self.peek_byte()? == b'}' {
+            self.pos += 1;
+            self.pop();
+            return Ok(None);
+        }
+        self.element_separator()?;
+        let key = match self.peek_byte()? {
+            b'"' => Key::Str(self.string()?),
+            b'-' | b'0'..=b'9' => Key::Number(self.number_raw()?),
+            b'{' => {
+                let start = self.pos;
+                self.skip_value()?;
+                Key::Object(self.input.get(start..self.pos).unwrap_or_default())
+            }
+            other => return Err(self.err(JsonError::UnexpectedByte(other))),
+        };
+        self.expect(b':')?;
+        Ok(Some(key))
+    }
+
+    /// Step to the next element of the current array; `false` (after consuming `]`)
+    /// at its end.
+    pub fn next_element(&mut self) -> R<bool> {
+        if self.peek_byte()? == b']' {
+            self.pos += 1;
+            self.pop();
+            return Ok(false);
+        }
+        self.element_separator()?;
+        Ok(true)
+    }
+
+    fn element_separator(&mut self) -> R<()> {
+        let bit = 1u64 << self.depth;
+        if self.non_empty & bit != 0 {
+            self.expect(b',')?;
+        } else {
+            self.non_empty |= bit;
+        }
+        Ok(())
+    }
+
+    /// A string value, borrowed. Escapes are validated here and decoded by [`Text`].
+    pub fn string(&mut self) -> R<Text<'a>> {
+        self.expect(b'"')?;
+        let start = self.pos;
+        let mut escaped = false;
+        loop {
+            let b = *self
+                .input
+                .get(self.pos)
+                .ok_or(self.err(JsonError::UnexpectedEnd))?;
+            match b {
+                b'"' => break,
+                b'\\' => {
+                    escaped = true;
+                    self.pos += 1;
+                    let e = *self
+                        .input
+                        .get(self.pos)
+                        .ok_or(self.err(JsonError::UnexpectedEnd))?;
+                    match e {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.pos += 1,
+                        b'u' => {
+                            self.pos += 1;
+                            let hi = self.hex4()?;
+                            if (0xD800..0xDC00).contains(&hi) {
+                                // A high surrogate must be followed by an escaped low one.
+                                if self.input.get(self.pos..self.pos + 2) != Some(b"\\u") {
+                                    return Err(self.err(JsonError::InvalidEscape));
+                                }
+                                self.pos += 2;
+                                let lo = self.hex4()?;
+                                if !(0xDC00..0xE000).contains(&lo) {
+                                    return Err(self.err(JsonError::InvalidEscape));
+                                }
+                            } else if (0xDC00..0xE000).contains(&hi) {
+                                return Err(self.err(JsonError::InvalidEscape));
+                            }
+                        }
+                        _ => return Err(self.err(JsonError::InvalidEscape)),
+                    }
+                }
+                // Raw control characters are not standard JSON, but harmless: accept.
+                _ => self.pos += 1,
+            }
+        }
+        let bytes = self.input.get(start..self.pos).unwrap_or_default();
+        self.pos += 1; // closing quote
+        let raw = core::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidUtf8 {
+            what: "JSON string",
+        })?;
+        Ok(Text::json(raw, escaped))
+    }
+
+    fn hex4(&mut self) -> R<u32> {
+        let mut v = 0u32;
+        for _ in 0..4 {
+            let b = *self
+                .input
+                .get(self.pos)
+                .ok_or(self.err(JsonError::UnexpectedEnd))?;
+            let d = (b as char)
+                .to_digit(16)
+                .ok_or(self.err(JsonError::InvalidEscape))?;
+            v = (v << 4) | d;
+            self.pos += 1;
+        }
+        Ok(v)
+    }
+
+    /// A number's literal text (`-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?`).
+    pub fn number_raw(&mut self) -> R<&'a str> {
+        self.skip_ws();
+        let start = self.pos;
+        if self.input.get(self.pos) == Some(&b'-') {
+            self.pos += 1;
+        }
+        let digits = |s: &mut Self| -> R<()> {
+            let d0 = s.pos;
+            while matches!(s.input.get(s.pos), Some(b'0'..=b'9')) {
+                s.pos += 1;
+            }
+            if s.pos == d0 {
+                Err(s.err(JsonError::InvalidNumber))
+            } else {
+                Ok(())
+            }
+        };
+        digits(self)?;
+        if self.input.get(self.pos) == Some(&b'.') {
+            self.pos += 1;
+            digits(self)?;
+        }
+        if matches!(self.input.get(self.pos), Some(b'e' | b'E')) {
+            self.pos += 1;
+            if matches!(self.input.get(self.pos), Some(b'+' | b'-')) {
+                self.pos += 1;
+            }
+            digits(self)?;
+        }
+        let bytes = self.input.get(start..self.pos).unwrap_or_default();
+        // Only ASCII was accepted above.
+        core::str::from_utf8(bytes).map_err(|_| self.err(JsonError::InvalidNumber))
+    }
+
+    /// An integer value in `i64` range.
+    pub fn i64(&mut self) -> R<i64> {
+        let start = self.pos;
+        let raw = self.number_raw()?;
+        raw.parse().map_err(|_| DecodeError::Json {
+            offset: start as u32,
+            error: JsonError::InvalidNumber,
+        })
+    }
+
+    /// An integer value in `i32` range.
+    pub fn i32(&mut self) -> R<i32> {
+        let start = self.pos;
+        let v = self.i64()?;
+        i32::try_from(v).map_err(|_| DecodeError::Json {
+            offset: start as u32,
+            error: JsonError::InvalidNumber,
+        })
+    }
+
+    /// `true` or `false`.
+    pub fn bool(&mut self) -> R<bool> {
+        self.skip_ws();
+        if self.literal(b"true") {
+            Ok(true)
+        } else if self.literal(b"false") {
+            Ok(false)
+        } else {
+            Err(self.err(JsonError::WrongType))
+        }
+    }
+
+    fn literal(&mut self, lit: &[u8]) -> bool {
+        let end = self.pos.saturating_add(lit.len());
+        if self.input.get(self.pos..end) == Some(lit) {
+            self.pos = end;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Consume `null` if it is next; `true` if it was.
+    pub fn null(&mut self) -> R<bool> {
+        self.skip_ws();
+        Ok(self.literal(b"null"))
+    }
+
+    /// A string, or `None` for `null`.
+    pub fn string_or_null(&mut self) -> R<Option<Text<'a>>> {
+        if self.null()? {
+            Ok(None)
+        } else {
+            self.string().map(Some)
+        }
+    }
+
+    /// Skip one value of any type (objects and arrays whole, within the depth limit).
+    pub fn skip_value(&mut self) -> R<()> {
+        match self.peek()? {
+            Kind::String => self.string().map(drop),
+            Kind::Number => self.number_raw().map(drop),
+            Kind::Bool => self.bool().map(drop),
+            Kind::Null => {
+                if self.null()? {
+                    Ok(())
+                } else {
+                    Err(self.err(JsonError::WrongType))
+                }
+            }
+            Kind::Array => {
+                // Iterative over siblings; recursion only per nesting level (bounded).
+                self.begin_array()?;
+                while self.next_element()? {
+                    self.skip_value()?;
+                }
+                Ok(())
+            }
+            Kind::Object => {
+                self.begin_object()?;
+                while self.next_key()?.is_some() {
+                    self.skip_value()?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Skip one value and return its raw text.
+    pub fn raw_value(&mut self) -> R<&'a [u8]> {
+        self.skip_ws();
+        let start = self.pos;
+        self.skip_value()?;
+        Ok(self.input.get(start..self.pos).unwrap_or_default())
+    }
+
+    /// Check that nothing but whitespace follows.
+    pub fn finish(&mut self) -> R<()> {
+        self.skip_ws();
+        if self.pos < self.input.len() {
+            Err(self.err(JsonError::TrailingBytes))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Write `s` as a JSON string literal (with quotes), escaping `"`, `\` and every code
+/// point below 0x20 as `\u00XX`, as fastjson does. Non-ASCII is written raw.
+pub fn write_str(out: &mut impl Out, s: &str) {
+    out.put_u8(b'"');
+    write_str_content(out, s);
+    out.put_u8(b'"');
+}
+
+/// The inside of [`write_str`] (no quotes).
+pub fn write_str_content(out: &mut impl Out, s: &str) {
+    let bytes = s.as_bytes();
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: Option<&[u8]> = match b {
+            b'"' => Some(b"\\\""),
+            b'\\' => Some(b"\\\\"),
+            0..=0x1f => None,
+            _ => continue,
+        };
+        out.put(bytes.get(run..i).unwrap_or_default());
+        match esc {
+            Some(e) => out.put(e),
+            None => out.put(&[b'\\', b'u', b'0', b'0', hex_digit(b >> 4), hex_digit(b)]),
+        }
+        run = i + 1;
+    }
+    out.put(bytes.get(run..).unwrap_or_default());
+}
+
+fn hex_digit(nibble: u8) -> u8 {
+    char::from_digit(u32::from(nibble & 0xf), 16).map_or(b'0', |c| c as u8)
+}
+
+/// Write a [`Text`] as a JSON string literal. Escaped JSON text is copied as it came
+/// (it is already valid JSON), so re-encoding a decoded header costs a copy only.
+pub fn write_text(out: &mut impl Out, t: &Text<'_>) {
+    if t.is_escaped() {
+        out.put_u8(b'"');
+        out.put(t.raw().as_bytes());
+        out.put_u8(b'"');
+    } else {
+        write_str(out, t.raw());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::out::SliceOut;
+
+    #[test]
+    fn scans_nested_and_lenient_keys() {
+        let doc =
+            br#" {"a" : [1, -2.5e3, true, null, "x\"y"], 5 : {"k":{}}, {"t":"q","i":0}:100 } "#;
+        let mut s = Scanner::new(doc);
+        s.begin_object().unwrap();
+        assert!(matches!(s.next_key().unwrap(), Some(Key::Str(k)) if k == "a"));
+        s.begin_array().unwrap();
+        assert!(s.next_element().unwrap());
+        assert_eq!(s.i64().unwrap(), 1);
+        assert!(s.next_element().unwrap());
+        assert_eq!(s.number_raw().unwrap(), "-2.5e3");
+        assert!(s.next_element().unwrap());
+        assert!(s.bool().unwrap());
+        assert!(s.next_element().unwrap());
+        assert!(s.null().unwrap());
+        assert!(s.next_element().unwrap());
+        assert_eq!(s.string().unwrap(), "x\"y");
+        assert!(!s.next_element().unwrap());
+        assert!(matches!(s.next_key().unwrap(), Some(Key::Number("5"))));
+        s.skip_value().unwrap();
+        match s.next_key().unwrap() {
+            Some(Key::Object(raw)) => assert_eq!(raw, br#"{"t":"q","i":0}"#),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s.i32().unwrap(), 100);
+        assert!(s.next_key().unwrap().is_none());
+        s.finish().unwrap();
+    }
+
+    #[test]
+    fn rejects_bad_documents() {
+        for bad in [
+            &br#"{"a":1,}"#[..],
+            br#"{"a" 1}"#,
+            br#"{"a":1 "b":2}"#,
+            br#"["#,
+            br#"{"a":"\x"}"#,
+            br#"{"a":"\ud800"}"#,
+            br#"{"a":tru}"#,
+            br#"{"a":-}"#,
+        ] {
+            let mut s = Scanner::new(bad);
+            let r = s.skip_value().and_then(|_| s.finish());
+            assert!(r.is_err(), "{:?}", core::str::from_utf8(bad));
+        }
+        let deep = [b'['; 100];
+        assert!(matches!(
+            Scanner::new(&deep).skip_value(),
+            Err(DecodeError::Json {
+                error: JsonError::TooDeep,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn writes_escapes_like_fastjson() {
+        let mut buf = [0u8; 64];
+        let mut o = SliceOut::new(&mut buf);
+        write_str(&mut o, "K\u{1}v\u{2}\"\\é");
+        let n = o.finish().unwrap();
+        assert_eq!(&buf[..n], "\"K\\u0001v\\u0002\\\"\\\\é\"".as_bytes());
+    }
+}

@@ -1,0 +1,1 @@
+//! Messages (messages.md): properties, stored records, ids, tags, compression, batches.
