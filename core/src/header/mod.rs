@@ -2,9 +2,29 @@
 //! tool use (wire.md §6).
 //!
 //! Each header is a plain struct with borrowed strings ([`Text`]) and integers. It
-//! encodes through [`EncodeFields`] (so it is written once for JSON and binary headers)
-//! and decodes through [`DecodeFields`] in one pass over the fields; a missing required
-//! field is [`DecodeError::MissingField`] naming the wire key.
+//! encodes through [`EncodeFields`](crate::ext::EncodeFields) (so it is written once for
+//! JSON and binary headers) and decodes through [`DecodeFields`](crate::ext::DecodeFields)
+//! in one pass over the fields; a missing required field is [`DecodeError::MissingField`]
+//! naming the wire key, an unparsable value is [`DecodeError::InvalidField`]. Unknown
+//! keys are ignored, as Java ignores them.
+//!
+//! Headers are grouped by protocol area: [`namesrv`], [`send`], [`pull`], [`offset`],
+//! [`client`], [`transaction`], [`broker_request`] (broker → client requests),
+//! [`query`], [`pop`] and [`admin`]; everything is re-exported here.
+//!
+//! Commands without header fields use [`EmptyFields`](crate::ext::EmptyFields) (Java
+//! sends `"extFields":{}`) or [`NoFields`](crate::ext::NoFields) (no `extFields` key):
+//!
+//! | command | fields |
+//! |---|---|
+//! | HEART_BEAT (34) request | `EmptyFields`; body HeartbeatData |
+//! | LOCK_BATCH_MQ (41) / UNLOCK_BATCH_MQ (42) | `EmptyFields`; body Lock/UnlockBatchRequestBody |
+//! | BATCH_ACK_MESSAGE (200151) | `EmptyFields`; body BatchAckMessageRequestBody |
+//! | GET_BROKER_CLUSTER_INFO (106) | `NoFields` |
+//! | GET_ALL_TOPIC_LIST_FROM_NAMESERVER (206) | `NoFields` |
+//!
+//! Many 5.x request headers inherit an optional `bname` (the target broker name) that
+//! Java fills in; the client → broker headers here carry it as `broker_name`.
 //!
 //! ```
 //! use rocketmq_proto::header::GetRouteInfoRequest;
@@ -15,6 +35,28 @@
 use crate::error::DecodeError;
 use crate::ext::FieldValue;
 use crate::text::Text;
+
+pub mod admin;
+pub mod broker_request;
+pub mod client;
+pub mod namesrv;
+pub mod offset;
+pub mod pop;
+pub mod pull;
+pub mod query;
+pub mod send;
+pub mod transaction;
+
+pub use admin::*;
+pub use broker_request::*;
+pub use client::*;
+pub use namesrv::*;
+pub use offset::*;
+pub use pop::*;
+pub use pull::*;
+pub use query::*;
+pub use send::*;
+pub use transaction::*;
 
 /// A type a header field can have.
 pub trait FieldType<'a>: Sized {
@@ -139,16 +181,6 @@ macro_rules! ext_header {
     };
     (@take req $f:ident, $key:literal) => { $f.ok_or($crate::error::DecodeError::MissingField($key))? };
     (@take opt $f:ident, $key:literal) => { $f };
-}
-
-ext_header! {
-    /// GET_ROUTEINFO_BY_TOPIC (105) request, to a NameServer (wire.md §6.1).
-    pub struct GetRouteInfoRequest<'a> {
-        /// The topic.
-        topic: req Text<'a> = "topic",
-        /// Ask for standard JSON (NameServers ≥ 4.9.4).
-        accept_standard_json_only: opt bool = "acceptStandardJsonOnly",
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,437 @@
+//! Sending: SEND_MESSAGE (10), SEND_MESSAGE_V2 (310), SEND_BATCH_MESSAGE (320) and the
+//! request-reply sends SEND_REPLY_MESSAGE (324) / SEND_REPLY_MESSAGE_V2 (325)
+//! (wire.md §6.2, §6.15).
+//!
+//! All five share one logical header, [`SendMessageRequest`], written in one of two
+//! key sets ([`SendHeaderForm`]): V1 uses Java's long field names, V2 (and batch) the
+//! one-letter keys `a`…`n`. The key set must match the request code — a Java broker
+//! decodes code 10 with the V1 names and 310/320 with the V2 names — so the header is
+//! encoded through [`SendMessageFields`], which names its form.
+//!
+//! ```
+//! use rocketmq_proto::codes::{RequestCode, SerializeType};
+//! use rocketmq_proto::command::{Command, CommandEncoder, Header};
+//! use rocketmq_proto::frame::{Decoded, FrameDecoder};
+//! use rocketmq_proto::header::{SendHeaderForm, SendMessageRequest};
+//!
+//! let req = SendMessageRequest {
+//!     producer_group: "PG".into(),
+//!     topic: "TopicTest".into(),
+//!     default_topic: SendMessageRequest::DEFAULT_TOPIC.into(),
+//!     default_topic_queue_nums: SendMessageRequest::DEFAULT_TOPIC_QUEUE_NUMS,
+//!     queue_id: 1,
+//!     sys_flag: 0,
+//!     born_timestamp: 1_700_000_000_000,
+//!     flag: 0,
+//!     properties: Some("WAIT\u{1}true\u{2}".into()),
+//!     reconsume_times: Some(0),
+//!     unit_mode: Some(false),
+//!     max_reconsume_times: None,
+//!     batch: Some(false),
+//!     broker_name: Some("broker-a".into()),
+//! };
+//! let mut buf = [0u8; 512];
+//! let n = CommandEncoder::new(SerializeType::Json)
+//!     .encode(&mut buf, &Header::request(RequestCode::SEND_MESSAGE_V2, 1), &req.v2(), b"body")
+//!     .unwrap();
+//! let Decoded::Frame { frame, .. } = FrameDecoder::new().decode(&buf[..n]).unwrap() else { unreachable!() };
+//! let cmd = Command::decode(frame).unwrap();
+//! assert_eq!(cmd.fields().get("b").unwrap(), "TopicTest");
+//! assert_eq!(SendMessageRequest::decode_v2(&cmd.fields()).unwrap(), req);
+//! assert_eq!(SendHeaderForm::for_code(RequestCode::SEND_BATCH_MESSAGE), Some(SendHeaderForm::V2));
+//! ```
+
+use crate::codes::RequestCode;
+use crate::error::DecodeError;
+use crate::ext::{DecodeFields, EncodeFields, ExtFields, FieldSink};
+use crate::ext_header;
+use crate::header::{parse_field, FieldType};
+use crate::text::Text;
+
+/// Which key set a send header is written with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SendHeaderForm {
+    /// Java's long field names (SEND_MESSAGE 10, SEND_REPLY_MESSAGE 324); the broker
+    /// name travels in the inherited `bname`.
+    V1,
+    /// One-letter keys `a`…`n` (SEND_MESSAGE_V2 310, SEND_BATCH_MESSAGE 320,
+    /// SEND_REPLY_MESSAGE_V2 325); the broker name travels in `n`.
+    V2,
+}
+
+impl SendHeaderForm {
+    /// The form a request code's header uses; `None` for codes that are not sends.
+    pub const fn for_code(code: RequestCode) -> Option<Self> {
+        match code {
+            RequestCode::SEND_MESSAGE | RequestCode::SEND_REPLY_MESSAGE => Some(Self::V1),
+            RequestCode::SEND_MESSAGE_V2
+            | RequestCode::SEND_BATCH_MESSAGE
+            | RequestCode::SEND_REPLY_MESSAGE_V2 => Some(Self::V2),
+            _ => None,
+        }
+    }
+
+    const fn keys(self) -> &'static Keys {
+        match self {
+            Self::V1 => &V1_KEYS,
+            Self::V2 => &V2_KEYS,
+        }
+    }
+}
+
+/// The logical send header shared by SEND_MESSAGE, SEND_MESSAGE_V2, SEND_BATCH_MESSAGE
+/// and the reply sends (wire.md §6.2). Field docs give the V2 / V1 wire keys.
+///
+/// Encode it with [`v1`](Self::v1), [`v2`](Self::v2) or [`with_form`](Self::with_form);
+/// decode it with [`decode_v1`](Self::decode_v1), [`decode_v2`](Self::decode_v2), or
+/// through [`DecodeFields`], which recognises either key set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendMessageRequest<'a> {
+    /// Producer group. Keys `a` / `producerGroup` (required).
+    pub producer_group: Text<'a>,
+    /// Target topic (namespace-wrapped if namespaces are used). Keys `b` / `topic` (required).
+    pub topic: Text<'a>,
+    /// Auto-create template topic, normally `TBW102`. Keys `c` / `defaultTopic` (required).
+    pub default_topic: Text<'a>,
+    /// Queues to create if the topic is auto-created (Java default 4). Keys `d` / `defaultTopicQueueNums` (required).
+    pub default_topic_queue_nums: i32,
+    /// Target queue; `< 0` lets the broker pick one. Keys `e` / `queueId` (required).
+    pub queue_id: i32,
+    /// Message sysFlag bits set by the client (compression, transaction prepared). Keys `f` / `sysFlag` (required).
+    pub sys_flag: i32,
+    /// Client wall clock, ms since the epoch. Keys `g` / `bornTimestamp` (required).
+    pub born_timestamp: i64,
+    /// The message's user `flag` (not the RPC flag). Keys `h` / `flag` (required).
+    pub flag: i32,
+    /// Properties string (0x01/0x02 separators). Keys `i` / `properties`.
+    pub properties: Option<Text<'a>>,
+    /// Normally 0; for `%RETRY%` topics the RECONSUME_TIME property. Keys `j` / `reconsumeTimes`.
+    pub reconsume_times: Option<i32>,
+    /// Normally `false`. Keys `k` / `unitMode`.
+    pub unit_mode: Option<bool>,
+    /// Only for sends to `%RETRY%` topics (MAX_RECONSUME_TIMES property). Keys `l` / `maxReconsumeTimes`.
+    pub max_reconsume_times: Option<i32>,
+    /// Must be `true` for SEND_BATCH_MESSAGE: the broker parses a batch from this flag. Keys `m` / `batch`.
+    pub batch: Option<bool>,
+    /// Target broker name (5.x). Keys `n` / `bname`.
+    pub broker_name: Option<Text<'a>>,
+}
+
+/// The wire keys of one form, in the order they are written.
+struct Keys {
+    producer_group: &'static str,
+    topic: &'static str,
+    default_topic: &'static str,
+    default_topic_queue_nums: &'static str,
+    queue_id: &'static str,
+    sys_flag: &'static str,
+    born_timestamp: &'static str,
+    flag: &'static str,
+    properties: &'static str,
+    reconsume_times: &'static str,
+    unit_mode: &'static str,
+    max_reconsume_times: &'static str,
+    batch: &'static str,
+    broker_name: &'static str,
+}
+
+const V1_KEYS: Keys = Keys {
+    producer_group: "producerGroup",
+    topic: "topic",
+    default_topic: "defaultTopic",
+    default_topic_queue_nums: "defaultTopicQueueNums",
+    queue_id: "queueId",
+    sys_flag: "sysFlag",
+    born_timestamp: "bornTimestamp",
+    flag: "flag",
+    properties: "properties",
+    reconsume_times: "reconsumeTimes",
+    unit_mode: "unitMode",
+    max_reconsume_times: "maxReconsumeTimes",
+    batch: "batch",
+    broker_name: "bname",
+};
+
+const V2_KEYS: Keys = Keys {
+    producer_group: "a",
+    topic: "b",
+    default_topic: "c",
+    default_topic_queue_nums: "d",
+    queue_id: "e",
+    sys_flag: "f",
+    born_timestamp: "g",
+    flag: "h",
+    properties: "i",
+    reconsume_times: "j",
+    unit_mode: "k",
+    max_reconsume_times: "l",
+    batch: "m",
+    broker_name: "n",
+};
+
+/// Keys only a V1 header has (`bname` is left out: Java-derived clients send it with
+/// V2 headers too).
+const V1_ONLY: [&str; 13] = [
+    "producerGroup",
+    "topic",
+    "defaultTopic",
+    "defaultTopicQueueNums",
+    "queueId",
+    "sysFlag",
+    "bornTimestamp",
+    "flag",
+    "properties",
+    "reconsumeTimes",
+    "unitMode",
+    "maxReconsumeTimes",
+    "batch",
+];
+
+/// Keys only a V2 header has.
+const V2_ONLY: [&str; 14] = [
+    "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n",
+];
+
+impl<'a> SendMessageRequest<'a> {
+    /// The auto-create template topic Java sends in `defaultTopic` (`TBW102`).
+    pub const DEFAULT_TOPIC: &'static str = "TBW102";
+    /// Java's default `defaultTopicQueueNums`.
+    pub const DEFAULT_TOPIC_QUEUE_NUMS: i32 = 4;
+
+    /// This header in the V1 form (long names), for SEND_MESSAGE / SEND_REPLY_MESSAGE.
+    pub const fn v1(&self) -> SendMessageFields<'a> {
+        self.with_form(SendHeaderForm::V1)
+    }
+
+    /// This header in the V2 form (keys `a`…`n`), for SEND_MESSAGE_V2,
+    /// SEND_BATCH_MESSAGE (with `batch: Some(true)`) and SEND_REPLY_MESSAGE_V2.
+    pub const fn v2(&self) -> SendMessageFields<'a> {
+        self.with_form(SendHeaderForm::V2)
+    }
+
+    /// This header in the given form.
+    pub const fn with_form(&self, form: SendHeaderForm) -> SendMessageFields<'a> {
+        SendMessageFields {
+            form,
+            header: *self,
+        }
+    }
+
+    /// Whether the `batch` flag is set (a SEND_BATCH_MESSAGE header).
+    pub fn is_batch(&self) -> bool {
+        self.batch == Some(true)
+    }
+
+    /// Decode the V1 (long names) form.
+    pub fn decode_v1(fields: &ExtFields<'a>) -> Result<Self, DecodeError> {
+        decode_with(fields, SendHeaderForm::V1)
+    }
+
+    /// Decode the V2 (`a`…`n`) form. The broker name is taken from `n`, or from an
+    /// inherited `bname` when `n` is absent.
+    pub fn decode_v2(fields: &ExtFields<'a>) -> Result<Self, DecodeError> {
+        decode_with(fields, SendHeaderForm::V2)
+    }
+
+    /// Decode the form that `code` uses, as a Java broker does; `None` for a code that
+    /// is not a send.
+    pub fn decode_for_code(
+        code: RequestCode,
+        fields: &ExtFields<'a>,
+    ) -> Option<Result<Self, DecodeError>> {
+        SendHeaderForm::for_code(code).map(|form| decode_with(fields, form))
+    }
+}
+
+/// Detect the form by the first key that belongs to only one of the two key sets;
+/// with none, V2 (the form Java clients use by default).
+fn detect(fields: &ExtFields<'_>) -> SendHeaderForm {
+    for (k, _) in fields.iter() {
+        let Some(k) = k.as_str() else { continue };
+        if V2_ONLY.contains(&k) {
+            return SendHeaderForm::V2;
+        }
+        if V1_ONLY.contains(&k) {
+            return SendHeaderForm::V1;
+        }
+    }
+    SendHeaderForm::V2
+}
+
+fn decode_with<'a>(
+    fields: &ExtFields<'a>,
+    form: SendHeaderForm,
+) -> Result<SendMessageRequest<'a>, DecodeError> {
+    let k = form.keys();
+    let mut producer_group = None;
+    let mut topic = None;
+    let mut default_topic = None;
+    let mut default_topic_queue_nums = None;
+    let mut queue_id = None;
+    let mut sys_flag = None;
+    let mut born_timestamp = None;
+    let mut flag = None;
+    let mut properties = None;
+    let mut reconsume_times = None;
+    let mut unit_mode = None;
+    let mut max_reconsume_times = None;
+    let mut batch = None;
+    let mut broker_name = None;
+    let mut bname = None;
+    for (key, v) in fields.iter() {
+        let Some(key) = key.as_str() else { continue };
+        if key == k.producer_group {
+            producer_group = Some(parse_field(v, k.producer_group)?);
+        } else if key == k.topic {
+            topic = Some(parse_field(v, k.topic)?);
+        } else if key == k.default_topic {
+            default_topic = Some(parse_field(v, k.default_topic)?);
+        } else if key == k.default_topic_queue_nums {
+            default_topic_queue_nums = Some(parse_field(v, k.default_topic_queue_nums)?);
+        } else if key == k.queue_id {
+            queue_id = Some(parse_field(v, k.queue_id)?);
+        } else if key == k.sys_flag {
+            sys_flag = Some(parse_field(v, k.sys_flag)?);
+        } else if key == k.born_timestamp {
+            born_timestamp = Some(parse_field(v, k.born_timestamp)?);
+        } else if key == k.flag {
+            flag = Some(parse_field(v, k.flag)?);
+        } else if key == k.properties {
+            properties = Some(v);
+        } else if key == k.reconsume_times {
+            reconsume_times = Some(parse_field(v, k.reconsume_times)?);
+        } else if key == k.unit_mode {
+            unit_mode = Some(parse_field(v, k.unit_mode)?);
+        } else if key == k.max_reconsume_times {
+            max_reconsume_times = Some(parse_field(v, k.max_reconsume_times)?);
+        } else if key == k.batch {
+            batch = Some(parse_field(v, k.batch)?);
+        } else if key == k.broker_name {
+            broker_name = Some(v);
+        } else if key == "bname" {
+            // Only reached in V2: the inherited field, used when `n` is absent.
+            bname = Some(v);
+        }
+    }
+    let missing = DecodeError::MissingField;
+    Ok(SendMessageRequest {
+        producer_group: producer_group.ok_or(missing(k.producer_group))?,
+        topic: topic.ok_or(missing(k.topic))?,
+        default_topic: default_topic.ok_or(missing(k.default_topic))?,
+        default_topic_queue_nums: default_topic_queue_nums
+            .ok_or(missing(k.default_topic_queue_nums))?,
+        queue_id: queue_id.ok_or(missing(k.queue_id))?,
+        sys_flag: sys_flag.ok_or(missing(k.sys_flag))?,
+        born_timestamp: born_timestamp.ok_or(missing(k.born_timestamp))?,
+        flag: flag.ok_or(missing(k.flag))?,
+        properties,
+        reconsume_times,
+        unit_mode,
+        max_reconsume_times,
+        batch,
+        broker_name: broker_name.or(bname),
+    })
+}
+
+impl<'a> DecodeFields<'a> for SendMessageRequest<'a> {
+    /// Decode either form, recognised by its keys (see [`SendMessageFields`]).
+    fn decode_fields(fields: &ExtFields<'a>) -> Result<Self, DecodeError> {
+        decode_with(fields, detect(fields))
+    }
+}
+
+/// SEND_REPLY_MESSAGE (324) / SEND_REPLY_MESSAGE_V2 (325) request: the send header
+/// (wire.md §6.15).
+pub type SendReplyMessageRequest<'a> = SendMessageRequest<'a>;
+
+/// A [`SendMessageRequest`] together with the key set it is written in — what goes on
+/// the wire.
+///
+/// Decoding recognises the form by the first key that belongs to only one key set
+/// (`bname` counts for neither, as V2 senders often add it); a map with neither is
+/// read as V2, so a missing-field error then names the V2 key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendMessageFields<'a> {
+    /// The key set.
+    pub form: SendHeaderForm,
+    /// The header.
+    pub header: SendMessageRequest<'a>,
+}
+
+impl EncodeFields for SendMessageFields<'_> {
+    fn encode_fields<'s, S: FieldSink<'s> + ?Sized>(&'s self, sink: &mut S) {
+        let k = self.form.keys();
+        let h = &self.header;
+        let mut put = |key: &'static str, v| sink.field(Text::new(key), v);
+        put(k.producer_group, h.producer_group.to_value());
+        put(k.topic, h.topic.to_value());
+        put(k.default_topic, h.default_topic.to_value());
+        put(
+            k.default_topic_queue_nums,
+            h.default_topic_queue_nums.to_value(),
+        );
+        put(k.queue_id, h.queue_id.to_value());
+        put(k.sys_flag, h.sys_flag.to_value());
+        put(k.born_timestamp, h.born_timestamp.to_value());
+        put(k.flag, h.flag.to_value());
+        if let Some(v) = &h.properties {
+            put(k.properties, v.to_value());
+        }
+        if let Some(v) = &h.reconsume_times {
+            put(k.reconsume_times, v.to_value());
+        }
+        if let Some(v) = &h.unit_mode {
+            put(k.unit_mode, v.to_value());
+        }
+        if let Some(v) = &h.max_reconsume_times {
+            put(k.max_reconsume_times, v.to_value());
+        }
+        if let Some(v) = &h.batch {
+            put(k.batch, v.to_value());
+        }
+        if let Some(v) = &h.broker_name {
+            put(k.broker_name, v.to_value());
+        }
+    }
+}
+
+impl<'a> DecodeFields<'a> for SendMessageFields<'a> {
+    fn decode_fields(fields: &ExtFields<'a>) -> Result<Self, DecodeError> {
+        let form = detect(fields);
+        Ok(SendMessageFields {
+            form,
+            header: decode_with(fields, form)?,
+        })
+    }
+}
+
+ext_header! {
+    /// Response to a send (SUCCESS, FLUSH_DISK_TIMEOUT, FLUSH_SLAVE_TIMEOUT,
+    /// SLAVE_NOT_AVAILABLE) (wire.md §6.2).
+    pub struct SendMessageResponse<'a> {
+        /// Offset message id (32 or 56 hex chars); for a batch, all ids joined with `,`.
+        msg_id: req Text<'a> = "msgId",
+        /// Queue actually used.
+        queue_id: req i32 = "queueId",
+        /// Consume-queue offset of the (first) message.
+        queue_offset: req i64 = "queueOffset",
+        /// The message's `UNIQ_KEY` (5.x sets it for every send).
+        transaction_id: opt Text<'a> = "transactionId",
+        /// Only for "inner batch" topics (batch consume queue).
+        batch_uniq_id: opt Text<'a> = "batchUniqId",
+        /// Only for timer (delay) messages, 5.3.x.
+        recall_handle: opt Text<'a> = "recallHandle",
+        /// The broker's `regionId` (default `DefaultRegion`).
+        msg_region: opt Text<'a> = "MSG_REGION",
+        /// `"true"`/`"false"`; see [`SendMessageResponse::is_trace_on`].
+        trace_on: opt Text<'a> = "TRACE_ON",
+    }
+}
+
+impl SendMessageResponse<'_> {
+    /// Whether the broker has tracing on: as in Java, anything but `"false"` (an absent
+    /// field included) is on.
+    pub fn is_trace_on(&self) -> bool {
+        self.trace_on.is_none_or(|t| t != "false")
+    }
+}

@@ -1,0 +1,667 @@
+//! The message properties string (messages.md §1): `name 0x01 value 0x02` pairs.
+//!
+//! * [`PropertiesView`] parses a received string without copying, with Java's exact rules
+//!   (`MessageDecoder.string2messageProperties`).
+//! * [`write_properties`] / [`properties_len`] encode pairs to any [`Out`], refusing
+//!   separators inside names or values and strings over 32 767 bytes.
+//! * [`Properties`] builds a properties string in a caller's buffer (no allocator);
+//!   with `alloc`, [`PropertyMap`] is an owned, ordered map.
+//!
+//! Inside a JSON header the properties value (`properties` / `i`) arrives as a
+//! [`Text`] holding `\u0001` / `\u0002` escapes. Decode it first:
+//! [`PropertiesView::from_text`] decodes into a caller's scratch buffer (borrowing
+//! directly when there is nothing to decode, as in binary headers), and
+//! [`PropertyMap::from_text`] decodes into owned strings.
+//!
+//! ```
+//! use rocketmq_proto::message::{keys, Properties, PropertiesView};
+//! let mut buf = [0u8; 64];
+//! let mut p = Properties::new(&mut buf);
+//! p.put(keys::TAGS, "TagA").unwrap().put(keys::WAIT, "true").unwrap();
+//! assert_eq!(p.as_str(), "TAGS\u{1}TagA\u{2}WAIT\u{1}true\u{2}");
+//!
+//! let v = PropertiesView::new("K\u{1}v1\u{2}K\u{1}v2\u{2}");
+//! assert_eq!(v.get("K"), Some("v2")); // last wins, like Java
+//! ```
+
+use crate::error::{DecodeError, EncodeError};
+use crate::out::{Out, SliceOut};
+use crate::text::Text;
+
+/// Separates a name from its value (char 1).
+pub const NAME_VALUE_SEPARATOR: u8 = 0x01;
+/// Terminates every pair (char 2).
+pub const PROPERTY_SEPARATOR: u8 = 0x02;
+/// The broker stores the properties with an i16 length.
+pub const MAX_PROPERTIES_LEN: usize = i16::MAX as usize;
+/// Separator between several business keys in the `KEYS` property.
+pub const KEY_SEPARATOR: &str = " ";
+
+/// Well-known property names (messages.md §1.2), exactly as on the wire.
+pub mod keys {
+    /// Business keys, joined by a single space.
+    pub const KEYS: &str = "KEYS";
+    /// The message tag.
+    pub const TAGS: &str = "TAGS";
+    /// `"true"`/`"false"` = waitStoreMsgOK.
+    pub const WAIT: &str = "WAIT";
+    /// Delay level `1`…`18`.
+    pub const DELAY: &str = "DELAY";
+    /// Original topic of a message in a `%RETRY%` topic.
+    pub const RETRY_TOPIC: &str = "RETRY_TOPIC";
+    /// Original topic while parked in schedule/half/timer topics.
+    pub const REAL_TOPIC: &str = "REAL_TOPIC";
+    /// Original queue id, companion of `REAL_TOPIC`.
+    pub const REAL_QID: &str = "REAL_QID";
+    /// `"true"` marks a transaction half message.
+    pub const TRAN_MSG: &str = "TRAN_MSG";
+    /// Producer group of a half message.
+    pub const PGROUP: &str = "PGROUP";
+    /// Queue min offset copied from the pull response (local only).
+    pub const MIN_OFFSET: &str = "MIN_OFFSET";
+    /// Queue max offset copied from the pull response (local only).
+    pub const MAX_OFFSET: &str = "MAX_OFFSET";
+    /// Legacy (Alibaba).
+    pub const BUYER_ID: &str = "BUYER_ID";
+    /// Id of the first incarnation of a retried message.
+    pub const ORIGIN_MESSAGE_ID: &str = "ORIGIN_MESSAGE_ID";
+    /// Legacy/internal.
+    pub const TRANSFER_FLAG: &str = "TRANSFER_FLAG";
+    /// Legacy/internal.
+    pub const CORRECTION_FLAG: &str = "CORRECTION_FLAG";
+    /// Legacy/internal.
+    pub const MQ2_FLAG: &str = "MQ2_FLAG";
+    /// Reconsume count of a client-side resend to `%RETRY%`.
+    pub const RECONSUME_TIME: &str = "RECONSUME_TIME";
+    /// Region id.
+    pub const MSG_REGION: &str = "MSG_REGION";
+    /// Trace switch.
+    pub const TRACE_ON: &str = "TRACE_ON";
+    /// Client-generated unique message id (messages.md §4.2).
+    pub const UNIQ_KEY: &str = "UNIQ_KEY";
+    /// Extension of `UNIQ_KEY` (internal).
+    pub const EXTEND_UNIQ_INFO: &str = "EXTEND_UNIQ_INFO";
+    /// Max retries of a client-side resend to `%RETRY%`.
+    pub const MAX_RECONSUME_TIMES: &str = "MAX_RECONSUME_TIMES";
+    /// When consumption started (local).
+    pub const CONSUME_START_TIME: &str = "CONSUME_START_TIME";
+    /// Number of inner messages of an inner batch.
+    pub const INNER_NUM: &str = "INNER_NUM";
+    /// Base queue offset of an inner batch.
+    pub const INNER_BASE: &str = "INNER_BASE";
+    /// Internal.
+    pub const DUP_INFO: &str = "DUP_INFO";
+    /// Seconds before the broker's first transaction check.
+    pub const CHECK_IMMUNITY_TIME_IN_SECONDS: &str = "CHECK_IMMUNITY_TIME_IN_SECONDS";
+    /// Half-message queue offset.
+    pub const TRAN_PREPARED_QUEUE_OFFSET: &str = "TRAN_PREPARED_QUEUE_OFFSET";
+    /// `UNIQ_KEY` copied onto half messages by the broker.
+    pub const TRANSACTION_ID: &str = "__transactionId__";
+    /// How many times the broker has checked a half message.
+    pub const TRANSACTION_CHECK_TIMES: &str = "TRANSACTION_CHECK_TIMES";
+    /// Namespace / instance id.
+    pub const INSTANCE_ID: &str = "INSTANCE_ID";
+    /// Request-reply correlation id.
+    pub const CORRELATION_ID: &str = "CORRELATION_ID";
+    /// clientId that must receive the reply.
+    pub const REPLY_TO_CLIENT: &str = "REPLY_TO_CLIENT";
+    /// Request-reply time-to-live (ms).
+    pub const TTL: &str = "TTL";
+    /// Reply arrival time (local).
+    pub const ARRIVE_TIME: &str = "ARRIVE_TIME";
+    /// Reply push time.
+    pub const PUSH_REPLY_TIME: &str = "PUSH_REPLY_TIME";
+    /// Cluster of the storing broker.
+    pub const CLUSTER: &str = "CLUSTER";
+    /// `reply` for reply messages.
+    pub const MSG_TYPE: &str = "MSG_TYPE";
+    /// POP receipt.
+    pub const POP_CK: &str = "POP_CK";
+    /// POP internal.
+    pub const POP_CK_OFFSET: &str = "POP_CK_OFFSET";
+    /// First pop time.
+    pub const FIRST_POP_TIME: &str = "1ST_POP_TIME";
+    /// FIFO / sharding key (5.x).
+    pub const SHARDING_KEY: &str = "__SHARDINGKEY";
+    /// Internal (the key is literally this string).
+    pub const FORWARD_QUEUE_ID: &str = "PROPERTY_FORWARD_QUEUE_ID";
+    /// Internal.
+    pub const REDIRECT: &str = "REDIRECT";
+    /// LMQ: comma-separated dispatch queues.
+    pub const INNER_MULTI_DISPATCH: &str = "INNER_MULTI_DISPATCH";
+    /// LMQ: comma-separated offsets.
+    pub const INNER_MULTI_QUEUE_OFFSET: &str = "INNER_MULTI_QUEUE_OFFSET";
+    /// Trace internal.
+    pub const TRACE_CONTEXT: &str = "TRACE_CONTEXT";
+    /// 5.x timer message: deliver after N seconds.
+    pub const TIMER_DELAY_SEC: &str = "TIMER_DELAY_SEC";
+    /// 5.x timer message: deliver after N ms.
+    pub const TIMER_DELAY_MS: &str = "TIMER_DELAY_MS";
+    /// 5.x timer message: deliver at an absolute ms timestamp.
+    pub const TIMER_DELIVER_MS: &str = "TIMER_DELIVER_MS";
+    /// Timer-wheel internal.
+    pub const TIMER_ENQUEUE_MS: &str = "TIMER_ENQUEUE_MS";
+    /// Timer-wheel internal.
+    pub const TIMER_DEQUEUE_MS: &str = "TIMER_DEQUEUE_MS";
+    /// Timer-wheel internal.
+    pub const TIMER_ROLL_TIMES: &str = "TIMER_ROLL_TIMES";
+    /// Computed delivery time of a timer message.
+    pub const TIMER_OUT_MS: &str = "TIMER_OUT_MS";
+    /// Timer-wheel internal.
+    pub const TIMER_DEL_UNIQKEY: &str = "TIMER_DEL_UNIQKEY";
+    /// Timer-wheel internal.
+    pub const TIMER_DELAY_LEVEL: &str = "TIMER_DELAY_LEVEL";
+    /// Born host override (proxy).
+    pub const BORN_HOST: &str = "__BORNHOST";
+    /// Born timestamp override (proxy).
+    pub const BORN_TIMESTAMP: &str = "BORN_TIMESTAMP";
+    /// Prefix of transient properties (never stored).
+    pub const TRANSIENT_PREFIX: &str = "__RMQ.TRANSIENT.";
+    /// Optional stored CRC of the record (10 digits, least significant first).
+    pub const CRC32: &str = "__CRC32#";
+    /// Set on DLQ messages (5.x).
+    pub const DLQ_ORIGIN_TOPIC: &str = "DLQ_ORIGIN_TOPIC";
+    /// Set on DLQ messages (5.x).
+    pub const DLQ_ORIGIN_MESSAGE_ID: &str = "DLQ_ORIGIN_MESSAGE_ID";
+    /// Alibaba-cloud style absolute delivery time (Apache brokers do not delay on it).
+    pub const START_DELIVER_TIME: &str = "__STARTDELIVERTIME";
+
+    /// Names the Java API refuses as user properties (`MessageConst.STRING_HASH_SET`).
+    pub const RESERVED: &[&str] = &[
+        KEYS,
+        TAGS,
+        WAIT,
+        DELAY,
+        RETRY_TOPIC,
+        REAL_TOPIC,
+        REAL_QID,
+        TRAN_MSG,
+        PGROUP,
+        MIN_OFFSET,
+        MAX_OFFSET,
+        BUYER_ID,
+        ORIGIN_MESSAGE_ID,
+        TRANSFER_FLAG,
+        CORRECTION_FLAG,
+        MQ2_FLAG,
+        RECONSUME_TIME,
+        MSG_REGION,
+        TRACE_ON,
+        UNIQ_KEY,
+        EXTEND_UNIQ_INFO,
+        MAX_RECONSUME_TIMES,
+        CONSUME_START_TIME,
+        DUP_INFO,
+        TRAN_PREPARED_QUEUE_OFFSET,
+        INSTANCE_ID,
+        CORRELATION_ID,
+        REPLY_TO_CLIENT,
+        TTL,
+        ARRIVE_TIME,
+        PUSH_REPLY_TIME,
+        CLUSTER,
+        MSG_TYPE,
+        POP_CK,
+        POP_CK_OFFSET,
+        FIRST_POP_TIME,
+        INNER_MULTI_QUEUE_OFFSET,
+        TIMER_DELAY_SEC,
+        TIMER_DELAY_MS,
+        TIMER_DELIVER_MS,
+        TIMER_ENQUEUE_MS,
+        TIMER_DEQUEUE_MS,
+        TIMER_ROLL_TIMES,
+        TIMER_OUT_MS,
+        TIMER_DEL_UNIQKEY,
+        TIMER_DELAY_LEVEL,
+        BORN_HOST,
+        BORN_TIMESTAMP,
+        CRC32,
+        DLQ_ORIGIN_TOPIC,
+        DLQ_ORIGIN_MESSAGE_ID,
+    ];
+
+    /// Whether the Java API reserves `name` (users may not set it as a user property).
+    pub fn is_reserved(name: &str) -> bool {
+        RESERVED.contains(&name)
+    }
+}
+
+/// A received properties string, parsed lazily and without copying.
+///
+/// Iteration yields the pairs Java would accept, in wire order (duplicates included);
+/// [`get`](Self::get) returns the *last* value of a name, as Java's map keeps it.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct PropertiesView<'a> {
+    raw: &'a str,
+}
+
+impl<'a> PropertiesView<'a> {
+    /// A view over a decoded properties string.
+    pub const fn new(raw: &'a str) -> Self {
+        PropertiesView { raw }
+    }
+
+    /// A view over a properties value from a header (`properties` / `i`), which in a JSON
+    /// header carries `\u0001`/`\u0002` escapes. Borrows from the header when nothing
+    /// needs decoding (binary headers); otherwise decodes into `scratch`
+    /// ([`DecodeError::CapacityExceeded`] if it is too small; [`MAX_PROPERTIES_LEN`]
+    /// bytes always suffice for a valid message).
+    ///
+    /// ```
+    /// use rocketmq_proto::message::PropertiesView;
+    /// use rocketmq_proto::text::Text;
+    /// # let doc = r#"{"i":"WAIT\u0001true\u0002"}"#;
+    /// # let _ = doc;
+    /// let text = Text::from("WAIT\u{1}true\u{2}");
+    /// let mut scratch = [0u8; 64];
+    /// let p = PropertiesView::from_text(&text, &mut scratch).unwrap();
+    /// assert_eq!(p.get("WAIT"), Some("true"));
+    /// ```
+    pub fn from_text<'b>(
+        text: &Text<'a>,
+        scratch: &'b mut [u8],
+    ) -> Result<PropertiesView<'b>, DecodeError>
+    where
+        'a: 'b,
+    {
+        text.decode_into(scratch).map(PropertiesView::new)
+    }
+
+    /// The whole string as received.
+    pub const fn as_str(&self) -> &'a str {
+        self.raw
+    }
+
+    /// Whether the string is empty (it may still hold no valid pair when non-empty).
+    pub const fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// The accepted pairs in wire order.
+    pub fn iter(&self) -> PropertiesIter<'a> {
+        PropertiesIter { rest: self.raw }
+    }
+
+    /// The last value of `name`.
+    pub fn get(&self, name: &str) -> Option<&'a str> {
+        self.iter()
+            .filter(|(k, _)| *k == name)
+            .last()
+            .map(|(_, v)| v)
+    }
+
+    /// Number of distinct names (what Java's map would hold).
+    pub fn len(&self) -> usize {
+        let mut n = 0;
+        for (i, (k, _)) in self.iter().enumerate() {
+            // Count a name at its last occurrence only.
+            if !self.iter().skip(i + 1).any(|(k2, _)| k2 == k) {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// `TAGS`.
+    pub fn tags(&self) -> Option<&'a str> {
+        self.get(keys::TAGS)
+    }
+
+    /// `KEYS`, split on the single-space separator (empty parts skipped).
+    pub fn keys(&self) -> impl Iterator<Item = &'a str> {
+        self.get(keys::KEYS)
+            .unwrap_or("")
+            .split(KEY_SEPARATOR)
+            .filter(|k| !k.is_empty())
+    }
+
+    /// `UNIQ_KEY`.
+    pub fn uniq_key(&self) -> Option<&'a str> {
+        self.get(keys::UNIQ_KEY)
+    }
+}
+
+impl core::fmt::Debug for PropertiesView<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<'a> IntoIterator for PropertiesView<'a> {
+    type Item = (&'a str, &'a str);
+    type IntoIter = PropertiesIter<'a>;
+    fn into_iter(self) -> PropertiesIter<'a> {
+        self.iter()
+    }
+}
+
+/// Iterator over the pairs of a [`PropertiesView`].
+#[derive(Debug, Clone)]
+pub struct PropertiesIter<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for PropertiesIter<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.rest.is_empty() {
+            // A trailing segment without 0x02 is still accepted.
+            let (segment, rest) = match self.rest.split_once(PROPERTY_SEPARATOR as char) {
+                Some(parts) => parts,
+                None => (self.rest, ""),
+            };
+            self.rest = rest;
+            // Java also drops segments shorter than 3 chars; a non-empty key, the
+            // separator and a non-empty value already need 3.
+            if let Some((k, v)) = segment.split_once(NAME_VALUE_SEPARATOR as char) {
+                if !k.is_empty() && !v.is_empty() {
+                    return Some((k, v));
+                }
+            }
+        }
+        None
+    }
+}
+
+fn check_pair(name: &str, value: &str) -> Result<(), EncodeError> {
+    let bad = |s: &str| {
+        s.bytes()
+            .any(|b| b == NAME_VALUE_SEPARATOR || b == PROPERTY_SEPARATOR)
+    };
+    // An empty name or value would be dropped by every receiver.
+    if name.is_empty() || bad(name) {
+        return Err(EncodeError::InvalidValue {
+            field: "property name",
+        });
+    }
+    if value.is_empty() || bad(value) {
+        return Err(EncodeError::InvalidValue {
+            field: "property value",
+        });
+    }
+    Ok(())
+}
+
+/// Validate `pairs` and return the length of their encoding.
+///
+/// Errors: [`EncodeError::InvalidValue`] for an empty name or value or one containing
+/// 0x01/0x02; [`EncodeError::ValueOutOfRange`] when the total exceeds
+/// [`MAX_PROPERTIES_LEN`].
+pub fn properties_len<'p, I>(pairs: I) -> Result<usize, EncodeError>
+where
+    I: IntoIterator<Item = (&'p str, &'p str)>,
+{
+    let mut n = 0usize;
+    for (k, v) in pairs {
+        check_pair(k, v)?;
+        n = n.saturating_add(k.len() + v.len() + 2);
+    }
+    if n > MAX_PROPERTIES_LEN {
+        return Err(EncodeError::ValueOutOfRange {
+            field: "message properties",
+        });
+    }
+    Ok(n)
+}
+
+/// Encode `pairs` as `name\x01value\x02…` to `out`, after validating all of them (nothing
+/// is written on error). Returns the bytes written.
+///
+/// ```
+/// use rocketmq_proto::message::write_properties;
+/// use rocketmq_proto::out::SliceOut;
+/// let mut buf = [0u8; 16];
+/// let mut out = SliceOut::new(&mut buf);
+/// write_properties(&mut out, [("WAIT", "true")]).unwrap();
+/// assert_eq!(&buf[..10], b"WAIT\x01true\x02");
+/// ```
+pub fn write_properties<'p, I>(out: &mut impl Out, pairs: I) -> Result<usize, EncodeError>
+where
+    I: IntoIterator<Item = (&'p str, &'p str)>,
+    I::IntoIter: Clone,
+{
+    let it = pairs.into_iter();
+    let n = properties_len(it.clone())?;
+    for (k, v) in it {
+        write_pair(out, k, v);
+    }
+    Ok(n)
+}
+
+fn write_pair(out: &mut impl Out, k: &str, v: &str) {
+    out.put(k.as_bytes());
+    out.put_u8(NAME_VALUE_SEPARATOR);
+    out.put(v.as_bytes());
+    out.put_u8(PROPERTY_SEPARATOR);
+}
+
+/// Builds a properties string in a caller's buffer, without an allocator.
+///
+/// Names are appended in call order; putting a name twice appends it twice (receivers
+/// keep the last value). See the [module example](self).
+#[derive(Debug)]
+pub struct Properties<'b> {
+    buf: &'b mut [u8],
+    len: usize,
+}
+
+impl<'b> Properties<'b> {
+    /// An empty properties string written into `buf`.
+    pub fn new(buf: &'b mut [u8]) -> Self {
+        Properties { buf, len: 0 }
+    }
+
+    /// Append one pair. Errors: invalid name/value ([`EncodeError::InvalidValue`]), the
+    /// string would exceed [`MAX_PROPERTIES_LEN`] ([`EncodeError::ValueOutOfRange`]) or
+    /// `buf` ([`EncodeError::BufferTooSmall`]). The builder is unchanged on error.
+    pub fn put(&mut self, name: &str, value: &str) -> Result<&mut Self, EncodeError> {
+        check_pair(name, value)?;
+        let end = self
+            .len
+            .saturating_add(name.len())
+            .saturating_add(value.len())
+            .saturating_add(2);
+        if end > MAX_PROPERTIES_LEN {
+            return Err(EncodeError::ValueOutOfRange {
+                field: "message properties",
+            });
+        }
+        let dst = self
+            .buf
+            .get_mut(self.len..end)
+            .ok_or(EncodeError::BufferTooSmall { needed: end })?;
+        let mut o = SliceOut::new(dst);
+        write_pair(&mut o, name, value);
+        self.len = end;
+        Ok(self)
+    }
+
+    /// Append a pair whose value is a decimal integer (e.g. `DELAY`, `REAL_QID`).
+    pub fn put_decimal(
+        &mut self,
+        name: &str,
+        value: impl itoa::Integer,
+    ) -> Result<&mut Self, EncodeError> {
+        let mut b = itoa::Buffer::new();
+        let s = b.format(value);
+        self.put(name, s)
+    }
+
+    /// The encoded string so far.
+    pub fn as_str(&self) -> &str {
+        // Built only from whole `&str` pieces and ASCII separators.
+        core::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+
+    /// The encoded bytes so far.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+
+    /// Encoded length so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing was put yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// A parsed view of what was built.
+    pub fn view(&self) -> PropertiesView<'_> {
+        PropertiesView::new(self.as_str())
+    }
+}
+
+/// An owned, insertion-ordered properties map (Java's `Map<String,String>`), with
+/// "last wins" on insert.
+///
+/// ```
+/// use rocketmq_proto::message::{keys, PropertyMap};
+/// let mut m = PropertyMap::new();
+/// m.insert(keys::TAGS, "TagA").unwrap();
+/// m.insert(keys::TAGS, "TagB").unwrap();
+/// assert_eq!(m.get(keys::TAGS), Some("TagB"));
+/// assert_eq!(m.to_string(), "TAGS\u{1}TagB\u{2}");
+/// ```
+#[cfg(feature = "alloc")]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PropertyMap {
+    entries: alloc::vec::Vec<(alloc::string::String, alloc::string::String)>,
+}
+
+#[cfg(feature = "alloc")]
+impl PropertyMap {
+    /// An empty map.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parse a received string (Java rules, last wins).
+    pub fn parse(s: &str) -> Self {
+        let mut m = Self::new();
+        for (k, v) in PropertiesView::new(s).iter() {
+            m.set(k, v);
+        }
+        m
+    }
+
+    /// Parse a header value that may hold JSON escapes.
+    pub fn from_text(text: &Text<'_>) -> Self {
+        Self::parse(&text.to_cow())
+    }
+
+    fn set(&mut self, k: &str, v: &str) {
+        use alloc::string::ToString;
+        match self.entries.iter_mut().find(|(ek, _)| ek == k) {
+            Some(e) => e.1 = v.to_string(),
+            None => self.entries.push((k.to_string(), v.to_string())),
+        }
+    }
+
+    /// Insert or replace (keeping the original position). Refuses names or values that
+    /// are empty or contain 0x01/0x02.
+    pub fn insert(&mut self, name: &str, value: &str) -> Result<(), EncodeError> {
+        check_pair(name, value)?;
+        self.set(name, value);
+        Ok(())
+    }
+
+    /// Remove a name, returning its value.
+    pub fn remove(&mut self, name: &str) -> Option<alloc::string::String> {
+        let i = self.entries.iter().position(|(k, _)| k == name)?;
+        Some(self.entries.remove(i).1)
+    }
+
+    /// The value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Pairs in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the map is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Length of the encoding, validated against [`MAX_PROPERTIES_LEN`].
+    pub fn encoded_len(&self) -> Result<usize, EncodeError> {
+        properties_len(self.iter())
+    }
+
+    /// Encode to `out`.
+    pub fn write_to(&self, out: &mut impl Out) -> Result<usize, EncodeError> {
+        write_properties(out, self.iter())
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl core::fmt::Display for PropertyMap {
+    /// The wire string (without the 32 767-byte check).
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for (k, v) in self.iter() {
+            write!(f, "{k}\u{1}{v}\u{2}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<'a> From<PropertiesView<'a>> for PropertyMap {
+    fn from(v: PropertiesView<'a>) -> Self {
+        PropertyMap::parse(v.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_decode_rules() {
+        let v = PropertiesView::new("A\u{1}\u{2}B\u{1}x\u{2}");
+        assert_eq!(v.iter().collect::<heapless::Vec<_, 4>>(), [("B", "x")]);
+        assert_eq!(PropertiesView::new("K\u{1}v").get("K"), Some("v"));
+        assert_eq!(PropertiesView::new("\u{1}v\u{2}K\u{2}").iter().count(), 0);
+        // The value keeps later 0x01 bytes: Java splits at the first one.
+        assert_eq!(
+            PropertiesView::new("K\u{1}a\u{1}b").get("K"),
+            Some("a\u{1}b")
+        );
+        assert_eq!(
+            PropertiesView::new("K\u{1}1\u{2}L\u{1}2\u{2}K\u{1}3").len(),
+            2
+        );
+    }
+
+    #[test]
+    fn builder_checks() {
+        let mut buf = [0u8; 8];
+        let mut p = Properties::new(&mut buf);
+        assert!(matches!(
+            p.put("a\u{2}", "b"),
+            Err(EncodeError::InvalidValue { .. })
+        ));
+        p.put("a", "b").unwrap();
+        assert_eq!(
+            p.put("cc", "dd").err(),
+            Some(EncodeError::BufferTooSmall { needed: 10 })
+        );
+        assert_eq!(p.as_str(), "a\u{1}b\u{2}");
+    }
+}
