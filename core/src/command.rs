@@ -204,7 +204,7 @@ pub fn decode_json_header(
                 ext = if s.null()? {
                     None
                 } else {
-                    Some(ExtFields::from_json(&mut s, bytes)?)
+                    Some(ExtFields::from_json(&mut s)?)
                 }
             }
             _ => s.skip_value()?,

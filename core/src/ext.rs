@@ -24,7 +24,7 @@
 use core::fmt;
 
 use crate::error::{DecodeError, JsonError};
-use crate::json::{Key, Scanner};
+use crate::json::{FlatObjectIter, Key, Scanner};
 use crate::out::Out;
 use crate::text::Text;
 
@@ -181,7 +181,7 @@ pub trait DecodeFields<'a>: Sized {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Repr<'a> {
     /// A validated JSON object's text, `{` … `}`.
-    Json(&'a [u8]),
+    Json(&'a str),
     /// A validated binary map (entries back to back).
     Binary(&'a [u8]),
 }
@@ -204,7 +204,7 @@ impl<'a> ExtFields<'a> {
 
     /// Validate a JSON object as an `extFields` map: string keys; string, number,
     /// boolean or null values. The scanner must be positioned at the `{`.
-    pub(crate) fn from_json(s: &mut Scanner<'a>, doc: &'a [u8]) -> Result<Self, DecodeError> {
+    pub(crate) fn from_json(s: &mut Scanner<'a>) -> Result<Self, DecodeError> {
         let start = {
             // Position of the `{` after whitespace.
             s.peek()?;
@@ -228,8 +228,11 @@ impl<'a> ExtFields<'a> {
                 _ => s.skip_value()?,
             }
         }
+        let text = s
+            .text_between(start, s.offset())
+            .ok_or(DecodeError::InvalidUtf8 { what: "extFields" })?;
         Ok(ExtFields {
-            repr: Repr::Json(doc.get(start..s.offset()).unwrap_or_default()),
+            repr: Repr::Json(text),
         })
     }
 
@@ -256,11 +259,7 @@ impl<'a> ExtFields<'a> {
     /// The fields in wire order.
     pub fn iter(&self) -> ExtIter<'a> {
         match self.repr {
-            Repr::Json(doc) => {
-                let mut s = Scanner::new(doc);
-                let ok = s.begin_object().is_ok();
-                ExtIter(IterRepr::Json(s, ok))
-            }
+            Repr::Json(doc) => ExtIter(IterRepr::Json(FlatObjectIter::new(doc))),
             Repr::Binary(b) => ExtIter(IterRepr::Binary(BinaryIter { rest: b })),
         }
     }
@@ -314,7 +313,7 @@ pub struct ExtIter<'a>(IterRepr<'a>);
 
 #[derive(Debug, Clone)]
 enum IterRepr<'a> {
-    Json(Scanner<'a>, bool),
+    Json(FlatObjectIter<'a>),
     Binary(BinaryIter<'a>),
 }
 
@@ -323,40 +322,7 @@ impl<'a> Iterator for ExtIter<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.0 {
-            IterRepr::Json(s, ok) => loop {
-                // The map was validated when decoded; an error here cannot happen and
-                // ends the iteration instead of panicking.
-                if !*ok {
-                    return None;
-                }
-                let key = match s.next_key() {
-                    Ok(Some(Key::Str(k))) => k,
-                    _ => {
-                        *ok = false;
-                        return None;
-                    }
-                };
-                let value = match s.peek() {
-                    Ok(crate::json::Kind::String) => s.string().ok(),
-                    Ok(crate::json::Kind::Null) => {
-                        let _ = s.null();
-                        continue;
-                    }
-                    Ok(_) => s
-                        .raw_value()
-                        .ok()
-                        .and_then(|raw| core::str::from_utf8(raw).ok())
-                        .map(Text::new),
-                    Err(_) => None,
-                };
-                match value {
-                    Some(v) => return Some((key, v)),
-                    None => {
-                        *ok = false;
-                        return None;
-                    }
-                }
-            },
+            IterRepr::Json(it) => it.next(),
             IterRepr::Binary(it) => loop {
                 if it.rest.is_empty() {
                     return None;
@@ -514,17 +480,79 @@ mod tests {
         ));
     }
 
+    #[cfg(feature = "alloc")]
+    mod flat_object {
+        extern crate std;
+        use super::*;
+        use proptest::prelude::*;
+        use std::string::String;
+        use std::vec::Vec;
+
+        proptest::proptest! {
+            /// The lean iterator over validated maps agrees with what was written, for any
+            /// strings (escapes included), scalars, nulls and whitespace between tokens.
+            #[test]
+            fn validated_json_map_iterates_exactly(
+                entries in proptest::collection::vec(
+                    (".{0,12}", proptest::option::of(proptest::prop_oneof![
+                        ".{0,12}".prop_map(|s| (s, true)),
+                        "-?[0-9]{1,6}|true|false".prop_map(|s| (s, false)),
+                    ])),
+                    0..8,
+                ),
+                ws in proptest::collection::vec(proptest::sample::select(&["", " ", "\n\t ", "\r"][..]), 64),
+            ) {
+                let mut doc = Vec::new();
+                let mut w = ws.iter().cycle();
+                let mut sp = |d: &mut Vec<u8>| d.extend_from_slice(w.next().unwrap().as_bytes());
+                let mut expected: Vec<(String, String)> = Vec::new();
+                sp(&mut doc);
+                doc.push(b'{');
+                for (i, (k, v)) in entries.iter().enumerate() {
+                    sp(&mut doc);
+                    if i > 0 {
+                        doc.push(b',');
+                        sp(&mut doc);
+                    }
+                    crate::json::write_str(&mut crate::out::BufMutOut(&mut doc), k);
+                    sp(&mut doc);
+                    doc.push(b':');
+                    sp(&mut doc);
+                    match v {
+                        None => doc.extend_from_slice(b"null"),
+                        Some((s, true)) => {
+                            crate::json::write_str(&mut crate::out::BufMutOut(&mut doc), s);
+                            expected.push((k.clone(), s.clone()));
+                        }
+                        Some((s, false)) => {
+                            doc.extend_from_slice(s.as_bytes());
+                            expected.push((k.clone(), s.clone()));
+                        }
+                    }
+                }
+                sp(&mut doc);
+                doc.push(b'}');
+                let f = ExtFields::from_json(&mut Scanner::new(&doc)).unwrap();
+                let got: Vec<(String, String)> = f
+                    .iter()
+                    .map(|(k, v)| (k.to_string_lossless(), v.to_string_lossless()))
+                    .collect();
+                prop_assert_eq!(got, expected);
+            }
+        }
+    }
+
     #[test]
     fn json_map_accepts_scalars_and_null() {
         let doc = br#"{"a":"x","n":5,"b":true,"z":null,"a":"y"}"#;
         let mut s = Scanner::new(doc);
-        let f = ExtFields::from_json(&mut s, doc).unwrap();
+        let f = ExtFields::from_json(&mut s).unwrap();
         assert_eq!(f.get("a").unwrap(), "y");
         assert_eq!(f.get("n").unwrap(), "5");
         assert_eq!(f.get("b").unwrap(), "true");
         assert!(f.get("z").is_none());
         assert_eq!(f.len(), 4);
         let bad = br#"{"a":["x"]}"#;
-        assert!(ExtFields::from_json(&mut Scanner::new(bad), bad).is_err());
+        assert!(ExtFields::from_json(&mut Scanner::new(bad)).is_err());
     }
 }

@@ -64,6 +64,9 @@ pub enum Kind {
 #[derive(Debug, Clone)]
 pub struct Scanner<'a> {
     input: &'a [u8],
+    /// The input as text when it is valid UTF-8 (checked once, up front): strings are
+    /// then sliced out of it by byte position instead of being re-validated one by one.
+    text: Option<&'a str>,
     pos: usize,
     depth: u32,
     /// Bit `d` set: the container at depth `d` already has an element (a comma must
@@ -74,14 +77,39 @@ pub struct Scanner<'a> {
 type R<T> = Result<T, DecodeError>;
 
 impl<'a> Scanner<'a> {
-    /// A scanner at the start of `input`.
+    /// A scanner at the start of `input`. Input that is not UTF-8 fails at the first
+    /// string or number that is read.
     pub fn new(input: &'a [u8]) -> Self {
         Scanner {
             input,
+            text: core::str::from_utf8(input).ok(),
             pos: 0,
             depth: 0,
             non_empty: 0,
         }
+    }
+
+    /// A scanner over text already known to be UTF-8 (skips the check).
+    pub fn from_text(text: &'a str) -> Self {
+        Scanner {
+            input: text.as_bytes(),
+            text: Some(text),
+            pos: 0,
+            depth: 0,
+            non_empty: 0,
+        }
+    }
+
+    /// The input text between two byte positions, if it is valid UTF-8 there.
+    pub fn text_between(&self, start: usize, end: usize) -> Option<&'a str> {
+        self.text.and_then(|t| t.get(start..end))
+    }
+
+    /// The input between two positions that lie on ASCII delimiters.
+    fn slice_str(&self, start: usize, end: usize, what: &'static str) -> R<&'a str> {
+        self.text
+            .and_then(|t| t.get(start..end))
+            .ok_or(DecodeError::InvalidUtf8 { what })
     }
 
     /// Current byte offset.
@@ -89,6 +117,8 @@ impl<'a> Scanner<'a> {
         self.pos
     }
 
+    #[cold]
+    #[inline(never)]
     fn err(&self, error: JsonError) -> DecodeError {
         DecodeError::Json {
             offset: self.pos as u32,
@@ -113,9 +143,10 @@ impl<'a> Scanner<'a> {
         self.input
             .get(self.pos)
             .copied()
-            .ok_or(self.err(JsonError::UnexpectedEnd))
+            .ok_or_else(|| self.err(JsonError::UnexpectedEnd))
     }
 
+    #[inline]
     fn expect(&mut self, b: u8) -> R<()> {
         let got = self.peek_byte()?;
         if got == b {
@@ -167,6 +198,7 @@ impl<'a> Scanner<'a> {
 
     /// Step to the next key of the current object, consuming the `:` after it.
     /// `None` (after consuming `}`) at the end of the object.
+    #[inline]
     pub fn next_key(&mut self) -> R<Option<Key<'a>>> {
         if self.peek_byte()? == b'}' {
             self.pos += 1;
@@ -200,6 +232,7 @@ impl<'a> Scanner<'a> {
         Ok(true)
     }
 
+    #[inline]
     fn element_separator(&mut self) -> R<()> {
         let bit = 1u64 << self.depth;
         if self.non_empty & bit != 0 {
@@ -211,68 +244,68 @@ impl<'a> Scanner<'a> {
     }
 
     /// A string value, borrowed. Escapes are validated here and decoded by [`Text`].
+    #[inline]
     pub fn string(&mut self) -> R<Text<'a>> {
         self.expect(b'"')?;
         let start = self.pos;
         let mut escaped = false;
         loop {
-            let b = *self
+            // Jump to the next quote or backslash; everything between is string content
+            // (raw control characters are not standard JSON, but harmless: accepted).
+            let rest = self.input.get(self.pos..).unwrap_or_default();
+            let i = find_special(rest, false);
+            if i >= rest.len() {
+                self.pos = self.input.len();
+                return Err(self.err(JsonError::UnexpectedEnd));
+            }
+            self.pos += i;
+            if rest.get(i) == Some(&b'"') {
+                break;
+            }
+            escaped = true;
+            self.pos += 1;
+            let e = *self
                 .input
                 .get(self.pos)
-                .ok_or(self.err(JsonError::UnexpectedEnd))?;
-            match b {
-                b'"' => break,
-                b'\\' => {
-                    escaped = true;
+                .ok_or_else(|| self.err(JsonError::UnexpectedEnd))?;
+            match e {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.pos += 1,
+                b'u' => {
                     self.pos += 1;
-                    let e = *self
-                        .input
-                        .get(self.pos)
-                        .ok_or(self.err(JsonError::UnexpectedEnd))?;
-                    match e {
-                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.pos += 1,
-                        b'u' => {
-                            self.pos += 1;
-                            let hi = self.hex4()?;
-                            if (0xD800..0xDC00).contains(&hi) {
-                                // A high surrogate must be followed by an escaped low one.
-                                if self.input.get(self.pos..self.pos + 2) != Some(b"\\u") {
-                                    return Err(self.err(JsonError::InvalidEscape));
-                                }
-                                self.pos += 2;
-                                let lo = self.hex4()?;
-                                if !(0xDC00..0xE000).contains(&lo) {
-                                    return Err(self.err(JsonError::InvalidEscape));
-                                }
-                            } else if (0xDC00..0xE000).contains(&hi) {
-                                return Err(self.err(JsonError::InvalidEscape));
-                            }
+                    let hi = self.hex4()?;
+                    if (0xD800..0xDC00).contains(&hi) {
+                        // A high surrogate must be followed by an escaped low one.
+                        if self.input.get(self.pos..self.pos + 2) != Some(b"\\u") {
+                            return Err(self.err(JsonError::InvalidEscape));
                         }
-                        _ => return Err(self.err(JsonError::InvalidEscape)),
+                        self.pos += 2;
+                        let lo = self.hex4()?;
+                        if !(0xDC00..0xE000).contains(&lo) {
+                            return Err(self.err(JsonError::InvalidEscape));
+                        }
+                    } else if (0xDC00..0xE000).contains(&hi) {
+                        return Err(self.err(JsonError::InvalidEscape));
                     }
                 }
-                // Raw control characters are not standard JSON, but harmless: accept.
-                _ => self.pos += 1,
+                _ => return Err(self.err(JsonError::InvalidEscape)),
             }
         }
-        let bytes = self.input.get(start..self.pos).unwrap_or_default();
+        let raw = self.slice_str(start, self.pos, "JSON string")?;
         self.pos += 1; // closing quote
-        let raw = core::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidUtf8 {
-            what: "JSON string",
-        })?;
         Ok(Text::json(raw, escaped))
     }
 
+    #[inline]
     fn hex4(&mut self) -> R<u32> {
         let mut v = 0u32;
         for _ in 0..4 {
             let b = *self
                 .input
                 .get(self.pos)
-                .ok_or(self.err(JsonError::UnexpectedEnd))?;
+                .ok_or_else(|| self.err(JsonError::UnexpectedEnd))?;
             let d = (b as char)
                 .to_digit(16)
-                .ok_or(self.err(JsonError::InvalidEscape))?;
+                .ok_or_else(|| self.err(JsonError::InvalidEscape))?;
             v = (v << 4) | d;
             self.pos += 1;
         }
@@ -309,9 +342,8 @@ impl<'a> Scanner<'a> {
             }
             digits(self)?;
         }
-        let bytes = self.input.get(start..self.pos).unwrap_or_default();
-        // Only ASCII was accepted above.
-        core::str::from_utf8(bytes).map_err(|_| self.err(JsonError::InvalidNumber))
+        // Only ASCII was accepted above; non-UTF-8 input elsewhere still fails here.
+        self.slice_str(start, self.pos, "JSON number")
     }
 
     /// An integer value in `i64` range.
@@ -421,6 +453,119 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// Iterates a JSON object already validated as a flat map (string keys; string,
+/// number, boolean or null values), as `extFields` are. A lean second pass: the scanner
+/// checked everything once when the header was decoded, so this only finds token
+/// boundaries. `null` values are skipped. On anything unexpected — impossible for
+/// validated input — it ends instead of panicking.
+#[derive(Debug, Clone)]
+pub(crate) struct FlatObjectIter<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> FlatObjectIter<'a> {
+    /// Over `text`, which must start with `{` (after optional whitespace).
+    pub(crate) fn new(text: &'a str) -> Self {
+        let mut it = FlatObjectIter { text, pos: 0 };
+        it.skip_ws();
+        if it.byte() == Some(b'{') {
+            it.pos += 1;
+        } else {
+            it.pos = text.len();
+        }
+        it
+    }
+
+    #[inline]
+    fn byte(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    #[inline]
+    fn skip_ws(&mut self) {
+        while matches!(self.byte(), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+            self.pos += 1;
+        }
+    }
+
+    /// A string whose opening quote is at `pos`.
+    fn string(&mut self) -> Option<Text<'a>> {
+        let bytes = self.text.as_bytes();
+        let start = self.pos + 1;
+        let mut pos = start;
+        let mut escaped = false;
+        loop {
+            pos += find_special(bytes.get(pos..)?, false);
+            match bytes.get(pos)? {
+                b'"' => break,
+                _ => {
+                    // A validated escape: skip the backslash and the byte after it
+                    // (`\uXXXX` digits are plain bytes for this search).
+                    escaped = true;
+                    pos += 2;
+                }
+            }
+        }
+        let raw = self.text.get(start..pos)?;
+        self.pos = pos + 1;
+        Some(Text::json(raw, escaped))
+    }
+
+    fn entry(&mut self) -> Option<Option<(Text<'a>, Text<'a>)>> {
+        self.skip_ws();
+        if self.byte()? == b',' {
+            self.pos += 1;
+            self.skip_ws();
+        }
+        if self.byte()? != b'"' {
+            return None; // `}`: the end
+        }
+        let key = self.string()?;
+        self.skip_ws();
+        if self.byte()? != b':' {
+            return None;
+        }
+        self.pos += 1;
+        self.skip_ws();
+        let value = match self.byte()? {
+            b'"' => self.string()?,
+            _ => {
+                let start = self.pos;
+                while !matches!(
+                    self.byte(),
+                    None | Some(b',' | b'}' | b' ' | b'\n' | b'\r' | b'\t')
+                ) {
+                    self.pos += 1;
+                }
+                let raw = self.text.get(start..self.pos)?;
+                if raw == "null" {
+                    return Some(None);
+                }
+                Text::new(raw)
+            }
+        };
+        Some(Some((key, value)))
+    }
+}
+
+impl<'a> Iterator for FlatObjectIter<'a> {
+    type Item = (Text<'a>, Text<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.entry() {
+                Some(Some(kv)) => return Some(kv),
+                Some(None) => continue,
+                None => {
+                    self.pos = self.text.len();
+                    return None;
+                }
+            }
+        }
+    }
+}
+
 /// Write `s` as a JSON string literal (with quotes), escaping `"`, `\` and every code
 /// point below 0x20 as `\u00XX`, as fastjson does. Non-ASCII is written raw.
 pub fn write_str(out: &mut impl Out, s: &str) {
@@ -431,23 +576,61 @@ pub fn write_str(out: &mut impl Out, s: &str) {
 
 /// The inside of [`write_str`] (no quotes).
 pub fn write_str_content(out: &mut impl Out, s: &str) {
-    let bytes = s.as_bytes();
-    let mut run = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let esc: Option<&[u8]> = match b {
-            b'"' => Some(b"\\\""),
-            b'\\' => Some(b"\\\\"),
-            0..=0x1f => None,
-            _ => continue,
+    let mut rest = s.as_bytes();
+    loop {
+        let i = first_to_escape(rest);
+        let (clean, tail) = rest.split_at(i.min(rest.len()));
+        out.put(clean);
+        let Some((&b, after)) = tail.split_first() else {
+            return;
         };
-        out.put(bytes.get(run..i).unwrap_or_default());
-        match esc {
-            Some(e) => out.put(e),
-            None => out.put(&[b'\\', b'u', b'0', b'0', hex_digit(b >> 4), hex_digit(b)]),
+        match b {
+            b'"' => out.put(b"\\\""),
+            b'\\' => out.put(b"\\\\"),
+            _ => out.put(&[b'\\', b'u', b'0', b'0', hex_digit(b >> 4), hex_digit(b)]),
         }
-        run = i + 1;
+        rest = after;
     }
-    out.put(bytes.get(run..).unwrap_or_default());
+}
+
+/// Index of the first byte that needs escaping (`bytes.len()` if none).
+fn first_to_escape(bytes: &[u8]) -> usize {
+    find_special(bytes, true)
+}
+
+/// Index of the first `"` or `\` — and, with `control`, the first byte below 0x20 —
+/// or `bytes.len()`. Checks eight bytes at a time (SWAR): most strings on the wire
+/// (topics, groups, ids, numbers) are short and clean, where a call into a SIMD
+/// search costs more than it saves. This sits on both the send and receive paths.
+#[inline]
+fn find_special(bytes: &[u8], control: bool) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // High bit set in each byte lane that is zero (may also flag lanes after a true
+    // hit; that only sends us to the exact byte loop below).
+    let zero_lanes = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
+    let mut start = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let Ok(c) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let w = u64::from_le_bytes(c);
+        let mut hits = zero_lanes(w ^ (ONES * 0x22)) | zero_lanes(w ^ (ONES * 0x5c));
+        if control {
+            hits |= w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+        }
+        if hits != 0 {
+            break;
+        }
+        start += 8;
+    }
+    bytes
+        .get(start..)
+        .and_then(|tail| {
+            tail.iter()
+                .position(|&b| b == b'"' || b == b'\\' || (control && b < 0x20))
+        })
+        .map_or(bytes.len(), |p| start + p)
 }
 
 fn hex_digit(nibble: u8) -> u8 {
@@ -468,6 +651,7 @@ pub fn write_text(out: &mut impl Out, t: &Text<'_>) {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
     use crate::out::SliceOut;
 
@@ -534,5 +718,30 @@ mod tests {
         write_str(&mut o, "K\u{1}v\u{2}\"\\é");
         let n = o.finish().unwrap();
         assert_eq!(&buf[..n], "\"K\\u0001v\\u0002\\\"\\\\é\"".as_bytes());
+    }
+
+    #[test]
+    fn escape_scan_finds_every_position() {
+        // Every special byte at every position of strings crossing the 8-byte chunks,
+        // among bytes that must not be flagged (incl. UTF-8 continuation bytes).
+        for len in 0..24 {
+            for pos in 0..len {
+                for special in [0x00u8, 0x01, 0x1f, b'"', b'\\'] {
+                    let mut v: std::vec::Vec<u8> = (0..len)
+                        .map(|i| [b'a', 0x21, 0x5b, 0x7f, 0xc3, 0xa9, 0x20, 0x5d][i % 8])
+                        .collect();
+                    v[pos] = special;
+                    assert_eq!(
+                        first_to_escape(&v),
+                        pos,
+                        "len {len} pos {pos} byte {special:#x}"
+                    );
+                }
+            }
+            let clean: std::vec::Vec<u8> = (0..len)
+                .map(|i| [b'a', 0x21, 0x5b, 0x7f, 0xc3, 0xa9, 0x20, 0x5d][i % 8])
+                .collect();
+            assert_eq!(first_to_escape(&clean), len);
+        }
     }
 }

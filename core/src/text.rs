@@ -25,7 +25,17 @@ use crate::error::DecodeError;
 #[derive(Clone, Copy)]
 pub struct Text<'a> {
     raw: &'a str,
-    escaped: bool,
+    /// Whether `raw` holds JSON escapes. A full word rather than a `bool`: with a
+    /// one-byte field the compiler copies `Text` (and enums around it) with overlapping
+    /// unaligned moves that stall store forwarding on the JSON decode hot path.
+    escaped: Escaped,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+enum Escaped {
+    No = 0,
+    Yes = 1,
 }
 
 impl<'a> Text<'a> {
@@ -33,20 +43,23 @@ impl<'a> Text<'a> {
     pub const fn new(s: &'a str) -> Self {
         Text {
             raw: s,
-            escaped: false,
+            escaped: Escaped::No,
         }
     }
 
     /// The inside of a JSON string literal (without quotes), already validated by the
     /// scanner. `escaped` says whether it contains a backslash.
     pub(crate) const fn json(raw: &'a str, escaped: bool) -> Self {
-        Text { raw, escaped }
+        Text {
+            raw,
+            escaped: if escaped { Escaped::Yes } else { Escaped::No },
+        }
     }
 
     /// The string itself if it needs no decoding (no JSON escapes); `None` otherwise.
     #[inline]
     pub fn as_str(&self) -> Option<&'a str> {
-        if self.escaped {
+        if self.is_escaped() {
             None
         } else {
             Some(self.raw)
@@ -62,20 +75,20 @@ impl<'a> Text<'a> {
     /// Whether the wire form holds JSON escapes.
     #[inline]
     pub fn is_escaped(&self) -> bool {
-        self.escaped
+        self.escaped == Escaped::Yes
     }
 
     /// The decoded characters.
     pub fn chars(&self) -> TextChars<'a> {
         TextChars {
             inner: self.raw.chars(),
-            escaped: self.escaped,
+            escaped: self.is_escaped(),
         }
     }
 
     /// Length of the decoded string in bytes.
     pub fn len(&self) -> usize {
-        if self.escaped {
+        if self.is_escaped() {
             self.chars().map(char::len_utf8).sum()
         } else {
             self.raw.len()
@@ -100,7 +113,7 @@ impl<'a> Text<'a> {
     where
         'a: 'b,
     {
-        if !self.escaped {
+        if !self.is_escaped() {
             return Ok(self.raw);
         }
         let mut pos = 0usize;
@@ -170,7 +183,7 @@ impl<'a> From<&'a str> for Text<'a> {
 
 impl PartialEq for Text<'_> {
     fn eq(&self, other: &Self) -> bool {
-        if !self.escaped && !other.escaped {
+        if !self.is_escaped() && !other.is_escaped() {
             return self.raw == other.raw;
         }
         self.chars().eq(other.chars())
@@ -180,7 +193,7 @@ impl Eq for Text<'_> {}
 
 impl PartialEq<str> for Text<'_> {
     fn eq(&self, other: &str) -> bool {
-        if !self.escaped {
+        if !self.is_escaped() {
             return self.raw == other;
         }
         self.chars().eq(other.chars())

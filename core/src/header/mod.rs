@@ -206,11 +206,11 @@ mod tests {
         assert_eq!(p.0.len(), 2);
 
         let doc = br#"{"topic":"T","acceptStandardJsonOnly":"true","x":"y"}"#;
-        let f = ExtFields::from_json(&mut Scanner::new(doc), doc).unwrap();
+        let f = ExtFields::from_json(&mut Scanner::new(doc)).unwrap();
         assert_eq!(GetRouteInfoRequest::decode_fields(&f).unwrap(), req);
 
         let doc = br#"{"acceptStandardJsonOnly":"true"}"#;
-        let f = ExtFields::from_json(&mut Scanner::new(doc), doc).unwrap();
+        let f = ExtFields::from_json(&mut Scanner::new(doc)).unwrap();
         assert_eq!(
             GetRouteInfoRequest::decode_fields(&f),
             Err(DecodeError::MissingField("topic"))
