@@ -93,32 +93,41 @@ fn bench_send(c: &mut Criterion) {
     }
 
     // The pair the README's target speaks of: encode a request and decode its response.
-    let response = capture("send-v2-response.hex");
-    let enc = CommandEncoder::new(SerializeType::Json);
-    g.throughput(Throughput::Elements(1));
-    g.bench_function("encode_send_v2_and_decode_response_json", |b| {
-        b.iter(|| {
-            let n = typical_properties(&mut props_buf);
-            let props = core::str::from_utf8(&props_buf[..n]).unwrap();
-            let len = enc
-                .encode(
-                    &mut out,
-                    &Header::request(RequestCode::SEND_MESSAGE_V2, 2),
-                    &send_request(props).v2(),
-                    black_box(&body),
-                )
-                .unwrap();
-            black_box(len);
-            let Decoded::Frame { frame, .. } =
-                FrameDecoder::new().decode(black_box(&response)).unwrap()
-            else {
-                unreachable!()
-            };
-            let resp: SendMessageResponse =
-                Command::decode(frame).unwrap().decode_fields().unwrap();
-            black_box(resp.queue_offset)
-        })
-    });
+    for (name, ser, file) in [
+        ("json", SerializeType::Json, "send-v2-response.hex"),
+        (
+            "binary",
+            SerializeType::RocketMq,
+            "bin-send-v2-response.hex",
+        ),
+    ] {
+        let response = capture(file);
+        let enc = CommandEncoder::new(ser);
+        g.throughput(Throughput::Elements(1));
+        g.bench_function(format!("encode_send_v2_and_decode_response_{name}"), |b| {
+            b.iter(|| {
+                let n = typical_properties(&mut props_buf);
+                let props = core::str::from_utf8(&props_buf[..n]).unwrap();
+                let len = enc
+                    .encode(
+                        &mut out,
+                        &Header::request(RequestCode::SEND_MESSAGE_V2, 2),
+                        &send_request(props).v2(),
+                        black_box(&body),
+                    )
+                    .unwrap();
+                black_box(len);
+                let Decoded::Frame { frame, .. } =
+                    FrameDecoder::new().decode(black_box(&response)).unwrap()
+                else {
+                    unreachable!()
+                };
+                let resp: SendMessageResponse =
+                    Command::decode(frame).unwrap().decode_fields().unwrap();
+                black_box(resp.queue_offset)
+            })
+        });
+    }
     g.finish();
 }
 
