@@ -26,9 +26,25 @@ impl<T, const N: usize> List<T> for heapless::Vec<T, N> {
     }
 }
 
+/// The most memory one growable list may take: the default frame limit. A body can
+/// never legitimately need more, and hostile input (a 16 MiB frame of one-byte list
+/// elements decodes to far larger `Text` arrays) must not make an allocation past it.
+pub const GROWABLE_MAX_BYTES: usize = crate::frame::DEFAULT_MAX_FRAME as usize;
+
 #[cfg(feature = "alloc")]
 impl<T> List<T> for alloc::vec::Vec<T> {
     fn try_push(&mut self, value: T) -> Result<(), T> {
+        let max_len = GROWABLE_MAX_BYTES / core::mem::size_of::<T>().max(1);
+        if self.len() >= max_len {
+            return Err(value);
+        }
+        if self.len() == self.capacity() {
+            // Double as `Vec` would, but never past `max_len`.
+            let target = self.capacity().saturating_mul(2).clamp(4, max_len);
+            if self.try_reserve_exact(target - self.len()).is_err() {
+                return Err(value);
+            }
+        }
         self.push(value);
         Ok(())
     }
@@ -51,7 +67,7 @@ impl<const N: usize> Collections for Fixed<N> {
     const CAPACITY: u32 = N as u32;
 }
 
-/// Growable lists (`alloc::vec::Vec`).
+/// Growable lists (`alloc::vec::Vec`), each at most [`GROWABLE_MAX_BYTES`] large.
 #[cfg(feature = "alloc")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Growable;
