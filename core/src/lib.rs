@@ -62,6 +62,7 @@ pub mod body;
 pub mod codes;
 pub mod collections;
 pub mod command;
+pub mod engine;
 pub mod error;
 pub mod ext;
 pub mod frame;
@@ -69,6 +70,7 @@ pub mod header;
 pub mod json;
 pub mod message;
 pub mod out;
+pub mod producer;
 pub mod text;
 
 pub use codes::{LanguageCode, RequestCode, ResponseCode, SerializeType};

@@ -1,0 +1,193 @@
+//! Client-side validation before any I/O, as Java's `Validators` (behaviour.md §2.2).
+//!
+//! ```
+//! use rocketmq_proto::producer::validate::{check_topic, check_group, check_body, ValidationError};
+//! assert!(check_topic("TopicTest").is_ok());
+//! assert_eq!(check_topic("bad topic"), Err(ValidationError::TopicIllegalChar(' ')));
+//! assert_eq!(check_topic("SCHEDULE_TOPIC_XXXX"), Err(ValidationError::TopicNotAllowed));
+//! assert!(check_group("DEFAULT_PRODUCER").is_err());
+//! assert_eq!(check_body(0, 4 << 20), Err(ValidationError::BodyEmpty));
+//! ```
+
+use core::fmt;
+
+use crate::error::Blame;
+
+/// Longest topic name a client may send to (characters).
+pub const MAX_TOPIC_LEN: usize = 127;
+/// Longest group name (5.x; 4.x allowed 255).
+pub const MAX_GROUP_LEN: usize = 120;
+/// Java's default `maxMessageSize`: 4 MiB.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
+
+/// Topics clients may not send to.
+pub const NOT_ALLOWED_SEND_TOPICS: &[&str] = &[
+    "SCHEDULE_TOPIC_XXXX",
+    "RMQ_SYS_TRANS_HALF_TOPIC",
+    "RMQ_SYS_TRANS_OP_HALF_TOPIC",
+    "TRANS_CHECK_MAX_TIME_TOPIC",
+    "SELF_TEST_TOPIC",
+    "OFFSET_MOVED_EVENT",
+];
+
+/// Why a message or group was refused before any I/O. Always [`Blame::Config`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ValidationError {
+    /// Topic is empty or blank.
+    TopicBlank,
+    /// Topic longer than [`MAX_TOPIC_LEN`] characters.
+    TopicTooLong(usize),
+    /// Topic contains a character outside `%|a-zA-Z0-9_-`.
+    TopicIllegalChar(char),
+    /// Topic is a system topic clients may not send to.
+    TopicNotAllowed,
+    /// Group is empty or blank.
+    GroupBlank,
+    /// Group longer than [`MAX_GROUP_LEN`] characters.
+    GroupTooLong(usize),
+    /// Group contains a character outside `%|a-zA-Z0-9_-`.
+    GroupIllegalChar(char),
+    /// `DEFAULT_PRODUCER` / `DEFAULT_CONSUMER` are reserved.
+    GroupReserved,
+    /// The body is empty.
+    BodyEmpty,
+    /// The body exceeds the maximum message size.
+    BodyTooLarge {
+        /// Body length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+impl ValidationError {
+    /// Always the caller's.
+    pub fn blame(&self) -> Blame {
+        Blame::Config
+    }
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TopicBlank => f.write_str("topic is blank"),
+            Self::TopicTooLong(n) => {
+                write!(f, "topic has {n} characters, more than {MAX_TOPIC_LEN}")
+            }
+            Self::TopicIllegalChar(c) => write!(f, "topic contains the illegal character {c:?}"),
+            Self::TopicNotAllowed => f.write_str("sending to this system topic is not allowed"),
+            Self::GroupBlank => f.write_str("group is blank"),
+            Self::GroupTooLong(n) => {
+                write!(f, "group has {n} characters, more than {MAX_GROUP_LEN}")
+            }
+            Self::GroupIllegalChar(c) => write!(f, "group contains the illegal character {c:?}"),
+            Self::GroupReserved => f.write_str("group name is reserved"),
+            Self::BodyEmpty => f.write_str("message body is empty"),
+            Self::BodyTooLarge { len, max } => {
+                write!(
+                    f,
+                    "message body of {len} bytes exceeds the maximum of {max}"
+                )
+            }
+        }
+    }
+}
+
+impl core::error::Error for ValidationError {}
+
+fn legal(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '%' | '|' | '_' | '-')
+}
+
+/// Java counts UTF-16 code units; for the legal (ASCII) alphabet that equals chars.
+fn utf16_len(s: &str) -> usize {
+    s.encode_utf16().count()
+}
+
+/// Validate a topic name for sending.
+pub fn check_topic(topic: &str) -> Result<(), ValidationError> {
+    if topic.trim().is_empty() {
+        return Err(ValidationError::TopicBlank);
+    }
+    let len = utf16_len(topic);
+    if len > MAX_TOPIC_LEN {
+        return Err(ValidationError::TopicTooLong(len));
+    }
+    if let Some(c) = topic.chars().find(|&c| !legal(c)) {
+        return Err(ValidationError::TopicIllegalChar(c));
+    }
+    if NOT_ALLOWED_SEND_TOPICS.contains(&topic) {
+        return Err(ValidationError::TopicNotAllowed);
+    }
+    Ok(())
+}
+
+/// Validate a producer or consumer group name.
+pub fn check_group(group: &str) -> Result<(), ValidationError> {
+    if group.trim().is_empty() {
+        return Err(ValidationError::GroupBlank);
+    }
+    let len = utf16_len(group);
+    if len > MAX_GROUP_LEN {
+        return Err(ValidationError::GroupTooLong(len));
+    }
+    if let Some(c) = group.chars().find(|&c| !legal(c)) {
+        return Err(ValidationError::GroupIllegalChar(c));
+    }
+    if group == "DEFAULT_PRODUCER" || group == "DEFAULT_CONSUMER" {
+        return Err(ValidationError::GroupReserved);
+    }
+    Ok(())
+}
+
+/// Validate a body length (before compression) against `max`.
+pub fn check_body(len: usize, max: usize) -> Result<(), ValidationError> {
+    if len == 0 {
+        Err(ValidationError::BodyEmpty)
+    } else if len > max {
+        Err(ValidationError::BodyTooLarge { len, max })
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::string::String;
+
+    #[test]
+    fn java_rules() {
+        assert!(check_topic("%RETRY%group_1|x-y").is_ok());
+        assert_eq!(check_topic("  "), Err(ValidationError::TopicBlank));
+        let long: String = "t".repeat(128);
+        assert_eq!(check_topic(&long), Err(ValidationError::TopicTooLong(128)));
+        assert!(check_topic(&long[..127]).is_ok());
+        assert_eq!(
+            check_topic("主题"),
+            Err(ValidationError::TopicIllegalChar('主'))
+        );
+        assert_eq!(
+            check_group(&"g".repeat(121)),
+            Err(ValidationError::GroupTooLong(121))
+        );
+        assert_eq!(
+            check_group("DEFAULT_CONSUMER"),
+            Err(ValidationError::GroupReserved)
+        );
+        assert_eq!(
+            check_group("a.b"),
+            Err(ValidationError::GroupIllegalChar('.'))
+        );
+        assert_eq!(
+            check_body(DEFAULT_MAX_MESSAGE_SIZE + 1, DEFAULT_MAX_MESSAGE_SIZE),
+            Err(ValidationError::BodyTooLarge {
+                len: DEFAULT_MAX_MESSAGE_SIZE + 1,
+                max: DEFAULT_MAX_MESSAGE_SIZE
+            })
+        );
+        assert!(check_body(DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_MESSAGE_SIZE).is_ok());
+    }
+}
