@@ -12,17 +12,27 @@
 //! ```
 
 use core::fmt::Debug;
-use core::ops::Deref;
+use core::ops::{Deref, DerefMut};
 
 /// A list that may refuse to grow.
-pub trait List<T>: Default + Deref<Target = [T]> {
+pub trait List<T>: Default + Deref<Target = [T]> + DerefMut {
     /// Append, or give the value back when full.
     fn try_push(&mut self, value: T) -> Result<(), T>;
+    /// Remove and return the element at `index`, shifting the rest (order kept).
+    fn remove_at(&mut self, index: usize) -> Option<T>;
+    /// Keep only the elements `keep` accepts (order kept).
+    fn retain_where(&mut self, keep: impl FnMut(&T) -> bool);
 }
 
 impl<T, const N: usize> List<T> for heapless::Vec<T, N> {
     fn try_push(&mut self, value: T) -> Result<(), T> {
         self.push(value)
+    }
+    fn remove_at(&mut self, index: usize) -> Option<T> {
+        (index < self.len()).then(|| self.remove(index))
+    }
+    fn retain_where(&mut self, keep: impl FnMut(&T) -> bool) {
+        self.retain(keep)
     }
 }
 
@@ -47,6 +57,12 @@ impl<T> List<T> for alloc::vec::Vec<T> {
         }
         self.push(value);
         Ok(())
+    }
+    fn remove_at(&mut self, index: usize) -> Option<T> {
+        (index < self.len()).then(|| self.remove(index))
+    }
+    fn retain_where(&mut self, keep: impl FnMut(&T) -> bool) {
+        self.retain(keep)
     }
 }
 

@@ -12,6 +12,7 @@
 //! assert_eq!(Instant::from_millis(1_500).saturating_since(t), Millis(500));
 //! ```
 
+pub mod client;
 pub mod client_id;
 pub mod inflight;
 pub mod namesrv;

@@ -1,0 +1,1325 @@
+//! The client instance: the sans-IO state machine an adapter drives.
+//!
+//! # The loop (drain invariant)
+//!
+//! After **any** call into the engine — [`Client::handle_input`],
+//! [`Client::handle_connected`], [`Client::handle_closed`], [`Client::handle_timeout`],
+//! or an application call such as [`Client::send`] — the adapter drains
+//! [`Client::poll_transmit`] until it returns `None` (writing each frame to its
+//! connection) and [`Client::poll_event`] until `None` (connect to an address, drop a
+//! connection, deliver a send result), then sleeps until data arrives or until
+//! [`Client::poll_timeout`], and on waking calls [`Client::handle_timeout`]. An adapter
+//! that follows this loop needs no protocol knowledge.
+//!
+//! # Guarantees
+//!
+//! - Every request ends exactly once: response, deadline, or connection loss
+//!   ([`InFlight`]). Every [`Client::send`] that returned `Ok(id)` ends with exactly
+//!   one [`Event::SendOk`] or [`Event::SendFailed`] carrying that id (oneway sends end
+//!   with `SendOk` once written).
+//! - A send's timeout is a total deadline across route lookup and retries, as in Java.
+//! - Bytes are consumed only in whole frames: `handle_input` returns how many bytes it
+//!   used; the adapter keeps the rest and calls again when more arrive.
+//!
+//! Capacities: every table is a [`Collections`] list (fixed `Fixed<N>` without an
+//! allocator, `Growable` with one), requests in flight are bounded by `INFLIGHT`, and
+//! each message's properties and body are kept in a `B: MessageBuf` until it ends
+//! (needed for retries).
+
+use core::fmt::Debug;
+
+use super::client_id::ClientId;
+use super::inflight::InFlight;
+use super::namesrv::{Addr, NameServers};
+use super::{ConnId, Instant, Millis};
+use crate::body::{EncodeBody, HeartbeatData, ProducerData, TopicRouteData};
+use crate::codes::{LanguageCode, RequestCode, ResponseCode, SerializeType};
+use crate::collections::{Collections, List};
+use crate::command::{Command, CommandEncoder, Header};
+use crate::error::{DecodeError, EncodeError};
+use crate::ext::{EmptyFields, NoFields};
+use crate::frame::{Decoded, FrameDecoder};
+use crate::header::{GetRouteInfoRequest, SendMessageRequest, SendMessageResponse};
+use crate::message::properties::{keys, write_properties};
+use crate::message::{ms_since_month_start, UniqKeyGenerator};
+use crate::out::{Out, SliceOut};
+use crate::producer::retry::{classify, Attempt, RetryPolicy, SendMode, SendStatus, Verdict};
+use crate::producer::select::RoundRobin;
+use crate::producer::validate::{check_body, check_group, check_topic, ValidationError};
+use crate::text::Text;
+
+/// A topic, group or broker name held by the engine.
+pub type Name = heapless::String<128>;
+/// A message id (UNIQ_KEY or offset msg id: 32 or 56 hex characters).
+pub type MsgId = heapless::String<56>;
+/// A response remark kept for an error report (truncated).
+pub type Remark = heapless::String<128>;
+
+/// The default topic auto-created topics are modelled on (behaviour.md §1.8).
+pub const DEFAULT_TOPIC: &str = "TBW102";
+/// Queues per broker when sending through the default topic's route.
+pub const DEFAULT_TOPIC_QUEUE_NUMS: i32 = 4;
+
+/// Storage for one message's properties and body while its send is in progress.
+pub trait MessageBuf: Sized + Debug + Clone + PartialEq + Eq + AsRef<[u8]> {
+    /// A buffer holding `parts` back to back, or `None` if it does not fit.
+    fn from_parts(parts: &[&[u8]]) -> Option<Self>;
+}
+
+impl<const N: usize> MessageBuf for heapless::Vec<u8, N> {
+    fn from_parts(parts: &[&[u8]]) -> Option<Self> {
+        let mut v = heapless::Vec::new();
+        for p in parts {
+            v.extend_from_slice(p).ok()?;
+        }
+        Some(v)
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl MessageBuf for alloc::vec::Vec<u8> {
+    fn from_parts(parts: &[&[u8]]) -> Option<Self> {
+        let len = parts.iter().map(|p| p.len()).sum();
+        let mut v = alloc::vec::Vec::new();
+        v.try_reserve_exact(len).ok()?;
+        for p in parts {
+            v.extend_from_slice(p);
+        }
+        Some(v)
+    }
+}
+
+/// Engine settings. Defaults are Java's.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// This client's id (see [`ClientId::build`]).
+    pub client_id: ClientId,
+    /// Header serialization for requests (JSON works with every server).
+    pub serialize_type: SerializeType,
+    /// Language announced in headers.
+    pub language: LanguageCode,
+    /// Version announced in headers.
+    pub version: i32,
+    /// Timeout of route queries and heartbeats (`mqClientApiTimeout`, 3 s).
+    pub request_timeout: Millis,
+    /// Total budget of one send including retries (`sendMsgTimeout`, 3 s).
+    pub send_timeout: Millis,
+    /// Heartbeat period (`heartbeatBrokerInterval`, 30 s).
+    pub heartbeat_interval: Millis,
+    /// Route refresh period (`pollNameServerInterval`, 30 s).
+    pub route_refresh_interval: Millis,
+    /// Send retries.
+    pub retry: RetryPolicy,
+    /// Largest body accepted (`maxMessageSize`, 4 MiB).
+    pub max_message_size: usize,
+    /// Local time zone offset, for UNIQ_KEY's "ms since start of month".
+    pub utc_offset_ms: i64,
+}
+
+impl Config {
+    /// Java's defaults for this client id.
+    pub fn new(client_id: ClientId) -> Self {
+        Config {
+            client_id,
+            serialize_type: SerializeType::Json,
+            language: LanguageCode::RUST,
+            version: crate::codes::version::CURRENT,
+            request_timeout: Millis(3_000),
+            send_timeout: Millis(3_000),
+            heartbeat_interval: Millis(30_000),
+            route_refresh_interval: Millis(30_000),
+            retry: RetryPolicy::default(),
+            max_message_size: crate::producer::validate::DEFAULT_MAX_MESSAGE_SIZE,
+            utc_offset_ms: 0,
+        }
+    }
+}
+
+/// A message to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Message<'m> {
+    /// Target topic.
+    pub topic: &'m str,
+    /// Body (sent as is).
+    pub body: &'m [u8],
+    /// Tag (`TAGS`).
+    pub tags: Option<&'m str>,
+    /// Business keys (`KEYS`, space-separated).
+    pub keys: Option<&'m str>,
+    /// Extra user properties.
+    pub properties: &'m [(&'m str, &'m str)],
+    /// The user flag.
+    pub flag: i32,
+    /// Delay level 1..=18 (`DELAY`), if any.
+    pub delay_level: Option<u8>,
+    /// `WAIT`: whether the broker waits for the store before answering (Java default
+    /// true).
+    pub wait_store_msg_ok: bool,
+}
+
+impl<'m> Message<'m> {
+    /// A message with Java's defaults.
+    pub const fn new(topic: &'m str, body: &'m [u8]) -> Self {
+        Message {
+            topic,
+            body,
+            tags: None,
+            keys: None,
+            properties: &[],
+            flag: 0,
+            delay_level: None,
+            wait_store_msg_ok: true,
+        }
+    }
+}
+
+/// Identifies one send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SendId(pub u32);
+
+/// A stored message's receipt (Java `SendResult`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendReceipt {
+    /// How it was stored.
+    pub status: SendStatus,
+    /// The client id of the message (UNIQ_KEY).
+    pub msg_id: MsgId,
+    /// The broker's offset message id.
+    pub offset_msg_id: MsgId,
+    /// Broker that stored it.
+    pub broker_name: Name,
+    /// Queue it went to.
+    pub queue_id: i32,
+    /// Its consume-queue offset.
+    pub queue_offset: i64,
+}
+
+/// Why a send failed.
+// The broker variant keeps the broker's remark and name for the error report; sends end
+// rarely enough that the size does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SendError {
+    /// No route for the topic (nor for the default topic).
+    NoRoute,
+    /// The total send deadline passed.
+    Timeout,
+    /// The broker refused it with a code that is not retried (or retries ran out).
+    Broker {
+        /// The response code.
+        code: ResponseCode,
+        /// The broker's remark (truncated).
+        remark: Remark,
+        /// Which broker.
+        broker_name: Name,
+    },
+    /// The connection failed and no retry remained.
+    Transport,
+    /// The engine is shutting down.
+    Closed,
+}
+
+/// What the engine tells the adapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// Open a TCP connection to `addr` and report it with
+    /// [`Client::handle_connected`] or [`Client::handle_closed`].
+    Connect {
+        /// The engine's id for it.
+        conn: ConnId,
+        /// `host:port`.
+        addr: Addr,
+    },
+    /// Close this connection (protocol error from the peer); no report needed.
+    Close {
+        /// Which.
+        conn: ConnId,
+    },
+    /// A send ended with the message stored.
+    SendOk {
+        /// Which send.
+        id: SendId,
+        /// The receipt (for oneway sends: only `msg_id` is meaningful).
+        receipt: SendReceipt,
+    },
+    /// A send ended without success.
+    SendFailed {
+        /// Which send.
+        id: SendId,
+        /// Why.
+        error: SendError,
+    },
+}
+
+/// Why an application call was refused at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallError {
+    /// The message or group is invalid (nothing was sent).
+    Invalid(ValidationError),
+    /// A table is full (too many sends, topics or brokers for the chosen capacity).
+    Full(&'static str),
+    /// No producer group is registered.
+    NoProducer,
+    /// The message does not fit its buffer or the wire widths.
+    Encode(EncodeError),
+}
+
+/// One frame to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit {
+    /// The connection to write to.
+    pub conn: ConnId,
+    /// Bytes written at the start of the caller's buffer.
+    pub len: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ConnState {
+    Connecting,
+    Open,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Conn {
+    id: ConnId,
+    addr: Addr,
+    state: ConnState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PubQueue {
+    broker: Name,
+    queue_id: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TopicInfo<C: Collections> {
+    topic: Name,
+    queues: C::List<PubQueue>,
+    selector: RoundRobin,
+    /// A route query for this topic is in flight.
+    querying: bool,
+    /// Borrowing TBW102's route (auto-creation).
+    from_default: bool,
+    /// The topic's own route was not found; TBW102's was asked for.
+    tried_default: bool,
+    /// The last answer said "no route".
+    missing: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct BrokerAddrs {
+    name: Name,
+    id: i64,
+    addr: Addr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SendPhase {
+    /// Waiting for the topic's route.
+    Route,
+    /// An attempt is queued or in flight.
+    Attempt,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SendOp<B: MessageBuf> {
+    id: SendId,
+    mode: SendMode,
+    topic: Name,
+    group: Name,
+    /// Properties, then body.
+    data: B,
+    props_len: usize,
+    flag: i32,
+    born_timestamp: i64,
+    msg_id: MsgId,
+    deadline: Instant,
+    attempts: u32,
+    last_broker: Option<Name>,
+    current: Option<PubQueue>,
+    phase: SendPhase,
+    last_error: Option<SendError>,
+}
+
+/// What a request in flight is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Purpose {
+    /// The route for `topics[topic]`; with `via_default`, TBW102's route is asked for on
+    /// its behalf. An index, not a name: topics are only ever appended, and this sits in
+    /// every in-flight slot.
+    Route {
+        topic: u16,
+        via_default: bool,
+    },
+    Heartbeat,
+    Send(SendId),
+    /// An answer to a broker's request: nothing waits for it.
+    Reply,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Outbound {
+    conn: ConnId,
+    opaque: i32,
+    purpose: Purpose,
+    /// For replies: the response code.
+    code: i32,
+}
+
+/// The client engine. See the [module docs](self) for the loop it expects.
+#[derive(Debug)]
+pub struct Client<C: Collections, B: MessageBuf, const INFLIGHT: usize> {
+    config: Config,
+    namesrv: NameServers<4>,
+    rng_state: u32,
+    next_conn: u32,
+    next_send: u32,
+    conns: C::List<Conn>,
+    topics: C::List<TopicInfo<C>>,
+    brokers: C::List<BrokerAddrs>,
+    producer_groups: C::List<Name>,
+    sends: C::List<SendOp<B>>,
+    outbound: C::List<Outbound>,
+    events: C::List<Event>,
+    inflight: InFlight<Purpose, INFLIGHT>,
+    decoder: FrameDecoder,
+    uniq: UniqKeyGenerator,
+    next_heartbeat: Instant,
+    next_route_refresh: Instant,
+}
+
+impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT> {
+    /// A client with `config`; `uniq` generates message ids; `seed` seeds the
+    /// NameServer rotation and queue selection (inject randomness for determinism).
+    pub fn new(config: Config, uniq: UniqKeyGenerator, seed: u32, now: Instant) -> Self {
+        let mut rng_state = seed | 1;
+        let mut rng = || xorshift(&mut rng_state);
+        let namesrv = NameServers::new(&mut rng);
+        Client {
+            config,
+            namesrv,
+            rng_state,
+            next_conn: 0,
+            next_send: 0,
+            conns: C::List::default(),
+            topics: C::List::default(),
+            brokers: C::List::default(),
+            producer_groups: C::List::default(),
+            sends: C::List::default(),
+            outbound: C::List::default(),
+            events: C::List::default(),
+            inflight: InFlight::new(),
+            decoder: FrameDecoder::new(),
+            uniq,
+            // Java: first heartbeat 1 s after start, first route refresh after 10 ms.
+            next_heartbeat: now + Millis(1_000),
+            next_route_refresh: now + Millis(10),
+        }
+    }
+
+    /// Set the NameServer list (`host:port;host:port`).
+    pub fn set_namesrv(&mut self, list: &str) -> Result<(), CallError> {
+        let mut state = self.rng_state;
+        let r = self
+            .namesrv
+            .set_addresses(list, &mut || xorshift(&mut state))
+            .map_err(CallError::Encode);
+        self.rng_state = state;
+        r
+    }
+
+    /// Register a producer group (included in heartbeats).
+    pub fn register_producer(&mut self, group: &str) -> Result<(), CallError> {
+        check_group(group).map_err(CallError::Invalid)?;
+        if self.producer_groups.iter().any(|g| g == group) {
+            return Ok(());
+        }
+        let name = name(group)?;
+        self.producer_groups
+            .try_push(name)
+            .map_err(|_| CallError::Full("producer groups"))?;
+        // Java heartbeats right after a producer starts.
+        self.next_heartbeat = Instant::from_millis(0);
+        Ok(())
+    }
+
+    /// Requests in flight (for back-pressure: compare with `INFLIGHT`).
+    pub fn in_flight(&self) -> usize {
+        self.inflight.len()
+    }
+
+    /// Sends not yet ended.
+    pub fn pending_sends(&self) -> usize {
+        self.sends.len()
+    }
+
+    // ---------------------------------------------------------------- sending
+
+    /// Start sending `msg` with the first registered producer group. `wall_clock_ms` is
+    /// the current time since the Unix epoch (the born timestamp and UNIQ_KEY input).
+    /// The outcome arrives as [`Event::SendOk`] / [`Event::SendFailed`].
+    pub fn send(
+        &mut self,
+        now: Instant,
+        wall_clock_ms: i64,
+        msg: &Message<'_>,
+        mode: SendMode,
+    ) -> Result<SendId, CallError> {
+        let group = self
+            .producer_groups
+            .first()
+            .cloned()
+            .ok_or(CallError::NoProducer)?;
+        check_topic(msg.topic).map_err(CallError::Invalid)?;
+        check_body(msg.body.len(), self.config.max_message_size).map_err(CallError::Invalid)?;
+        let msg_id = {
+            let hex = self.uniq.next(ms_since_month_start(
+                wall_clock_ms,
+                self.config.utc_offset_ms,
+            ));
+            MsgId::try_from(hex.as_str()).map_err(|_| CallError::Full("message id"))?
+        };
+        // The properties string, built once: retries reuse it (and its UNIQ_KEY).
+        let mut props = [0u8; 2048];
+        let props_len = {
+            let mut out = SliceOut::new(&mut props);
+            let delay = msg.delay_level.map(DecimalU8::new);
+            let pairs = msg
+                .properties
+                .iter()
+                .copied()
+                .chain(msg.tags.map(|t| (keys::TAGS, t)))
+                .chain(msg.keys.map(|k| (keys::KEYS, k)))
+                .chain(delay.as_ref().map(|d| (keys::DELAY, d.as_str())))
+                .chain(core::iter::once((
+                    keys::WAIT,
+                    if msg.wait_store_msg_ok {
+                        "true"
+                    } else {
+                        "false"
+                    },
+                )))
+                .chain(core::iter::once((keys::UNIQ_KEY, msg_id.as_str())));
+            write_properties(&mut out, pairs).map_err(CallError::Encode)?;
+            out.finish().map_err(CallError::Encode)?
+        };
+        let data = B::from_parts(&[props.get(..props_len).unwrap_or_default(), msg.body])
+            .ok_or(CallError::Full("message buffer"))?;
+        let topic = name(msg.topic)?;
+        self.ensure_topic(&topic)?;
+        let id = SendId(self.next_send);
+        self.next_send = self.next_send.wrapping_add(1);
+        let op = SendOp {
+            id,
+            mode,
+            topic,
+            group,
+            data,
+            props_len,
+            flag: msg.flag,
+            born_timestamp: wall_clock_ms,
+            msg_id,
+            deadline: now + self.config.send_timeout,
+            attempts: 0,
+            last_broker: None,
+            current: None,
+            phase: SendPhase::Route,
+            last_error: None,
+        };
+        self.sends
+            .try_push(op)
+            .map_err(|_| CallError::Full("sends"))?;
+        self.advance_send(now, id);
+        Ok(id)
+    }
+
+    fn ensure_topic(&mut self, topic: &Name) -> Result<(), CallError> {
+        if self.topics.iter().any(|t| &t.topic == topic) {
+            return Ok(());
+        }
+        self.topics
+            .try_push(TopicInfo {
+                topic: topic.clone(),
+                queues: C::List::default(),
+                selector: RoundRobin::new(xorshift(&mut self.rng_state)),
+                querying: false,
+                from_default: false,
+                tried_default: false,
+                missing: false,
+            })
+            .map_err(|_| CallError::Full("topics"))
+    }
+
+    /// Move a send forward: ask for its route, pick a queue and queue an attempt, or
+    /// end it.
+    fn advance_send(&mut self, now: Instant, id: SendId) {
+        let Some(pos) = self.sends.iter().position(|s| s.id == id) else {
+            return;
+        };
+        let Some(op) = self.sends.get(pos) else {
+            return;
+        };
+        if now >= op.deadline {
+            let err = op.last_error.clone().unwrap_or(SendError::Timeout);
+            return self.end_send(id, Err(err));
+        }
+        if op.attempts >= self.config.retry.max_attempts(op.mode) {
+            let err = op.last_error.clone().unwrap_or(SendError::Transport);
+            return self.end_send(id, Err(err));
+        }
+        let topic = op.topic.clone();
+        let last_broker = op.last_broker.clone();
+        let Some(ti) = self.topics.iter().position(|t| t.topic == topic) else {
+            return self.end_send(id, Err(SendError::NoRoute));
+        };
+        let queue = {
+            let Some(info) = self.topics.get_mut(ti) else {
+                return;
+            };
+            if info.queues.is_empty() {
+                if info.missing && info.tried_default {
+                    return self.end_send(id, Err(SendError::NoRoute));
+                }
+                if !info.querying {
+                    self.query_route(now, &topic, false);
+                }
+                if let Some(op) = self.sends.get_mut(pos) {
+                    op.phase = SendPhase::Route;
+                }
+                return;
+            }
+            let i =
+                info.selector
+                    .select(&info.queues, |q| q.broker.as_str(), last_broker.as_deref());
+            i.and_then(|i| info.queues.get(i)).cloned()
+        };
+        let Some(queue) = queue else {
+            return self.end_send(id, Err(SendError::NoRoute));
+        };
+        let Some(addr) = self.master_addr(&queue.broker) else {
+            // Java: "broker not exist" is retried on another broker.
+            if let Some(op) = self.sends.get_mut(pos) {
+                op.attempts += 1;
+                op.last_broker = Some(queue.broker.clone());
+                op.last_error = Some(SendError::NoRoute);
+            }
+            return self.advance_send(now, id);
+        };
+        let conn = self.conn_for(&addr);
+        let Some(op) = self.sends.get_mut(pos) else {
+            return;
+        };
+        op.attempts += 1;
+        op.current = Some(queue);
+        op.phase = SendPhase::Attempt;
+        let deadline = op.deadline;
+        let oneway = op.mode == SendMode::Oneway;
+        match self.inflight.insert(conn, deadline, Purpose::Send(id)) {
+            Ok(opaque) => {
+                let pushed = self.outbound.try_push(Outbound {
+                    conn,
+                    opaque,
+                    purpose: Purpose::Send(id),
+                    code: 0,
+                });
+                if pushed.is_err() {
+                    self.inflight.complete(opaque);
+                    self.end_send(id, Err(SendError::Transport));
+                } else if oneway {
+                    // Nothing will answer: it ends once written (see poll_transmit).
+                }
+            }
+            Err(_) => self.end_send(id, Err(SendError::Transport)),
+        }
+    }
+
+    fn end_send(&mut self, id: SendId, result: Result<SendReceipt, SendError>) {
+        let Some(pos) = self.sends.iter().position(|s| s.id == id) else {
+            return;
+        };
+        let _ = self.sends.remove_at(pos);
+        let event = match result {
+            Ok(receipt) => Event::SendOk { id, receipt },
+            Err(error) => Event::SendFailed { id, error },
+        };
+        // Events are bounded by the sends that produce them; a full queue means the
+        // adapter stopped draining, which breaks the loop contract.
+        let _ = self.events.try_push(event);
+    }
+
+    fn master_addr(&self, broker: &str) -> Option<Addr> {
+        self.brokers
+            .iter()
+            .find(|b| b.name == broker && b.id == 0)
+            .map(|b| b.addr.clone())
+    }
+
+    // ---------------------------------------------------------------- routes
+
+    fn query_route(&mut self, now: Instant, topic: &Name, via_default: bool) {
+        let Some(index) = self.topics.iter().position(|t| &t.topic == topic) else {
+            return;
+        };
+        let Some(addr) = self.namesrv.choose().and_then(|a| Addr::try_from(a).ok()) else {
+            // No NameServer: every send waiting for this route fails.
+            self.route_unavailable(now, topic);
+            return;
+        };
+        let conn = self.conn_for(&addr);
+        let purpose = Purpose::Route {
+            topic: index as u16,
+            via_default,
+        };
+        let deadline = now + self.config.request_timeout;
+        let Ok(opaque) = self.inflight.insert(conn, deadline, purpose.clone()) else {
+            return;
+        };
+        if self
+            .outbound
+            .try_push(Outbound {
+                conn,
+                opaque,
+                purpose,
+                code: 0,
+            })
+            .is_err()
+        {
+            self.inflight.complete(opaque);
+            return;
+        }
+        if let Some(t) = self.topics.get_mut(index) {
+            t.querying = true;
+        }
+    }
+
+    /// The route of `topic` could not be had (no NameServer, or no answer): sends
+    /// waiting for it fail.
+    fn route_unavailable(&mut self, now: Instant, topic: &Name) {
+        let waiting: heapless::Vec<SendId, 64> = self
+            .sends
+            .iter()
+            .filter(|s| &s.topic == topic && s.phase == SendPhase::Route)
+            .map(|s| s.id)
+            .take(64)
+            .collect();
+        for id in waiting {
+            if let Some(op) = self.sends.iter_mut().find(|s| s.id == id) {
+                op.last_error = Some(SendError::NoRoute);
+            }
+            let _ = now;
+            self.end_send(id, Err(SendError::NoRoute));
+        }
+    }
+
+    fn on_route_response(
+        &mut self,
+        now: Instant,
+        topic: u16,
+        via_default: bool,
+        cmd: &Command<'_>,
+    ) {
+        let Some(target) = self.topics.get(usize::from(topic)).map(|t| t.topic.clone()) else {
+            return;
+        };
+        let default_for = via_default.then(|| target.clone());
+        if let Some(t) = self.topics.iter_mut().find(|t| t.topic == target) {
+            t.querying = false;
+        }
+        if cmd.header.response_code() != ResponseCode::SUCCESS {
+            let Some(t) = self.topics.iter_mut().find(|t| t.topic == target) else {
+                return;
+            };
+            t.missing = true;
+            if default_for.is_none() && !t.tried_default && t.queues.is_empty() {
+                // Fall back to the default topic's route (auto-creation, §1.8).
+                t.tried_default = true;
+                self.query_route(now, &target, true);
+            } else {
+                if default_for.is_some() {
+                    t.tried_default = true;
+                }
+                self.wake_route_waiters(now, &target);
+            }
+            return;
+        }
+        let Ok(route) = TopicRouteData::<C>::decode(cmd.body) else {
+            return self.wake_route_waiters(now, &target);
+        };
+        // Broker address table (masters and slaves).
+        for bd in route.broker_datas.iter() {
+            let Some(bname) = bd.broker_name.as_str() else {
+                continue;
+            };
+            for ba in bd.broker_addrs.iter() {
+                let Some(a) = ba.addr.as_str() else { continue };
+                let known = self
+                    .brokers
+                    .iter_mut()
+                    .find(|b| b.name == bname && b.id == ba.id);
+                match known {
+                    Some(b) => {
+                        if let Ok(addr) = Addr::try_from(a) {
+                            b.addr = addr;
+                        }
+                    }
+                    None => {
+                        if let (Ok(name), Ok(addr)) = (Name::try_from(bname), Addr::try_from(a)) {
+                            let _ = self.brokers.try_push(BrokerAddrs {
+                                name,
+                                id: ba.id,
+                                addr,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        // Publish queues; through the default topic, clipped to 4 per broker.
+        let mut queues = C::List::<PubQueue>::default();
+        for (broker, queue_id) in route.publish_queues() {
+            if default_for.is_some() {
+                let read = route
+                    .queue_datas
+                    .iter()
+                    .find(|q| q.broker_name == broker)
+                    .map_or(0, |q| q.read_queue_nums);
+                if queue_id >= DEFAULT_TOPIC_QUEUE_NUMS.min(read) {
+                    continue;
+                }
+            }
+            let Some(b) = broker.as_str().and_then(|b| Name::try_from(b).ok()) else {
+                continue;
+            };
+            let _ = queues.try_push(PubQueue {
+                broker: b,
+                queue_id,
+            });
+        }
+        if let Some(t) = self.topics.iter_mut().find(|t| t.topic == target) {
+            if !queues.is_empty() || default_for.is_none() {
+                // A real route replaces a borrowed one; an empty real route does not
+                // wipe a working borrowed one.
+                if !(queues.is_empty() && t.from_default) {
+                    t.queues = queues;
+                    t.from_default = default_for.is_some();
+                }
+            }
+            t.missing = t.queues.is_empty();
+            if default_for.is_some() {
+                t.tried_default = true;
+            }
+        }
+        self.wake_route_waiters(now, &target);
+    }
+
+    fn wake_route_waiters(&mut self, now: Instant, topic: &Name) {
+        let waiting: heapless::Vec<SendId, 64> = self
+            .sends
+            .iter()
+            .filter(|s| &s.topic == topic && s.phase == SendPhase::Route)
+            .map(|s| s.id)
+            .take(64)
+            .collect();
+        for id in waiting {
+            self.advance_send(now, id);
+        }
+    }
+
+    // ---------------------------------------------------------------- connections
+
+    fn conn_for(&mut self, addr: &Addr) -> ConnId {
+        if let Some(c) = self.conns.iter().find(|c| &c.addr == addr) {
+            return c.id;
+        }
+        let id = ConnId(self.next_conn);
+        self.next_conn = self.next_conn.wrapping_add(1);
+        let _ = self.conns.try_push(Conn {
+            id,
+            addr: addr.clone(),
+            state: ConnState::Connecting,
+        });
+        let _ = self.events.try_push(Event::Connect {
+            conn: id,
+            addr: addr.clone(),
+        });
+        id
+    }
+
+    /// The connection `conn` is established.
+    pub fn handle_connected(&mut self, _now: Instant, conn: ConnId) {
+        if let Some(c) = self.conns.iter_mut().find(|c| c.id == conn) {
+            c.state = ConnState::Open;
+        }
+    }
+
+    /// The connection `conn` failed to open, or closed. Its requests end: route
+    /// queries move to the next NameServer, sends are retried or fail.
+    pub fn handle_closed(&mut self, now: Instant, conn: ConnId) {
+        let addr = self
+            .conns
+            .iter()
+            .position(|c| c.id == conn)
+            .and_then(|i| self.conns.remove_at(i))
+            .map(|c| c.addr);
+        self.outbound.retain_where(|o| o.conn != conn);
+        if let Some(addr) = &addr {
+            self.namesrv.mark_failed(addr);
+        }
+        while let Some((_, purpose)) = self.inflight.poll_lost(conn) {
+            self.request_failed(now, purpose);
+        }
+    }
+
+    fn request_failed(&mut self, now: Instant, purpose: Purpose) {
+        match purpose {
+            Purpose::Route { topic, .. } => {
+                let Some(t) = self.topics.get_mut(usize::from(topic)) else {
+                    return;
+                };
+                t.querying = false;
+                let target = t.topic.clone();
+                // Retry on the next NameServer once the failed one is marked; sends
+                // waiting for the route keep waiting until their own deadline.
+                if self
+                    .sends
+                    .iter()
+                    .any(|s| s.topic == target && s.phase == SendPhase::Route)
+                {
+                    self.query_route(now, &target, false);
+                }
+            }
+            Purpose::Send(id) => {
+                if let Some(op) = self.sends.iter_mut().find(|s| s.id == id) {
+                    op.last_broker = op.current.take().map(|q| q.broker);
+                    op.last_error = Some(SendError::Transport);
+                    let verdict = classify(op.mode, Attempt::Transport, &self.config.retry);
+                    if verdict == Verdict::Retry {
+                        return self.advance_send(now, id);
+                    }
+                }
+                self.end_send(id, Err(SendError::Transport));
+            }
+            Purpose::Heartbeat | Purpose::Reply => {}
+        }
+    }
+
+    // ---------------------------------------------------------------- input
+
+    /// Bytes arrived on `conn`. Consumes whole frames only and returns how many bytes
+    /// it used; keep the rest and call again when more arrive. A malformed frame is an
+    /// error: the connection is closed (an [`Event::Close`] is queued) and its requests
+    /// end as lost.
+    pub fn handle_input(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        bytes: &[u8],
+    ) -> Result<usize, DecodeError> {
+        let mut used = 0;
+        loop {
+            let rest = bytes.get(used..).unwrap_or_default();
+            let decoded = self.decoder.decode(rest).and_then(|d| match d {
+                Decoded::Frame { frame, consumed } => {
+                    Command::decode(frame).map(|c| Some((c, consumed)))
+                }
+                Decoded::Incomplete { .. } => Ok(None),
+            });
+            match decoded {
+                Ok(Some((cmd, consumed))) => {
+                    used += consumed;
+                    self.on_command(now, conn, &cmd);
+                }
+                Ok(None) => return Ok(used),
+                Err(e) => {
+                    let _ = self.events.try_push(Event::Close { conn });
+                    self.handle_closed(now, conn);
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    fn on_command(&mut self, now: Instant, conn: ConnId, cmd: &Command<'_>) {
+        if !cmd.header.is_response() {
+            return self.on_server_request(conn, cmd);
+        }
+        let Some((_, purpose)) = self.inflight.complete(cmd.header.opaque) else {
+            return; // late or unknown: dropped, as Java does
+        };
+        match purpose {
+            Purpose::Route { topic, via_default } => {
+                self.on_route_response(now, topic, via_default, cmd)
+            }
+            Purpose::Send(id) => self.on_send_response(now, id, cmd),
+            Purpose::Heartbeat | Purpose::Reply => {}
+        }
+    }
+
+    fn on_send_response(&mut self, now: Instant, id: SendId, cmd: &Command<'_>) {
+        let Some(op) = self.sends.iter_mut().find(|s| s.id == id) else {
+            return;
+        };
+        let code = cmd.header.response_code();
+        let queue = op.current.take();
+        let broker_name = queue.as_ref().map(|q| q.broker.clone()).unwrap_or_default();
+        match classify(op.mode, Attempt::Response(code), &self.config.retry) {
+            Verdict::Stored(status) => {
+                let resp: Result<SendMessageResponse<'_>, _> = cmd.decode_fields();
+                let receipt = match resp {
+                    Ok(r) => SendReceipt {
+                        status,
+                        msg_id: op.msg_id.clone(),
+                        offset_msg_id: text_to(&r.msg_id),
+                        broker_name,
+                        queue_id: r.queue_id,
+                        queue_offset: r.queue_offset,
+                    },
+                    Err(_) => SendReceipt {
+                        status,
+                        msg_id: op.msg_id.clone(),
+                        offset_msg_id: MsgId::new(),
+                        broker_name,
+                        queue_id: queue.map_or(-1, |q| q.queue_id),
+                        queue_offset: -1,
+                    },
+                };
+                self.end_send(id, Ok(receipt));
+            }
+            verdict => {
+                let error = SendError::Broker {
+                    code,
+                    remark: cmd.header.remark.map(|r| text_to(&r)).unwrap_or_default(),
+                    broker_name: broker_name.clone(),
+                };
+                op.last_broker = Some(broker_name);
+                op.last_error = Some(error.clone());
+                if verdict == Verdict::Retry {
+                    self.advance_send(now, id);
+                } else {
+                    self.end_send(id, Err(error));
+                }
+            }
+        }
+    }
+
+    /// A request from the broker. Unknown two-way requests get
+    /// REQUEST_CODE_NOT_SUPPORTED, as Java answers (wire.md §3.2); oneway ones none.
+    fn on_server_request(&mut self, conn: ConnId, cmd: &Command<'_>) {
+        if cmd.header.is_oneway() {
+            return;
+        }
+        let _ = self.outbound.try_push(Outbound {
+            conn,
+            opaque: cmd.header.opaque,
+            purpose: Purpose::Reply,
+            code: ResponseCode::REQUEST_CODE_NOT_SUPPORTED.0,
+        });
+    }
+
+    // ---------------------------------------------------------------- output
+
+    /// Write the next frame into `buf`. `Ok(None)` when nothing is ready to go (frames
+    /// for connections still connecting wait). `BufferTooSmall { needed }` if `buf` is
+    /// too small for the next frame (nothing is lost: call again with a larger one).
+    pub fn poll_transmit(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+    ) -> Result<Option<Transmit>, EncodeError> {
+        let open = |conns: &C::List<Conn>, id: ConnId| {
+            conns
+                .iter()
+                .any(|c| c.id == id && c.state == ConnState::Open)
+        };
+        let Some(pos) = self.outbound.iter().position(|o| open(&self.conns, o.conn)) else {
+            return Ok(None);
+        };
+        let Some(ob) = self.outbound.get(pos).cloned() else {
+            return Ok(None);
+        };
+        let len = self.encode_outbound(&ob, buf)?;
+        let _ = self.outbound.remove_at(pos);
+        if let Purpose::Send(id) = ob.purpose {
+            let oneway = self
+                .sends
+                .iter()
+                .find(|s| s.id == id)
+                .is_some_and(|s| s.mode == SendMode::Oneway);
+            if oneway {
+                self.inflight.complete(ob.opaque);
+                let receipt = self.sends.iter().find(|s| s.id == id).map(|s| SendReceipt {
+                    status: SendStatus::SendOk,
+                    msg_id: s.msg_id.clone(),
+                    offset_msg_id: MsgId::new(),
+                    broker_name: s
+                        .current
+                        .as_ref()
+                        .map(|q| q.broker.clone())
+                        .unwrap_or_default(),
+                    queue_id: s.current.as_ref().map_or(-1, |q| q.queue_id),
+                    queue_offset: -1,
+                });
+                if let Some(r) = receipt {
+                    self.end_send(id, Ok(r));
+                }
+            }
+        }
+        let _ = now;
+        Ok(Some(Transmit { conn: ob.conn, len }))
+    }
+
+    fn header(&self, code: RequestCode, opaque: i32) -> Header<'static> {
+        Header {
+            language: self.config.language,
+            version: self.config.version,
+            ..Header::request(code, opaque)
+        }
+    }
+
+    fn encode_outbound(&self, ob: &Outbound, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let enc = CommandEncoder::new(self.config.serialize_type);
+        match &ob.purpose {
+            Purpose::Route { topic, via_default } => {
+                let name = match self.topics.get(usize::from(*topic)) {
+                    Some(_) if *via_default => DEFAULT_TOPIC,
+                    Some(t) => t.topic.as_str(),
+                    None => return Err(EncodeError::InvalidValue { field: "topic" }),
+                };
+                let req = GetRouteInfoRequest {
+                    topic: Text::new(name),
+                    accept_standard_json_only: None,
+                };
+                enc.encode(
+                    buf,
+                    &self.header(RequestCode::GET_ROUTEINFO_BY_TOPIC, ob.opaque),
+                    &req,
+                    b"",
+                )
+            }
+            Purpose::Heartbeat => {
+                let mut hb = HeartbeatData::<C>::new(Text::new(self.config.client_id.as_str()));
+                for g in self.producer_groups.iter() {
+                    let _ = hb.producer_data_set.try_push(ProducerData {
+                        group_name: Text::new(g),
+                    });
+                }
+                // The body is written after the header: measure it, then write both.
+                let body_len = hb.encoded_len();
+                let header = self.header(RequestCode::HEART_BEAT, ob.opaque);
+                let header_len = enc.header_len(&header, &EmptyFields)?;
+                let total = crate::frame::PREFIX_LEN + header_len + body_len;
+                let prefix = crate::frame::prefix(self.config.serialize_type, header_len, body_len)
+                    .ok_or(EncodeError::ValueOutOfRange { field: "length" })?;
+                let mut out = SliceOut::new(buf);
+                out.put(&prefix);
+                enc.write_header(&mut out, &header, &EmptyFields)?;
+                hb.encode(&mut out);
+                let n = out.finish()?;
+                debug_assert_eq!(n, total);
+                Ok(n)
+            }
+            Purpose::Send(id) => {
+                let op = self
+                    .sends
+                    .iter()
+                    .find(|s| s.id == *id)
+                    .ok_or(EncodeError::InvalidValue { field: "send" })?;
+                let data = op.data.as_ref();
+                let (props, body) = data.split_at(op.props_len.min(data.len()));
+                let props = core::str::from_utf8(props).map_err(|_| EncodeError::InvalidValue {
+                    field: "properties",
+                })?;
+                let queue = op.current.as_ref();
+                let req = SendMessageRequest {
+                    producer_group: Text::new(&op.group),
+                    topic: Text::new(&op.topic),
+                    default_topic: Text::new(DEFAULT_TOPIC),
+                    default_topic_queue_nums: DEFAULT_TOPIC_QUEUE_NUMS,
+                    queue_id: queue.map_or(0, |q| q.queue_id),
+                    sys_flag: 0,
+                    born_timestamp: op.born_timestamp,
+                    flag: op.flag,
+                    properties: Some(Text::new(props)),
+                    reconsume_times: Some(0),
+                    unit_mode: Some(false),
+                    max_reconsume_times: None,
+                    batch: Some(false),
+                    broker_name: queue.map(|q| Text::new(&q.broker)),
+                };
+                let mut header = self.header(RequestCode::SEND_MESSAGE_V2, ob.opaque);
+                if op.mode == SendMode::Oneway {
+                    header = header.oneway();
+                }
+                enc.encode(buf, &header, &req.v2(), body)
+            }
+            Purpose::Reply => {
+                let header = Header {
+                    language: self.config.language,
+                    version: self.config.version,
+                    ..Header::response(ResponseCode(ob.code), ob.opaque)
+                };
+                enc.encode(
+                    buf,
+                    &header.with_remark("request type not supported"),
+                    &NoFields,
+                    b"",
+                )
+            }
+        }
+    }
+
+    /// The next event for the adapter.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.remove_at(0)
+    }
+
+    // ---------------------------------------------------------------- time
+
+    /// When [`Client::handle_timeout`] must next be called.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        let mut t = self.next_heartbeat.min(self.next_route_refresh);
+        if let Some(d) = self.inflight.next_deadline() {
+            t = t.min(d);
+        }
+        if let Some(d) = self.sends.iter().map(|s| s.deadline).min() {
+            t = t.min(d);
+        }
+        Some(t)
+    }
+
+    /// Time passed: expire requests and sends, run periodic heartbeats and route
+    /// refreshes.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some((_, conn, purpose)) = self.inflight.poll_expired(now) {
+            self.outbound
+                .retain_where(|o| !(o.conn == conn && matches!(&o.purpose, p if *p == purpose)));
+            if let Purpose::Route { .. } = purpose {
+                if let Some(addr) = self
+                    .conns
+                    .iter()
+                    .find(|c| c.id == conn)
+                    .map(|c| c.addr.clone())
+                {
+                    self.namesrv.mark_failed(&addr);
+                }
+            }
+            self.request_failed(now, purpose);
+        }
+        // Sends whose total deadline passed while waiting for a route.
+        let expired: heapless::Vec<SendId, 64> = self
+            .sends
+            .iter()
+            .filter(|s| s.deadline <= now && s.phase == SendPhase::Route)
+            .map(|s| s.id)
+            .take(64)
+            .collect();
+        for id in expired {
+            let err = self
+                .sends
+                .iter()
+                .find(|s| s.id == id)
+                .and_then(|s| s.last_error.clone())
+                .unwrap_or(SendError::Timeout);
+            self.end_send(id, Err(err));
+        }
+        if now >= self.next_route_refresh {
+            self.next_route_refresh = now + self.config.route_refresh_interval;
+            let topics: heapless::Vec<Name, 16> = self
+                .topics
+                .iter()
+                .filter(|t| !t.querying)
+                .map(|t| t.topic.clone())
+                .take(16)
+                .collect();
+            for t in topics {
+                self.query_route(now, &t, false);
+            }
+        }
+        if now >= self.next_heartbeat {
+            self.next_heartbeat = now + self.config.heartbeat_interval;
+            self.send_heartbeats(now);
+        }
+    }
+
+    /// HEART_BEAT to every master (a producer-only client heartbeats masters only).
+    fn send_heartbeats(&mut self, now: Instant) {
+        if self.producer_groups.is_empty() {
+            return;
+        }
+        let masters: heapless::Vec<Addr, 16> = self
+            .brokers
+            .iter()
+            .filter(|b| b.id == 0)
+            .map(|b| b.addr.clone())
+            .take(16)
+            .collect();
+        for addr in masters {
+            let conn = self.conn_for(&addr);
+            let deadline = now + self.config.request_timeout;
+            if let Ok(opaque) = self.inflight.insert(conn, deadline, Purpose::Heartbeat) {
+                if self
+                    .outbound
+                    .try_push(Outbound {
+                        conn,
+                        opaque,
+                        purpose: Purpose::Heartbeat,
+                        code: 0,
+                    })
+                    .is_err()
+                {
+                    self.inflight.complete(opaque);
+                }
+            }
+        }
+    }
+}
+
+fn name(s: &str) -> Result<Name, CallError> {
+    Name::try_from(s).map_err(|_| CallError::Full("name length"))
+}
+
+fn text_to<const N: usize>(t: &Text<'_>) -> heapless::String<N> {
+    let mut s = heapless::String::new();
+    for c in t.chars() {
+        if s.push(c).is_err() {
+            break;
+        }
+    }
+    s
+}
+
+fn xorshift(state: &mut u32) -> u32 {
+    let mut x = *state;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    *state = x;
+    x
+}
+
+/// A small decimal rendering of a `u8` (delay levels) without allocation.
+struct DecimalU8 {
+    buf: [u8; 3],
+    len: usize,
+}
+
+impl DecimalU8 {
+    fn new(v: u8) -> Self {
+        let mut b = itoa::Buffer::new();
+        let s = b.format(v).as_bytes();
+        let mut buf = [0u8; 3];
+        let len = s.len().min(3);
+        if let (Some(dst), Some(src)) = (buf.get_mut(..len), s.get(..len)) {
+            dst.copy_from_slice(src);
+        }
+        DecimalU8 { buf, len }
+    }
+
+    fn as_str(&self) -> &str {
+        core::str::from_utf8(self.buf.get(..self.len).unwrap_or_default()).unwrap_or("0")
+    }
+}

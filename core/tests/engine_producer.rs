@@ -1,0 +1,597 @@
+//! The engine's producer path, scripted frame by frame with the codec as the peer:
+//! route lookup, TBW102 fallback, send, retry on another broker, timeouts, connection
+//! loss, oneway — and the guarantee that every send ends exactly once.
+
+use rocketmq_proto::codes::{RequestCode, ResponseCode, SerializeType};
+use rocketmq_proto::collections::Fixed;
+use rocketmq_proto::command::{Command, CommandEncoder, Header};
+use rocketmq_proto::engine::client::{
+    Client, Config, Event, Message, SendError, SendId, DEFAULT_TOPIC,
+};
+use rocketmq_proto::engine::client_id::{ClientId, InstanceName};
+use rocketmq_proto::engine::{ConnId, Instant};
+use rocketmq_proto::ext::NoFields;
+use rocketmq_proto::frame::{Decoded, FrameDecoder};
+use rocketmq_proto::header::{GetRouteInfoRequest, SendMessageRequest};
+use rocketmq_proto::message::properties::PropertiesView;
+use rocketmq_proto::message::UniqKeyGenerator;
+use rocketmq_proto::producer::retry::{SendMode, SendStatus};
+
+type TestClient = Client<Fixed<16>, heapless::Vec<u8, 1024>, 64>;
+
+const NS: &str = "127.0.0.1:9876";
+
+fn client(now: u64) -> TestClient {
+    let id = ClientId::build(
+        "127.0.0.1",
+        InstanceName::Process { pid: 7, nonce: 1 },
+        None,
+    )
+    .unwrap();
+    let uniq = UniqKeyGenerator::new("127.0.0.1".parse().unwrap(), 7, 0x2A3B4C5D);
+    let mut c = TestClient::new(Config::new(id), uniq, 42, Instant::from_millis(now));
+    c.set_namesrv(NS).unwrap();
+    c.register_producer("PG").unwrap();
+    c
+}
+
+/// One frame the client wrote.
+struct Sent {
+    conn: ConnId,
+    bytes: Vec<u8>,
+}
+
+impl Sent {
+    fn command(&self) -> Command<'_> {
+        let Decoded::Frame { frame, consumed } = FrameDecoder::new().decode(&self.bytes).unwrap()
+        else {
+            panic!("incomplete frame")
+        };
+        assert_eq!(consumed, self.bytes.len());
+        Command::decode(frame).unwrap()
+    }
+}
+
+fn drain(c: &mut TestClient, now: u64) -> (Vec<Sent>, Vec<Event>) {
+    let mut sent = Vec::new();
+    let mut buf = vec![0u8; 4096];
+    while let Some(t) = c
+        .poll_transmit(Instant::from_millis(now), &mut buf)
+        .unwrap()
+    {
+        sent.push(Sent {
+            conn: t.conn,
+            bytes: buf[..t.len].to_vec(),
+        });
+    }
+    let mut events = Vec::new();
+    while let Some(e) = c.poll_event() {
+        events.push(e);
+    }
+    (sent, events)
+}
+
+/// Drain like an adapter that opens every connection at once: Connect events are
+/// answered with `handle_connected` and draining repeats until nothing moves.
+fn settle(c: &mut TestClient, now: u64) -> (Vec<Sent>, Vec<Event>) {
+    let (mut all_sent, mut all_events) = (Vec::new(), Vec::new());
+    loop {
+        let (sent, events) = drain(c, now);
+        let opened = connects(&events);
+        let quiet = sent.is_empty() && opened.is_empty();
+        for (conn, _) in &opened {
+            c.handle_connected(Instant::from_millis(now), *conn);
+        }
+        all_sent.extend(sent);
+        all_events.extend(
+            events
+                .into_iter()
+                .filter(|e| !matches!(e, Event::Connect { .. })),
+        );
+        if quiet {
+            return (all_sent, all_events);
+        }
+    }
+}
+
+fn connects(events: &[Event]) -> Vec<(ConnId, String)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Connect { conn, addr } => Some((*conn, addr.to_string())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn response(opaque: i32, code: ResponseCode, fields: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let enc = CommandEncoder::new(SerializeType::Json);
+    let h = Header::response(code, opaque);
+    let mut out = vec![0u8; enc.frame_len(&h, fields, body).unwrap()];
+    let n = if fields.is_empty() {
+        enc.encode(&mut out, &h, &NoFields, body).unwrap()
+    } else {
+        enc.encode(&mut out, &h, fields, body).unwrap()
+    };
+    out.truncate(n);
+    out
+}
+
+fn route_body(brokers: &[(&str, &str)], queues: i32) -> Vec<u8> {
+    let bd: Vec<String> = brokers
+        .iter()
+        .map(|(name, addr)| {
+            format!(r#"{{"brokerAddrs":{{0:"{addr}"}},"brokerName":"{name}","cluster":"DefaultCluster"}}"#)
+        })
+        .collect();
+    let qd: Vec<String> = brokers
+        .iter()
+        .map(|(name, _)| {
+            format!(r#"{{"brokerName":"{name}","perm":6,"readQueueNums":{queues},"topicSysFlag":0,"writeQueueNums":{queues}}}"#)
+        })
+        .collect();
+    format!(
+        r#"{{"brokerDatas":[{}],"filterServerTable":{{}},"queueDatas":[{}]}}"#,
+        bd.join(","),
+        qd.join(",")
+    )
+    .into_bytes()
+}
+
+fn send_ok(opaque: i32, queue: &str, offset: &str) -> Vec<u8> {
+    response(
+        opaque,
+        ResponseCode::SUCCESS,
+        &[
+            ("msgId", "7F00000100002A9F0000000000001000"),
+            ("queueId", queue),
+            ("queueOffset", offset),
+        ],
+        b"",
+    )
+}
+
+fn feed(c: &mut TestClient, now: u64, conn: ConnId, bytes: &[u8]) {
+    let used = c
+        .handle_input(Instant::from_millis(now), conn, bytes)
+        .unwrap();
+    assert_eq!(used, bytes.len());
+}
+
+/// Start a send and answer the route lookup with `brokers`; returns the broker
+/// connections opened, by address.
+fn send_through_route(
+    c: &mut TestClient,
+    now: u64,
+    brokers: &[(&str, &str)],
+) -> (SendId, Vec<(ConnId, String)>) {
+    let msg = Message {
+        tags: Some("TagA"),
+        keys: Some("k1"),
+        ..Message::new("TopicTest", b"hello")
+    };
+    let id = c
+        .send(
+            Instant::from_millis(now),
+            1_700_000_000_000,
+            &msg,
+            SendMode::Sync,
+        )
+        .unwrap();
+    let (sent, events) = drain(c, now);
+    assert!(
+        sent.is_empty(),
+        "nothing is written before the connection opens"
+    );
+    let ns = connects(&events);
+    assert_eq!(ns.len(), 1);
+    assert_eq!(ns[0].1, NS);
+    c.handle_connected(Instant::from_millis(now), ns[0].0);
+    let (sent, _) = drain(c, now);
+    assert_eq!(sent.len(), 1);
+    let q = sent[0].command();
+    assert_eq!(q.header.request_code(), RequestCode::GET_ROUTEINFO_BY_TOPIC);
+    let req: GetRouteInfoRequest = q.decode_fields().unwrap();
+    assert_eq!(req.topic, "TopicTest");
+    feed(
+        c,
+        now,
+        ns[0].0,
+        &response(
+            q.header.opaque,
+            ResponseCode::SUCCESS,
+            &[],
+            &route_body(brokers, 4),
+        ),
+    );
+    let (sent, events) = drain(c, now);
+    assert!(sent.is_empty());
+    (id, connects(&events))
+}
+
+#[test]
+fn sync_send_goes_route_then_broker_and_reports_the_receipt() {
+    let mut c = client(0);
+    let (id, conns) = send_through_route(&mut c, 0, &[("broker-a", "127.0.0.1:10911")]);
+    assert_eq!(conns.len(), 1);
+    assert_eq!(conns[0].1, "127.0.0.1:10911");
+    c.handle_connected(Instant::from_millis(1), conns[0].0);
+    let (sent, _) = drain(&mut c, 1);
+    assert_eq!(sent.len(), 1);
+    let cmd = sent[0].command();
+    assert_eq!(cmd.header.request_code(), RequestCode::SEND_MESSAGE_V2);
+    assert!(!cmd.header.is_oneway());
+    let req = SendMessageRequest::decode_v2(&cmd.fields()).unwrap();
+    assert_eq!(req.producer_group, "PG");
+    assert_eq!(req.topic, "TopicTest");
+    assert_eq!(req.default_topic, DEFAULT_TOPIC);
+    assert_eq!(req.born_timestamp, 1_700_000_000_000);
+    assert_eq!(req.broker_name.unwrap(), "broker-a");
+    assert!((0..4).contains(&req.queue_id));
+    let mut scratch = [0u8; 512];
+    let props = PropertiesView::from_text(&req.properties.unwrap(), &mut scratch).unwrap();
+    assert_eq!(props.get("TAGS"), Some("TagA"));
+    assert_eq!(props.get("KEYS"), Some("k1"));
+    assert_eq!(props.get("WAIT"), Some("true"));
+    let uniq = props.get("UNIQ_KEY").unwrap().to_string();
+    assert_eq!(uniq.len(), 32);
+    assert_eq!(cmd.body, b"hello");
+
+    feed(
+        &mut c,
+        2,
+        conns[0].0,
+        &send_ok(cmd.header.opaque, "2", "41"),
+    );
+    let (_, events) = drain(&mut c, 2);
+    match &events[..] {
+        [Event::SendOk { id: got, receipt }] => {
+            assert_eq!(*got, id);
+            assert_eq!(receipt.status, SendStatus::SendOk);
+            assert_eq!(receipt.msg_id.as_str(), uniq);
+            assert_eq!(
+                receipt.offset_msg_id.as_str(),
+                "7F00000100002A9F0000000000001000"
+            );
+            assert_eq!(receipt.queue_id, 2);
+            assert_eq!(receipt.queue_offset, 41);
+            assert_eq!(receipt.broker_name.as_str(), "broker-a");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(c.pending_sends(), 0);
+    assert_eq!(c.in_flight(), 0);
+}
+
+#[test]
+fn retryable_error_retries_on_the_other_broker_with_the_same_uniq_key() {
+    let mut c = client(0);
+    let (id, conns) = send_through_route(
+        &mut c,
+        0,
+        &[
+            ("broker-a", "127.0.0.1:10911"),
+            ("broker-b", "127.0.0.1:20911"),
+        ],
+    );
+    for (conn, _) in &conns {
+        c.handle_connected(Instant::from_millis(1), *conn);
+    }
+    let (sent, _) = drain(&mut c, 1);
+    let first = sent[0].command();
+    let first_req = SendMessageRequest::decode_v2(&first.fields()).unwrap();
+    let first_broker = first_req.broker_name.unwrap().to_string();
+    let first_props = first_req.properties.unwrap().to_string();
+    feed(
+        &mut c,
+        2,
+        sent[0].conn,
+        &response(first.header.opaque, ResponseCode::SYSTEM_BUSY, &[], b""),
+    );
+    let (sent2, events) = settle(&mut c, 2);
+    assert!(events
+        .iter()
+        .all(|e| !matches!(e, Event::SendOk { .. } | Event::SendFailed { .. })));
+    let retry = sent2[0].command();
+    let retry_req = SendMessageRequest::decode_v2(&retry.fields()).unwrap();
+    assert_ne!(
+        retry_req.broker_name.unwrap().to_string(),
+        first_broker,
+        "moved to the other broker"
+    );
+    assert_eq!(
+        retry_req.properties.unwrap().to_string(),
+        first_props,
+        "same UNIQ_KEY"
+    );
+    feed(
+        &mut c,
+        3,
+        sent2[0].conn,
+        &send_ok(retry.header.opaque, "0", "7"),
+    );
+    let (_, events) = drain(&mut c, 3);
+    assert!(matches!(&events[..], [Event::SendOk { id: got, .. }] if *got == id));
+}
+
+#[test]
+fn non_retryable_error_fails_at_once_with_code_remark_and_broker() {
+    let mut c = client(0);
+    let (id, conns) = send_through_route(&mut c, 0, &[("broker-a", "127.0.0.1:10911")]);
+    c.handle_connected(Instant::from_millis(1), conns[0].0);
+    let (sent, _) = drain(&mut c, 1);
+    let cmd = sent[0].command();
+    let mut resp = Header::response(ResponseCode::MESSAGE_ILLEGAL, cmd.header.opaque);
+    resp = resp.with_remark("the message is illegal");
+    let enc = CommandEncoder::new(SerializeType::Json);
+    let mut out = vec![0u8; 256];
+    let n = enc.encode(&mut out, &resp, &NoFields, b"").unwrap();
+    feed(&mut c, 2, conns[0].0, &out[..n]);
+    let (sent, events) = drain(&mut c, 2);
+    assert!(sent.is_empty(), "no retry");
+    match &events[..] {
+        [Event::SendFailed {
+            id: got,
+            error:
+                SendError::Broker {
+                    code,
+                    remark,
+                    broker_name,
+                },
+        }] => {
+            assert_eq!(*got, id);
+            assert_eq!(*code, ResponseCode::MESSAGE_ILLEGAL);
+            assert_eq!(remark.as_str(), "the message is illegal");
+            assert_eq!(broker_name.as_str(), "broker-a");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_lost_connection_retries_and_the_total_deadline_ends_the_send() {
+    let mut c = client(0);
+    let (id, conns) = send_through_route(
+        &mut c,
+        0,
+        &[
+            ("broker-a", "127.0.0.1:10911"),
+            ("broker-b", "127.0.0.1:20911"),
+        ],
+    );
+    for (conn, _) in &conns {
+        c.handle_connected(Instant::from_millis(1), *conn);
+    }
+    let (sent, _) = drain(&mut c, 1);
+    // The first attempt's connection drops: retried on the other broker.
+    c.handle_closed(Instant::from_millis(100), sent[0].conn);
+    let (sent2, events) = settle(&mut c, 100);
+    assert!(events
+        .iter()
+        .all(|e| !matches!(e, Event::SendFailed { .. })));
+    assert_eq!(sent2.len(), 1);
+    assert_ne!(sent2[0].conn, sent[0].conn);
+    // The retry is black-holed: at the 3 s total deadline the send ends, exactly once.
+    assert_eq!(
+        c.poll_timeout(),
+        Some(Instant::from_millis(1_000)).min(c.poll_timeout())
+    );
+    let mut ended = 0;
+    for now in (100..=3_500).step_by(100) {
+        c.handle_timeout(Instant::from_millis(now));
+        let (_, events) = drain(&mut c, now);
+        for e in events {
+            if let Event::SendFailed { id: got, .. } = e {
+                assert_eq!(got, id);
+                assert!(now >= 3_000, "ended at {now}");
+                ended += 1;
+            }
+        }
+    }
+    assert_eq!(ended, 1);
+    assert_eq!(c.pending_sends(), 0);
+}
+
+#[test]
+fn unknown_topic_borrows_the_default_topic_route() {
+    let mut c = client(0);
+    let msg = Message::new("NewTopic", b"x");
+    let id = c
+        .send(Instant::from_millis(0), 0, &msg, SendMode::Sync)
+        .unwrap();
+    let (_, events) = drain(&mut c, 0);
+    let ns = connects(&events)[0].0;
+    c.handle_connected(Instant::from_millis(0), ns);
+    let (sent, _) = drain(&mut c, 0);
+    let q = sent[0].command();
+    feed(
+        &mut c,
+        1,
+        ns,
+        &response(q.header.opaque, ResponseCode::TOPIC_NOT_EXIST, &[], b""),
+    );
+    let (sent, _) = drain(&mut c, 1);
+    let q2 = sent[0].command();
+    let req: GetRouteInfoRequest = q2.decode_fields().unwrap();
+    assert_eq!(req.topic, DEFAULT_TOPIC);
+    // TBW102 has 8 queues on broker-a: the borrowed route is clipped to 4.
+    feed(
+        &mut c,
+        2,
+        ns,
+        &response(
+            q2.header.opaque,
+            ResponseCode::SUCCESS,
+            &[],
+            &route_body(&[("broker-a", "127.0.0.1:10911")], 8),
+        ),
+    );
+    let (_, events) = drain(&mut c, 2);
+    let b = connects(&events)[0].0;
+    c.handle_connected(Instant::from_millis(2), b);
+    let (sent, _) = drain(&mut c, 2);
+    let send = SendMessageRequest::decode_v2(&sent[0].command().fields()).unwrap();
+    assert_eq!(send.topic, "NewTopic");
+    assert!(send.queue_id < 4);
+    feed(
+        &mut c,
+        3,
+        b,
+        &send_ok(sent[0].command().header.opaque, "1", "0"),
+    );
+    let (_, events) = drain(&mut c, 3);
+    assert!(matches!(&events[..], [Event::SendOk { id: got, .. }] if *got == id));
+
+    // No route at all (TBW102 missing too): the send fails with NoRoute.
+    let id2 = c
+        .send(
+            Instant::from_millis(10),
+            0,
+            &Message::new("Other", b"y"),
+            SendMode::Sync,
+        )
+        .unwrap();
+    let (sent, _) = drain(&mut c, 10);
+    let q = sent[0].command();
+    feed(
+        &mut c,
+        11,
+        ns,
+        &response(q.header.opaque, ResponseCode::TOPIC_NOT_EXIST, &[], b""),
+    );
+    let (sent, _) = drain(&mut c, 11);
+    let q = sent[0].command();
+    feed(
+        &mut c,
+        12,
+        ns,
+        &response(q.header.opaque, ResponseCode::TOPIC_NOT_EXIST, &[], b""),
+    );
+    let (_, events) = drain(&mut c, 12);
+    assert!(
+        matches!(&events[..], [Event::SendFailed { id: got, error: SendError::NoRoute }] if *got == id2),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn oneway_send_ends_when_written_and_expects_no_answer() {
+    let mut c = client(0);
+    let (_, conns) = send_through_route(&mut c, 0, &[("broker-a", "127.0.0.1:10911")]);
+    c.handle_connected(Instant::from_millis(1), conns[0].0);
+    let (sent, _) = drain(&mut c, 1);
+    feed(
+        &mut c,
+        1,
+        conns[0].0,
+        &send_ok(sent[0].command().header.opaque, "0", "0"),
+    );
+    let (_, events) = drain(&mut c, 1);
+    assert!(matches!(&events[..], [Event::SendOk { .. }]));
+    let id = c
+        .send(
+            Instant::from_millis(5),
+            0,
+            &Message::new("TopicTest", b"z"),
+            SendMode::Oneway,
+        )
+        .unwrap();
+    let (sent, events) = drain(&mut c, 5);
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].command().header.is_oneway());
+    assert!(matches!(&events[..], [Event::SendOk { id: got, .. }] if *got == id));
+    assert_eq!(c.in_flight(), 0);
+}
+
+#[test]
+fn unknown_broker_requests_get_request_code_not_supported() {
+    let mut c = client(0);
+    let (_, conns) = send_through_route(&mut c, 0, &[("broker-a", "127.0.0.1:10911")]);
+    c.handle_connected(Instant::from_millis(1), conns[0].0);
+    let _ = drain(&mut c, 1);
+    let enc = CommandEncoder::new(SerializeType::Json);
+    let mut out = vec![0u8; 256];
+    let n = enc
+        .encode(
+            &mut out,
+            &Header::request(RequestCode(9999), 77),
+            &NoFields,
+            b"",
+        )
+        .unwrap();
+    feed(&mut c, 2, conns[0].0, &out[..n]);
+    let (sent, _) = drain(&mut c, 2);
+    let r = sent[0].command();
+    assert!(r.header.is_response());
+    assert_eq!(r.header.opaque, 77);
+    assert_eq!(
+        r.header.response_code(),
+        ResponseCode::REQUEST_CODE_NOT_SUPPORTED
+    );
+}
+
+#[test]
+fn heartbeats_reach_masters_and_bad_frames_close_the_connection() {
+    let mut c = client(0);
+    let (_, conns) = send_through_route(&mut c, 0, &[("broker-a", "127.0.0.1:10911")]);
+    c.handle_connected(Instant::from_millis(1), conns[0].0);
+    let _ = drain(&mut c, 1);
+    c.handle_timeout(Instant::from_millis(1_000));
+    let (sent, _) = drain(&mut c, 1_000);
+    let hb = sent
+        .iter()
+        .find(|s| s.command().header.request_code() == RequestCode::HEART_BEAT)
+        .expect("a heartbeat");
+    assert_eq!(hb.conn, conns[0].0);
+    let cmd = hb.command();
+    let body = rocketmq_proto::body::HeartbeatData::<Fixed<4>>::decode(cmd.body).unwrap();
+    assert_eq!(body.client_id, "127.0.0.1@7#1");
+    assert_eq!(body.producer_data_set.len(), 1);
+    assert_eq!(body.producer_data_set[0].group_name, "PG");
+
+    // A malformed frame: typed error, Close event, requests on it end (the heartbeat;
+    // the route refresh on the NameServer connection stays in flight).
+    let before = c.in_flight();
+    let r = c.handle_input(Instant::from_millis(1_001), conns[0].0, &[0, 0, 0, 1]);
+    assert!(r.is_err());
+    let (_, events) = drain(&mut c, 1_001);
+    assert!(events.contains(&Event::Close { conn: conns[0].0 }));
+    assert_eq!(c.in_flight(), before - 1);
+}
+
+#[test]
+fn a_retry_stuck_on_a_connection_that_never_opens_still_ends_at_the_deadline() {
+    let mut c = client(0);
+    let (id, conns) = send_through_route(
+        &mut c,
+        0,
+        &[
+            ("broker-a", "127.0.0.1:10911"),
+            ("broker-b", "127.0.0.1:20911"),
+        ],
+    );
+    c.handle_connected(Instant::from_millis(1), conns[0].0);
+    let (sent, _) = drain(&mut c, 1);
+    assert_eq!(sent.len(), 1);
+    c.handle_closed(Instant::from_millis(100), sent[0].conn);
+    // The retry asks for a connection to the other broker, which never opens.
+    let (sent2, events) = drain(&mut c, 100);
+    assert!(sent2.is_empty());
+    assert_eq!(connects(&events).len(), 1);
+    let mut ended = Vec::new();
+    let mut now = 100;
+    while now <= 4_000 {
+        let next = c.poll_timeout().unwrap().as_millis().max(now + 1);
+        now = next;
+        c.handle_timeout(Instant::from_millis(now));
+        let (_, events) = drain(&mut c, now);
+        for e in events {
+            if let Event::SendFailed { id: got, error } = e {
+                ended.push((got, now, error));
+            }
+        }
+    }
+    assert_eq!(ended.len(), 1, "{ended:?}");
+    assert_eq!(ended[0].0, id);
+    assert!(ended[0].1 >= 3_000 && ended[0].1 < 3_100, "{ended:?}");
+}
