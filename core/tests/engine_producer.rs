@@ -595,3 +595,35 @@ fn a_retry_stuck_on_a_connection_that_never_opens_still_ends_at_the_deadline() {
     assert_eq!(ended[0].0, id);
     assert!(ended[0].1 >= 3_000 && ended[0].1 < 3_100, "{ended:?}");
 }
+
+#[test]
+fn outcomes_are_never_lost_when_many_sends_end_at_once() {
+    // Regression (found by the engine fuzz target): outcomes used to sit in a bounded
+    // event queue next to Connect events and were dropped when it was full. Fill every
+    // send slot, let all of them end in one handle_timeout, and count.
+    let mut c = client(0);
+    let mut ids = Vec::new();
+    // Until the sends table is full (back-pressure).
+    while let Ok(id) = c.send(
+        Instant::from_millis(0),
+        0,
+        &Message::new("TopicTest", b"x"),
+        SendMode::Sync,
+    ) {
+        ids.push(id);
+    }
+    assert_eq!(ids.len(), 16);
+    // The NameServer connection is requested but never opens.
+    c.handle_timeout(Instant::from_millis(5_000));
+    let (_, events) = drain(&mut c, 5_000);
+    let mut failed: Vec<SendId> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::SendFailed { id, .. } => Some(*id),
+            _ => None,
+        })
+        .collect();
+    failed.sort();
+    assert_eq!(failed, ids, "every send ends exactly once, in order");
+    assert_eq!(c.pending_sends(), 0);
+}

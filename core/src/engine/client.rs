@@ -280,6 +280,8 @@ pub struct Transmit {
 enum ConnState {
     Connecting,
     Open,
+    /// Closed by the engine (protocol error); reported once as [`Event::Close`].
+    Closed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -287,6 +289,8 @@ struct Conn {
     id: ConnId,
     addr: Addr,
     state: ConnState,
+    /// Whether [`Event::Connect`] (or, once closed, [`Event::Close`]) was handed out.
+    announced: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -323,6 +327,8 @@ enum SendPhase {
     Route,
     /// An attempt is queued or in flight.
     Attempt,
+    /// Ended; the outcome waits to be handed out by `poll_event`.
+    Done,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -343,6 +349,10 @@ struct SendOp<B: MessageBuf> {
     current: Option<PubQueue>,
     phase: SendPhase,
     last_error: Option<SendError>,
+    /// Set when the send ends; handed out (and the op removed) by `poll_event`.
+    outcome: Option<Result<SendReceipt, SendError>>,
+    /// Order in which sends ended, so outcomes are reported in that order.
+    ended_seq: u32,
 }
 
 /// What a request in flight is for.
@@ -378,13 +388,13 @@ pub struct Client<C: Collections, B: MessageBuf, const INFLIGHT: usize> {
     rng_state: u32,
     next_conn: u32,
     next_send: u32,
+    ended_seq: u32,
     conns: C::List<Conn>,
     topics: C::List<TopicInfo<C>>,
     brokers: C::List<BrokerAddrs>,
     producer_groups: C::List<Name>,
     sends: C::List<SendOp<B>>,
     outbound: C::List<Outbound>,
-    events: C::List<Event>,
     inflight: InFlight<Purpose, INFLIGHT>,
     decoder: FrameDecoder,
     uniq: UniqKeyGenerator,
@@ -405,13 +415,13 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             rng_state,
             next_conn: 0,
             next_send: 0,
+            ended_seq: 0,
             conns: C::List::default(),
             topics: C::List::default(),
             brokers: C::List::default(),
             producer_groups: C::List::default(),
             sends: C::List::default(),
             outbound: C::List::default(),
-            events: C::List::default(),
             inflight: InFlight::new(),
             decoder: FrameDecoder::new(),
             uniq,
@@ -529,6 +539,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             current: None,
             phase: SendPhase::Route,
             last_error: None,
+            outcome: None,
+            ended_seq: 0,
         };
         self.sends
             .try_push(op)
@@ -557,7 +569,11 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     /// Move a send forward: ask for its route, pick a queue and queue an attempt, or
     /// end it.
     fn advance_send(&mut self, now: Instant, id: SendId) {
-        let Some(pos) = self.sends.iter().position(|s| s.id == id) else {
+        let Some(pos) = self
+            .sends
+            .iter()
+            .position(|s| s.id == id && s.phase != SendPhase::Done)
+        else {
             return;
         };
         let Some(op) = self.sends.get(pos) else {
@@ -637,18 +653,27 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         }
     }
 
+    /// End a send once: its outcome stays in the table until `poll_event` hands it out,
+    /// so no outcome can be lost to a full queue.
     fn end_send(&mut self, id: SendId, result: Result<SendReceipt, SendError>) {
-        let Some(pos) = self.sends.iter().position(|s| s.id == id) else {
+        let seq = self.ended_seq;
+        let Some(op) = self.live_send_mut(id) else {
             return;
         };
-        let _ = self.sends.remove_at(pos);
-        let event = match result {
-            Ok(receipt) => Event::SendOk { id, receipt },
-            Err(error) => Event::SendFailed { id, error },
-        };
-        // Events are bounded by the sends that produce them; a full queue means the
-        // adapter stopped draining, which breaks the loop contract.
-        let _ = self.events.try_push(event);
+        op.phase = SendPhase::Done;
+        op.outcome = Some(result);
+        op.ended_seq = seq;
+        self.ended_seq = seq.wrapping_add(1);
+        // An attempt still queued for writing is void now.
+        self.outbound
+            .retain_where(|o| o.purpose != Purpose::Send(id));
+    }
+
+    /// A send that has not ended.
+    fn live_send_mut(&mut self, id: SendId) -> Option<&mut SendOp<B>> {
+        self.sends
+            .iter_mut()
+            .find(|s| s.id == id && s.phase != SendPhase::Done)
     }
 
     fn master_addr(&self, broker: &str) -> Option<Addr> {
@@ -832,26 +857,33 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     // ---------------------------------------------------------------- connections
 
     fn conn_for(&mut self, addr: &Addr) -> ConnId {
-        if let Some(c) = self.conns.iter().find(|c| &c.addr == addr) {
+        if let Some(c) = self
+            .conns
+            .iter()
+            .find(|c| &c.addr == addr && c.state != ConnState::Closed)
+        {
             return c.id;
         }
         let id = ConnId(self.next_conn);
         self.next_conn = self.next_conn.wrapping_add(1);
+        // The adapter learns of it from poll_event (Event::Connect). If the table is
+        // full the requests queued for it end at their deadlines.
         let _ = self.conns.try_push(Conn {
             id,
             addr: addr.clone(),
             state: ConnState::Connecting,
-        });
-        let _ = self.events.try_push(Event::Connect {
-            conn: id,
-            addr: addr.clone(),
+            announced: false,
         });
         id
     }
 
     /// The connection `conn` is established.
     pub fn handle_connected(&mut self, _now: Instant, conn: ConnId) {
-        if let Some(c) = self.conns.iter_mut().find(|c| c.id == conn) {
+        if let Some(c) = self
+            .conns
+            .iter_mut()
+            .find(|c| c.id == conn && c.state == ConnState::Connecting)
+        {
             c.state = ConnState::Open;
         }
     }
@@ -893,10 +925,11 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 }
             }
             Purpose::Send(id) => {
-                if let Some(op) = self.sends.iter_mut().find(|s| s.id == id) {
+                let policy = self.config.retry;
+                if let Some(op) = self.live_send_mut(id) {
                     op.last_broker = op.current.take().map(|q| q.broker);
                     op.last_error = Some(SendError::Transport);
-                    let verdict = classify(op.mode, Attempt::Transport, &self.config.retry);
+                    let verdict = classify(op.mode, Attempt::Transport, &policy);
                     if verdict == Verdict::Retry {
                         return self.advance_send(now, id);
                     }
@@ -935,8 +968,14 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 }
                 Ok(None) => return Ok(used),
                 Err(e) => {
-                    let _ = self.events.try_push(Event::Close { conn });
                     self.handle_closed(now, conn);
+                    // Keep an entry so the adapter is told to close it.
+                    let _ = self.conns.try_push(Conn {
+                        id: conn,
+                        addr: Addr::new(),
+                        state: ConnState::Closed,
+                        announced: false,
+                    });
                     return Err(e);
                 }
             }
@@ -960,13 +999,14 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     }
 
     fn on_send_response(&mut self, now: Instant, id: SendId, cmd: &Command<'_>) {
-        let Some(op) = self.sends.iter_mut().find(|s| s.id == id) else {
+        let policy = self.config.retry;
+        let Some(op) = self.live_send_mut(id) else {
             return;
         };
         let code = cmd.header.response_code();
         let queue = op.current.take();
         let broker_name = queue.as_ref().map(|q| q.broker.clone()).unwrap_or_default();
-        match classify(op.mode, Attempt::Response(code), &self.config.retry) {
+        match classify(op.mode, Attempt::Response(code), &policy) {
             Verdict::Stored(status) => {
                 let resp: Result<SendMessageResponse<'_>, _> = cmd.decode_fields();
                 let receipt = match resp {
@@ -1173,8 +1213,38 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     }
 
     /// The next event for the adapter.
+    ///
+    /// Events are derived from state, never queued, so none is lost however long the
+    /// adapter waits: connections to open, connections to close, then ended sends in
+    /// the order they ended.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.remove_at(0)
+        if let Some(c) = self
+            .conns
+            .iter_mut()
+            .find(|c| !c.announced && c.state != ConnState::Closed)
+        {
+            c.announced = true;
+            return Some(Event::Connect {
+                conn: c.id,
+                addr: c.addr.clone(),
+            });
+        }
+        if let Some(i) = self.conns.iter().position(|c| c.state == ConnState::Closed) {
+            let conn = self.conns.remove_at(i)?;
+            return Some(Event::Close { conn: conn.id });
+        }
+        let i = self
+            .sends
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.outcome.is_some())
+            .min_by_key(|(_, s)| s.ended_seq.wrapping_sub(self.ended_seq))
+            .map(|(i, _)| i)?;
+        let op = self.sends.remove_at(i)?;
+        Some(match op.outcome? {
+            Ok(receipt) => Event::SendOk { id: op.id, receipt },
+            Err(error) => Event::SendFailed { id: op.id, error },
+        })
     }
 
     // ---------------------------------------------------------------- time
@@ -1185,7 +1255,13 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         if let Some(d) = self.inflight.next_deadline() {
             t = t.min(d);
         }
-        if let Some(d) = self.sends.iter().map(|s| s.deadline).min() {
+        if let Some(d) = self
+            .sends
+            .iter()
+            .filter(|s| s.phase != SendPhase::Done)
+            .map(|s| s.deadline)
+            .min()
+        {
             t = t.min(d);
         }
         Some(t)
