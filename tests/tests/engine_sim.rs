@@ -1,0 +1,237 @@
+//! The engine's producer path against the simulated NameServer and brokers, in virtual
+//! time, with faults: what the client reports as stored is stored, failover happens
+//! within one retry, every send ends exactly once and within its deadline.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rocketmq_proto::codes::RequestCode;
+use rocketmq_proto::engine::client::{Config, Event, Message, SendError, SendId, SendReceipt};
+use rocketmq_proto::engine::client_id::{ClientId, InstanceName};
+use rocketmq_proto::engine::Instant;
+use rocketmq_proto::message::UniqKeyGenerator;
+use rocketmq_proto::producer::retry::SendMode;
+use rocketmq_tests::drive::{EngineClient, World};
+use rocketmq_tests::sim::{BrokerSpec, Sim, SimConfig, TopicSpec};
+
+const NS: &str = "127.0.0.1:9876";
+const A: &str = "127.0.0.1:10911";
+const B: &str = "127.0.0.1:20911";
+
+fn world(brokers: &[(&str, &str)]) -> World {
+    let mut cfg = SimConfig::new(NS);
+    for (name, addr) in brokers {
+        cfg = cfg.broker(BrokerSpec::new(name, addr).topic(TopicSpec::new("TopicTest", 4)));
+    }
+    let sim = Sim::new(cfg);
+    let id = ClientId::build(
+        "127.0.0.1",
+        InstanceName::Process { pid: 9, nonce: 3 },
+        None,
+    )
+    .unwrap();
+    let uniq = UniqKeyGenerator::new("127.0.0.1".parse().unwrap(), 9, 1);
+    let mut client = EngineClient::new(Config::new(id), uniq, 1234, Instant::from_millis(0));
+    client.set_namesrv(NS).unwrap();
+    client.register_producer("PG").unwrap();
+    World::new(sim, client, 0)
+}
+
+fn send(w: &mut World, i: usize) -> SendId {
+    let body = format!("message-{i}");
+    let msg = Message {
+        keys: Some("k"),
+        ..Message::new("TopicTest", body.as_bytes())
+    };
+    w.client
+        .send(
+            Instant::from_millis(w.now),
+            1_700_000_000_000 + w.now as i64,
+            &msg,
+            SendMode::Sync,
+        )
+        .unwrap()
+}
+
+/// Outcomes by send id, asserting each send ended once.
+fn outcomes(w: &World) -> BTreeMap<SendId, Result<SendReceipt, SendError>> {
+    let mut out = BTreeMap::new();
+    for e in &w.events {
+        let (id, r) = match e {
+            Event::SendOk { id, receipt } => (*id, Ok(receipt.clone())),
+            Event::SendFailed { id, error } => (*id, Err(error.clone())),
+            _ => continue,
+        };
+        assert!(out.insert(id, r).is_none(), "send {id:?} ended twice");
+    }
+    out
+}
+
+/// Every stored message of the topic, by UNIQ_KEY: (broker, queue, queue offset, body).
+fn stored(w: &World, brokers: &[&str]) -> BTreeMap<String, (String, i32, i64, Vec<u8>)> {
+    let mut out = BTreeMap::new();
+    for b in brokers {
+        for q in 0..4 {
+            for m in w.sim.messages(b, "TopicTest", q) {
+                let key = m.uniq_key().expect("UNIQ_KEY stored");
+                out.insert(key, (b.to_string(), q, m.queue_offset, m.body()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn sends_spread_over_two_brokers_and_receipts_match_the_store() {
+    let mut w = world(&[("broker-a", A), ("broker-b", B)]);
+    let mut ids = Vec::new();
+    for i in 0..200 {
+        ids.push(send(&mut w, i));
+        w.run_until(10_000, |w| outcomes(w).len() == ids.len())
+            .unwrap();
+    }
+    let outs = outcomes(&w);
+    let store = stored(&w, &["broker-a", "broker-b"]);
+    assert_eq!(store.len(), 200);
+    let mut per_broker = BTreeMap::new();
+    for (i, id) in ids.iter().enumerate() {
+        let r = outs[id].as_ref().expect("stored");
+        let (broker, queue, offset, body) = &store[r.msg_id.as_str()];
+        assert_eq!(broker, r.broker_name.as_str());
+        assert_eq!(*queue, r.queue_id);
+        assert_eq!(*offset, r.queue_offset);
+        assert_eq!(body, format!("message-{i}").as_bytes());
+        *per_broker.entry(broker.clone()).or_insert(0) += 1;
+    }
+    assert_eq!(
+        per_broker.len(),
+        2,
+        "round robin over both brokers: {per_broker:?}"
+    );
+    assert!(per_broker.values().all(|&n| n >= 80), "{per_broker:?}");
+}
+
+#[test]
+fn broker_killed_sends_fail_over_within_one_retry_and_nothing_reported_is_lost() {
+    let mut w = world(&[("broker-a", A), ("broker-b", B)]);
+    let mut ids = Vec::new();
+    for i in 0..100 {
+        if i == 30 {
+            let now = w.now;
+            w.sim.take_down(now, A);
+        }
+        if i == 70 {
+            let now = w.now;
+            w.sim.bring_up(now, A);
+        }
+        ids.push(send(&mut w, i));
+        w.run_until(10_000, |w| outcomes(w).len() == ids.len())
+            .unwrap();
+    }
+    let outs = outcomes(&w);
+    let store = stored(&w, &["broker-a", "broker-b"]);
+    let ok: Vec<&SendReceipt> = outs.values().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(
+        ok.len(),
+        100,
+        "every send succeeds, by retrying on the live broker"
+    );
+    for r in ok {
+        assert!(
+            store.contains_key(r.msg_id.as_str()),
+            "reported stored but missing: {r:?}"
+        );
+    }
+    // While broker-a was down, attempts to it were retried on broker-b at once: at most
+    // two attempts per send (the first one may pick broker-a).
+    let sends_to_b = w.sim.request_count(B, RequestCode::SEND_MESSAGE_V2);
+    let sends_to_a = w.sim.request_count(A, RequestCode::SEND_MESSAGE_V2);
+    assert!(sends_to_a + sends_to_b <= 200);
+    // After it came back, broker-a stores again.
+    let a_after: usize = (0..4)
+        .map(|q| w.sim.messages("broker-a", "TopicTest", q).len())
+        .sum();
+    assert!(a_after > 0);
+}
+
+#[test]
+fn a_black_holed_broker_costs_at_most_the_send_timeout_and_every_send_ends_once() {
+    let mut w = world(&[("broker-a", A), ("broker-b", B)]);
+    // Warm up the route.
+    let first = send(&mut w, 0);
+    w.run_until(10_000, |w| outcomes(w).contains_key(&first))
+        .unwrap();
+    w.sim.black_hole_addr(A, true);
+    let mut started = BTreeMap::new();
+    for i in 1..40 {
+        let id = send(&mut w, i);
+        started.insert(id, w.now);
+        w.run_until(10_000, |w| outcomes(w).contains_key(&id))
+            .unwrap();
+        assert!(
+            w.now - started[&id] <= 3_000,
+            "ended within the send timeout"
+        );
+    }
+    let outs = outcomes(&w);
+    assert_eq!(outs.len(), 40);
+    let failed: Vec<_> = outs.values().filter_map(|r| r.as_ref().err()).collect();
+    // Java semantics: an attempt waits for the remaining budget, so a send whose first
+    // pick is the black hole times out; the others succeed on broker-b.
+    assert!(
+        failed
+            .iter()
+            .all(|e| matches!(e, SendError::Transport | SendError::Timeout)),
+        "{failed:?}"
+    );
+    assert!(outs.values().filter(|r| r.is_ok()).count() >= 15);
+    assert_eq!(w.client.pending_sends(), 0);
+}
+
+#[test]
+fn cached_routes_keep_sends_working_while_the_nameserver_is_down() {
+    let mut w = world(&[("broker-a", A)]);
+    let first = send(&mut w, 0);
+    w.run_until(10_000, |w| outcomes(w).contains_key(&first))
+        .unwrap();
+    let now = w.now;
+    w.sim.take_down(now, NS);
+    // Route refreshes fail for a minute; sends keep using the cached route.
+    let mut ids = vec![first];
+    for i in 1..20 {
+        w.advance(3_000);
+        ids.push(send(&mut w, i));
+        w.run_until(10_000, |w| outcomes(w).len() == ids.len())
+            .unwrap();
+    }
+    let outs = outcomes(&w);
+    assert!(outs.values().all(Result::is_ok), "{outs:?}");
+    let now = w.now;
+    w.sim.bring_up(now, NS);
+    w.advance(31_000);
+    assert!(
+        w.sim.request_count(NS, RequestCode::GET_ROUTEINFO_BY_TOPIC) >= 2,
+        "refreshes resumed"
+    );
+}
+
+#[test]
+fn responses_out_of_order_are_matched_by_opaque() {
+    let mut w = world(&[("broker-a", A)]);
+    let first = send(&mut w, 0);
+    w.run_until(10_000, |w| outcomes(w).contains_key(&first))
+        .unwrap();
+    w.sim.reorder_next(A, 5);
+    let ids: Vec<SendId> = (1..=5).map(|i| send(&mut w, i)).collect();
+    w.run_until(10_000, |w| outcomes(w).len() == 6).unwrap();
+    let outs = outcomes(&w);
+    let store = stored(&w, &["broker-a"]);
+    let mut offsets = BTreeSet::new();
+    for (i, id) in ids.iter().enumerate() {
+        let r = outs[id].as_ref().unwrap();
+        let (_, q, off, body) = &store[r.msg_id.as_str()];
+        assert_eq!((*q, *off), (r.queue_id, r.queue_offset));
+        assert_eq!(body, format!("message-{}", i + 1).as_bytes());
+        offsets.insert((r.queue_id, r.queue_offset));
+    }
+    assert_eq!(offsets.len(), 5);
+}
