@@ -62,6 +62,7 @@ pub mod body;
 pub mod codes;
 pub mod collections;
 pub mod command;
+pub mod consumer;
 pub mod engine;
 pub mod error;
 pub mod ext;

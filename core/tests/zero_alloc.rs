@@ -53,7 +53,6 @@ fn capture(name: &str) -> Vec<u8> {
 
 use rocketmq_proto::codes::{RequestCode, SerializeType};
 use rocketmq_proto::command::{Command, CommandEncoder, Header};
-use rocketmq_proto::error::DecodeError;
 use rocketmq_proto::frame::{Decoded, FrameDecoder};
 use rocketmq_proto::header::GetRouteInfoRequest;
 
@@ -148,6 +147,7 @@ fn huge_json_header_decodes_without_allocating() {
 fn hostile_bodies_never_allocate_beyond_the_frame_limit() {
     use rocketmq_proto::body::{ConsumerIdList, TopicRouteData};
     use rocketmq_proto::collections::{Fixed, Growable};
+    use rocketmq_proto::error::DecodeError;
     use rocketmq_proto::frame::DEFAULT_MAX_FRAME;
     use rocketmq_proto::message::compression::decompress;
     use rocketmq_proto::message::sysflag::MessageSysFlag;

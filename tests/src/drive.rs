@@ -16,102 +16,144 @@ use crate::sim::{ConnId as SimConn, Sim};
 /// 1024 requests in flight.
 pub type EngineClient = Client<Growable, Vec<u8>, 1024>;
 
-/// The engine, the simulation and the wiring between them.
-pub struct World {
-    /// The simulated servers.
-    pub sim: Sim,
-    /// The engine under test.
+/// One client and its wiring.
+pub struct Node {
+    /// The engine.
     pub client: EngineClient,
-    /// Virtual time, ms.
-    pub now: u64,
-    /// Events the engine reported to the application (connect/close are handled here).
+    /// Events it reported to the application (connect/close are handled here).
     pub events: Vec<Event>,
     links: BTreeMap<ConnId, SimConn>,
     back: BTreeMap<SimConn, ConnId>,
     inbox: BTreeMap<ConnId, Vec<u8>>,
+}
+
+/// The simulation and one or more engines wired to it.
+pub struct World {
+    /// The simulated servers.
+    pub sim: Sim,
+    /// The clients; node 0 is [`World::client`].
+    pub nodes: Vec<Node>,
+    /// Virtual time, ms.
+    pub now: u64,
     buf: Vec<u8>,
 }
 
 impl World {
     /// Wire `client` to `sim` at time `now`.
     pub fn new(sim: Sim, client: EngineClient, now: u64) -> Self {
-        World {
+        let mut w = World {
             sim,
-            client,
+            nodes: Vec::new(),
             now,
+            buf: vec![0u8; 1 << 20],
+        };
+        w.add(client);
+        w
+    }
+
+    /// Wire another client; returns its node index.
+    pub fn add(&mut self, client: EngineClient) -> usize {
+        self.nodes.push(Node {
+            client,
             events: Vec::new(),
             links: BTreeMap::new(),
             back: BTreeMap::new(),
             inbox: BTreeMap::new(),
-            buf: vec![0u8; 1 << 20],
-        }
+        });
+        self.nodes.len() - 1
     }
 
-    fn at(&self) -> Instant {
-        Instant::from_millis(self.now)
+    /// Node 0's engine.
+    pub fn client(&mut self) -> &mut EngineClient {
+        &mut self.nodes[0].client
     }
 
-    /// One exchange in both directions; whether anything moved.
+    /// Node 0's events.
+    pub fn events(&self) -> &[Event] {
+        &self.nodes[0].events
+    }
+
+    /// One exchange in both directions for every node; whether anything moved.
     pub fn pump(&mut self) -> bool {
         let mut moved = false;
-        while let Some(e) = self.client.poll_event() {
+        for i in 0..self.nodes.len() {
+            moved |= self.pump_node(i);
+        }
+        moved
+    }
+
+    fn pump_node(&mut self, i: usize) -> bool {
+        let now = self.now;
+        let at = Instant::from_millis(now);
+        let World {
+            sim, nodes, buf, ..
+        } = self;
+        let n = &mut nodes[i];
+        let mut moved = false;
+        while let Some(e) = n.client.poll_event() {
             moved = true;
             match e {
-                Event::Connect { conn, addr } => match self.sim.connect(self.now, &addr) {
+                Event::Connect { conn, addr } => match sim.connect(now, &addr) {
                     Ok(sc) => {
-                        self.links.insert(conn, sc);
-                        self.back.insert(sc, conn);
-                        self.client.handle_connected(self.at(), conn);
+                        n.links.insert(conn, sc);
+                        n.back.insert(sc, conn);
+                        n.client.handle_connected(at, conn);
                     }
-                    Err(_) => self.client.handle_closed(self.at(), conn),
+                    Err(_) => n.client.handle_closed(at, conn),
                 },
                 Event::Close { conn } => {
-                    if let Some(sc) = self.links.remove(&conn) {
-                        self.back.remove(&sc);
-                        self.inbox.remove(&conn);
-                        self.sim.disconnect(sc);
+                    if let Some(sc) = n.links.remove(&conn) {
+                        n.back.remove(&sc);
+                        n.inbox.remove(&conn);
+                        sim.disconnect(sc);
                     }
                 }
-                other => self.events.push(other),
+                other => n.events.push(other),
             }
         }
         loop {
-            let now = self.at();
-            let t = match self.client.poll_transmit(now, &mut self.buf) {
+            let t = match n.client.poll_transmit(at, buf) {
                 Ok(Some(t)) => t,
                 Ok(None) => break,
                 Err(e) => panic!("poll_transmit: {e}"),
             };
             moved = true;
-            if let Some(&sc) = self.links.get(&t.conn) {
-                let _ = self.sim.send(self.now, sc, &self.buf[..t.len]);
+            if let Some(&sc) = n.links.get(&t.conn) {
+                let _ = sim.send(now, sc, &buf[..t.len]);
             }
         }
-        let links: Vec<(ConnId, SimConn)> = self.links.iter().map(|(&a, &b)| (a, b)).collect();
+        let links: Vec<(ConnId, SimConn)> = n.links.iter().map(|(&a, &b)| (a, b)).collect();
         for (ec, sc) in links {
-            while let Some(bytes) = self.sim.poll_recv(sc) {
+            while let Some(bytes) = sim.poll_recv(sc) {
                 moved = true;
-                let inbox = self.inbox.entry(ec).or_default();
+                let inbox = n.inbox.entry(ec).or_default();
                 inbox.extend_from_slice(&bytes);
                 let data = std::mem::take(inbox);
-                match self
-                    .client
-                    .handle_input(Instant::from_millis(self.now), ec, &data)
-                {
+                match n.client.handle_input(at, ec, &data) {
                     Ok(used) => {
-                        self.inbox.insert(ec, data[used..].to_vec());
+                        n.inbox.insert(ec, data[used..].to_vec());
                     }
                     Err(_) => break, // the engine asked (via Close) to drop it
                 }
             }
         }
-        while let Some(sc) = self.sim.poll_closed() {
+        // Closed connections: the sim reports them once, for whichever node owns them.
+        let mut closed = Vec::new();
+        while let Some(sc) = sim.poll_closed() {
+            closed.push(sc);
+        }
+        for sc in closed {
             moved = true;
-            if let Some(ec) = self.back.remove(&sc) {
-                self.links.remove(&ec);
-                self.inbox.remove(&ec);
-                self.client.handle_closed(self.at(), ec);
+            let mut owned = false;
+            for node in nodes.iter_mut() {
+                if let Some(ec) = node.back.remove(&sc) {
+                    node.links.remove(&ec);
+                    node.inbox.remove(&ec);
+                    node.client.handle_closed(at, ec);
+                    owned = true;
+                }
             }
+            let _ = owned;
         }
         moved
     }
@@ -121,7 +163,7 @@ impl World {
     pub fn run_until(
         &mut self,
         limit_ms: u64,
-        mut done: impl FnMut(&World) -> bool,
+        mut done: impl FnMut(&mut World) -> bool,
     ) -> Result<(), String> {
         let end = self.now + limit_ms;
         let mut pumps_at_this_instant = 0u32;
@@ -136,12 +178,12 @@ impl World {
                 }
                 continue;
             }
-            let next_client = self.client.poll_timeout().map(Instant::as_millis);
-            let next_sim = self.sim.poll_timeout();
-            let next = match (next_client, next_sim) {
-                (Some(a), Some(b)) => a.min(b),
-                (a, b) => a.or(b).unwrap_or(end),
-            };
+            let mut next = self.sim.poll_timeout().unwrap_or(end);
+            for n in &mut self.nodes {
+                if let Some(t) = n.client.poll_timeout() {
+                    next = next.min(t.as_millis());
+                }
+            }
             if next <= self.now {
                 pumps_at_this_instant += 1;
                 if pumps_at_this_instant > 100_000 {
@@ -154,7 +196,10 @@ impl World {
                 }
                 self.now = next;
             }
-            self.client.handle_timeout(self.at());
+            let at = Instant::from_millis(self.now);
+            for n in &mut self.nodes {
+                n.client.handle_timeout(at);
+            }
             self.sim.handle_timeout(self.now);
         }
     }
@@ -165,7 +210,10 @@ impl World {
         let _ = self.run_until(ms + 1, |w| w.now >= until);
         if self.now < until {
             self.now = until;
-            self.client.handle_timeout(self.at());
+            let at = Instant::from_millis(self.now);
+            for n in &mut self.nodes {
+                n.client.handle_timeout(at);
+            }
             self.sim.handle_timeout(self.now);
             while self.pump() {}
         }

@@ -42,10 +42,11 @@ fn send(w: &mut World, i: usize) -> SendId {
         keys: Some("k"),
         ..Message::new("TopicTest", body.as_bytes())
     };
-    w.client
+    let now = w.now;
+    w.client()
         .send(
-            Instant::from_millis(w.now),
-            1_700_000_000_000 + w.now as i64,
+            Instant::from_millis(now),
+            1_700_000_000_000 + now as i64,
             &msg,
             SendMode::Sync,
         )
@@ -55,7 +56,7 @@ fn send(w: &mut World, i: usize) -> SendId {
 /// Outcomes by send id, asserting each send ended once.
 fn outcomes(w: &World) -> BTreeMap<SendId, Result<SendReceipt, SendError>> {
     let mut out = BTreeMap::new();
-    for e in &w.events {
+    for e in w.events() {
         let (id, r) = match e {
             Event::SendOk { id, receipt } => (*id, Ok(receipt.clone())),
             Event::SendFailed { id, error } => (*id, Err(error.clone())),
@@ -184,7 +185,7 @@ fn a_black_holed_broker_costs_at_most_the_send_timeout_and_every_send_ends_once(
         "{failed:?}"
     );
     assert!(outs.values().filter(|r| r.is_ok()).count() >= 15);
-    assert_eq!(w.client.pending_sends(), 0);
+    assert_eq!(w.client().pending_sends(), 0);
 }
 
 #[test]

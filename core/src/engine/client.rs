@@ -251,6 +251,13 @@ pub enum Event {
         /// Why.
         error: SendError,
     },
+    /// A batch of messages is ready: read it with [`Client::delivery`], then
+    /// [`Client::ack`] it. Until acked, its queue is not pulled further and its offset
+    /// is not committed past it.
+    Messages {
+        /// Which batch.
+        id: DeliveryId,
+    },
 }
 
 /// Why an application call was refused at once.
@@ -312,6 +319,8 @@ struct TopicInfo<C: Collections> {
     tried_default: bool,
     /// The last answer said "no route".
     missing: bool,
+    /// Queues consumers read (READ perm), from the topic's own route.
+    sub_queues: C::List<PubQueue>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -369,6 +378,24 @@ enum Purpose {
     Send(SendId),
     /// An answer to a broker's request: nothing waits for it.
     Reply,
+    /// GET_CONSUMER_LIST_BY_GROUP for rebalancing `topics[topic]`.
+    ConsumerList {
+        topic: u16,
+    },
+    /// QUERY_CONSUMER_OFFSET (or, with `max`, GET_MAX_OFFSET) for an owned queue.
+    Offset {
+        token: u32,
+        max: bool,
+    },
+    /// PULL_MESSAGE for an owned queue.
+    Pull {
+        token: u32,
+    },
+    /// UPDATE_CONSUMER_OFFSET, oneway: nothing waits for it.
+    Commit {
+        token: u32,
+        offset: i64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -400,6 +427,10 @@ pub struct Client<C: Collections, B: MessageBuf, const INFLIGHT: usize> {
     uniq: UniqKeyGenerator,
     next_heartbeat: Instant,
     next_route_refresh: Instant,
+    consumer: Option<ConsumerState<C, B>>,
+    /// Opaques for oneway requests (no in-flight entry), counted down from -1 so they
+    /// never meet the in-flight table's.
+    next_oneway_opaque: i32,
 }
 
 impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT> {
@@ -428,6 +459,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             // Java: first heartbeat 1 s after start, first route refresh after 10 ms.
             next_heartbeat: now + Millis(1_000),
             next_route_refresh: now + Millis(10),
+            consumer: None,
+            next_oneway_opaque: -1,
         }
     }
 
@@ -562,6 +595,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 from_default: false,
                 tried_default: false,
                 missing: false,
+                sub_queues: C::List::default(),
             })
             .map_err(|_| CallError::Full("topics"))
     }
@@ -759,7 +793,16 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 return;
             };
             t.missing = true;
-            if default_for.is_none() && !t.tried_default && t.queues.is_empty() {
+            // Only a producer borrows TBW102's route (§1.8); a consumer's topic simply
+            // has no queues until its route appears at a later refresh.
+            let sends_waiting = self
+                .sends
+                .iter()
+                .any(|s| s.topic == target && s.phase == SendPhase::Route);
+            let Some(t) = self.topics.iter_mut().find(|t| t.topic == target) else {
+                return;
+            };
+            if default_for.is_none() && !t.tried_default && t.queues.is_empty() && sends_waiting {
                 // Fall back to the default topic's route (auto-creation, §1.8).
                 t.tried_default = true;
                 self.query_route(now, &target, true);
@@ -805,6 +848,20 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         }
         // Publish queues; through the default topic, clipped to 4 per broker.
         let mut queues = C::List::<PubQueue>::default();
+        if default_for.is_none() {
+            let mut subs = C::List::<PubQueue>::default();
+            for (broker, queue_id) in route.subscribe_queues() {
+                if let Some(b) = broker.as_str().and_then(|b| Name::try_from(b).ok()) {
+                    let _ = subs.try_push(PubQueue {
+                        broker: b,
+                        queue_id,
+                    });
+                }
+            }
+            if let Some(t) = self.topics.iter_mut().find(|t| t.topic == target) {
+                t.sub_queues = subs;
+            }
+        }
         for (broker, queue_id) in route.publish_queues() {
             if default_for.is_some() {
                 let read = route
@@ -936,7 +993,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 }
                 self.end_send(id, Err(SendError::Transport));
             }
-            Purpose::Heartbeat | Purpose::Reply => {}
+            Purpose::Heartbeat | Purpose::Reply | Purpose::Commit { .. } => {}
+            Purpose::ConsumerList { .. } | Purpose::Offset { .. } | Purpose::Pull { .. } => {
+                self.consumer_request_failed(now, &purpose)
+            }
         }
     }
 
@@ -984,7 +1044,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
 
     fn on_command(&mut self, now: Instant, conn: ConnId, cmd: &Command<'_>) {
         if !cmd.header.is_response() {
-            return self.on_server_request(conn, cmd);
+            return self.on_server_request(now, conn, cmd);
         }
         let Some((_, purpose)) = self.inflight.complete(cmd.header.opaque) else {
             return; // late or unknown: dropped, as Java does
@@ -994,7 +1054,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 self.on_route_response(now, topic, via_default, cmd)
             }
             Purpose::Send(id) => self.on_send_response(now, id, cmd),
-            Purpose::Heartbeat | Purpose::Reply => {}
+            Purpose::Heartbeat | Purpose::Reply | Purpose::Commit { .. } => {}
+            Purpose::ConsumerList { topic } => self.on_consumer_list(now, topic, cmd),
+            Purpose::Offset { token, max } => self.on_offset(now, token, max, cmd),
+            Purpose::Pull { token } => self.on_pull(now, token, cmd),
         }
     }
 
@@ -1048,7 +1111,16 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
 
     /// A request from the broker. Unknown two-way requests get
     /// REQUEST_CODE_NOT_SUPPORTED, as Java answers (wire.md §3.2); oneway ones none.
-    fn on_server_request(&mut self, conn: ConnId, cmd: &Command<'_>) {
+    fn on_server_request(&mut self, now: Instant, conn: ConnId, cmd: &Command<'_>) {
+        if cmd.header.request_code() == RequestCode::NOTIFY_CONSUMER_IDS_CHANGED {
+            // Wake the rebalance (Java: RebalanceService.wakeup), at most once a second.
+            if let Some(c) = self.consumer.as_mut() {
+                c.next_rebalance = c
+                    .next_rebalance
+                    .min(now.max(c.last_rebalance + Millis(1_000)));
+            }
+            return;
+        }
         if cmd.header.is_oneway() {
             return;
         }
@@ -1147,6 +1219,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                         group_name: Text::new(g),
                     });
                 }
+                if let Some(c) = &self.consumer {
+                    let _ = hb.consumer_data_set.try_push(c.consumer_data());
+                }
                 // The body is written after the header: measure it, then write both.
                 let body_len = hb.encoded_len();
                 let header = self.header(RequestCode::HEART_BEAT, ob.opaque);
@@ -1196,6 +1271,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 }
                 enc.encode(buf, &header, &req.v2(), body)
             }
+            Purpose::ConsumerList { .. }
+            | Purpose::Offset { .. }
+            | Purpose::Pull { .. }
+            | Purpose::Commit { .. } => self.encode_consumer_request(&enc, ob, buf),
             Purpose::Reply => {
                 let header = Header {
                     language: self.config.language,
@@ -1233,6 +1312,13 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             let conn = self.conns.remove_at(i)?;
             return Some(Event::Close { conn: conn.id });
         }
+        if let Some(id) = self
+            .consumer
+            .as_mut()
+            .and_then(ConsumerState::announce_delivery)
+        {
+            return Some(Event::Messages { id });
+        }
         let i = self
             .sends
             .iter()
@@ -1254,6 +1340,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         let mut t = self.next_heartbeat.min(self.next_route_refresh);
         if let Some(d) = self.inflight.next_deadline() {
             t = t.min(d);
+        }
+        if let Some(c) = &self.consumer {
+            t = t.min(c.next_timer());
         }
         if let Some(d) = self
             .sends
@@ -1319,17 +1408,20 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             self.next_heartbeat = now + self.config.heartbeat_interval;
             self.send_heartbeats(now);
         }
+        self.consumer_tick(now);
     }
 
     /// HEART_BEAT to every master (a producer-only client heartbeats masters only).
     fn send_heartbeats(&mut self, now: Instant) {
-        if self.producer_groups.is_empty() {
+        if self.producer_groups.is_empty() && self.consumer.is_none() {
             return;
         }
+        // With a consumer, slaves too (they serve pulls); producers only need masters.
+        let all = self.consumer.is_some();
         let masters: heapless::Vec<Addr, 16> = self
             .brokers
             .iter()
-            .filter(|b| b.id == 0)
+            .filter(|b| all || b.id == 0)
             .map(|b| b.addr.clone())
             .take(16)
             .collect();
@@ -1350,6 +1442,896 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     self.inflight.complete(opaque);
                 }
             }
+        }
+    }
+}
+
+// ==================================================================== consumer
+
+/// Identifies one batch of pulled messages handed to the application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DeliveryId(pub u32);
+
+/// Settings of the (push-style) consumer. Defaults are Java's.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsumerConfig<'a> {
+    /// The consumer group.
+    pub group: &'a str,
+    /// Clustering (the group shares the queues) or broadcasting (each member reads all).
+    pub model: crate::body::MessageModel,
+    /// Where a queue with no committed offset starts.
+    pub from_where: crate::body::ConsumeFromWhere,
+    /// Messages per pull (`pullBatchSize`, 32).
+    pub batch_size: i32,
+    /// Long-poll hold on the broker (15 s).
+    pub suspend: Millis,
+    /// Pull timeout; must exceed the hold (30 s).
+    pub pull_timeout: Millis,
+    /// Rebalance period (20 s; woken sooner by NOTIFY_CONSUMER_IDS_CHANGED).
+    pub rebalance_interval: Millis,
+    /// Offset commit period (5 s).
+    pub commit_interval: Millis,
+}
+
+impl<'a> ConsumerConfig<'a> {
+    /// Java's defaults for a clustering consumer of `group`, starting at the last
+    /// offset.
+    pub fn new(group: &'a str) -> Self {
+        ConsumerConfig {
+            group,
+            model: crate::body::MessageModel::Clustering,
+            from_where: crate::body::ConsumeFromWhere::LastOffset,
+            batch_size: 32,
+            suspend: Millis(15_000),
+            pull_timeout: Millis(30_000),
+            rebalance_interval: Millis(20_000),
+            commit_interval: Millis(5_000),
+        }
+    }
+}
+
+/// A batch handed to the application: the raw pull body and where it came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'d> {
+    /// The topic.
+    pub topic: &'d str,
+    /// The broker.
+    pub broker_name: &'d str,
+    /// The queue.
+    pub queue_id: i32,
+    /// The subscription's TAG expression (`*` for all).
+    pub expression: &'d str,
+    body: &'d [u8],
+}
+
+impl<'d> Delivery<'d> {
+    /// The messages, with those whose tag the subscription does not name left out
+    /// (the broker filters by hash only; Java re-filters by the exact tag).
+    pub fn messages(&self) -> impl Iterator<Item = crate::message::MessageRecord<'d>> + 'd {
+        let expr = self.expression;
+        crate::message::RecordIter::new(self.body)
+            .map_while(Result::ok)
+            .filter(move |m| crate::message::parse_tag_expression(expr).matches_tag(m.tags()))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Sub {
+    topic: Name,
+    expression: Name,
+    version: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum QueueStep {
+    /// Find the starting offset.
+    NeedOffset,
+    /// An offset query is in flight.
+    QueryingOffset,
+    /// Pull when possible.
+    Ready,
+    /// A pull is in flight.
+    Pulling,
+    /// A batch is with the application.
+    Delivered,
+    /// Retry the offset lookup at this time.
+    OffsetAt(Instant),
+    /// Retry the pull at this time.
+    PullAt(Instant),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Batch<B> {
+    id: DeliveryId,
+    body: B,
+    /// The queue offset after the batch.
+    next_offset: i64,
+    announced: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct OwnedQueue<B> {
+    /// Identifies this ownership: responses for a queue dropped (and maybe re-owned)
+    /// since carry an old token and are ignored.
+    token: u32,
+    topic: u16,
+    broker: Name,
+    queue_id: i32,
+    step: QueueStep,
+    next_offset: i64,
+    /// Everything before this offset is consumed (the commit candidate); -1 unknown.
+    consumed: i64,
+    committed: i64,
+    batch: Option<Batch<B>>,
+}
+
+#[derive(Debug)]
+struct ConsumerState<C: Collections, B: MessageBuf> {
+    group: Name,
+    model: crate::body::MessageModel,
+    from_where: crate::body::ConsumeFromWhere,
+    batch_size: i32,
+    suspend: Millis,
+    pull_timeout: Millis,
+    rebalance_interval: Millis,
+    commit_interval: Millis,
+    subs: C::List<Sub>,
+    queues: heapless::Vec<OwnedQueue<B>, 64>,
+    next_rebalance: Instant,
+    last_rebalance: Instant,
+    next_commit: Instant,
+    next_token: u32,
+    next_delivery: u32,
+}
+
+impl<C: Collections, B: MessageBuf> ConsumerState<C, B> {
+    fn consumer_data(&self) -> crate::body::ConsumerData<'_, C> {
+        use crate::body::{ConsumeType, ConsumerData, ExpressionType, SubscriptionData};
+        let mut data = ConsumerData {
+            group_name: Text::new(&self.group),
+            consume_type: ConsumeType::Passively,
+            message_model: self.model,
+            consume_from_where: self.from_where,
+            subscription_data_set: C::List::default(),
+            unit_mode: false,
+        };
+        for sub in self.subs.iter() {
+            let mut sd = SubscriptionData {
+                class_filter_mode: false,
+                topic: Text::new(&sub.topic),
+                sub_string: Text::new(&sub.expression),
+                tags_set: C::List::default(),
+                code_set: C::List::default(),
+                sub_version: sub.version,
+                expression_type: ExpressionType::Tag,
+            };
+            if let crate::message::TagExpression::Tags(tags) =
+                crate::message::parse_tag_expression(&sub.expression)
+            {
+                for t in tags {
+                    let _ = List::try_push(&mut sd.tags_set, Text::new(t.tag));
+                    let _ = List::try_push(&mut sd.code_set, t.code);
+                }
+            }
+            let _ = List::try_push(&mut data.subscription_data_set, sd);
+        }
+        data
+    }
+
+    fn announce_delivery(&mut self) -> Option<DeliveryId> {
+        let b = self
+            .queues
+            .iter_mut()
+            .filter_map(|q| q.batch.as_mut())
+            .filter(|b| !b.announced)
+            .min_by_key(|b| b.id)?;
+        b.announced = true;
+        Some(b.id)
+    }
+
+    fn next_timer(&self) -> Instant {
+        let mut t = self.next_rebalance.min(self.next_commit);
+        for q in &self.queues {
+            match q.step {
+                QueueStep::OffsetAt(at) | QueueStep::PullAt(at) => t = t.min(at),
+                QueueStep::NeedOffset | QueueStep::Ready => t = Instant::from_millis(0),
+                _ => {}
+            }
+        }
+        t
+    }
+}
+
+impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT> {
+    /// Subscribe the consumer (created by the first call) to `topic` with a TAG
+    /// expression (`*`, `TagA || TagB`). A clustering consumer also subscribes to its
+    /// group's retry topic `%RETRY%<group>`, as Java does. `wall_clock_ms` becomes the
+    /// subscription version.
+    pub fn subscribe(
+        &mut self,
+        now: Instant,
+        wall_clock_ms: i64,
+        config: &ConsumerConfig<'_>,
+        topic: &str,
+        expression: &str,
+    ) -> Result<(), CallError> {
+        check_group(config.group).map_err(CallError::Invalid)?;
+        check_topic(topic).map_err(CallError::Invalid)?;
+        if self.consumer.is_none() {
+            self.consumer = Some(ConsumerState {
+                group: name(config.group)?,
+                model: config.model,
+                from_where: config.from_where,
+                batch_size: config.batch_size,
+                suspend: config.suspend,
+                pull_timeout: config.pull_timeout,
+                rebalance_interval: config.rebalance_interval,
+                commit_interval: config.commit_interval,
+                subs: C::List::default(),
+                queues: heapless::Vec::new(),
+                next_rebalance: now,
+                last_rebalance: now,
+                next_commit: now + config.commit_interval,
+                next_token: 0,
+                next_delivery: 0,
+            });
+        }
+        let mut retry = Name::new();
+        let clustering = config.model == crate::body::MessageModel::Clustering;
+        if clustering {
+            retry
+                .push_str("%RETRY%")
+                .and_then(|()| retry.push_str(config.group))
+                .map_err(|()| CallError::Full("name length"))?;
+        }
+        let mut add: heapless::Vec<(Name, Name), 2> = heapless::Vec::new();
+        let _ = add.push((name(topic)?, name(expression)?));
+        if clustering {
+            let _ = add.push((retry, name("*")?));
+        }
+        for (t, e) in add {
+            self.ensure_topic(&t)?;
+            let Some(c) = self.consumer.as_mut() else {
+                break;
+            };
+            c.subs.retain_where(|s| s.topic != t);
+            c.subs
+                .try_push(Sub {
+                    topic: t.clone(),
+                    expression: e,
+                    version: wall_clock_ms,
+                })
+                .map_err(|_| CallError::Full("subscriptions"))?;
+            if !self
+                .topics
+                .iter()
+                .any(|ti| ti.topic == t && (ti.querying || !ti.sub_queues.is_empty()))
+            {
+                self.query_route(now, &t, false);
+            }
+        }
+        // Tell the brokers at once (Java heartbeats after subscribe) and rebalance.
+        self.next_heartbeat = now;
+        Ok(())
+    }
+
+    /// The batch `id`, while it is not acked.
+    pub fn delivery(&self, id: DeliveryId) -> Option<Delivery<'_>> {
+        let c = self.consumer.as_ref()?;
+        let q = c
+            .queues
+            .iter()
+            .find(|q| q.batch.as_ref().is_some_and(|b| b.id == id))?;
+        let topic = self.topics.get(usize::from(q.topic))?;
+        let expression = c
+            .subs
+            .iter()
+            .find(|s| s.topic == topic.topic)
+            .map_or("*", |s| s.expression.as_str());
+        Some(Delivery {
+            topic: &topic.topic,
+            broker_name: &q.broker,
+            queue_id: q.queue_id,
+            expression,
+            body: q.batch.as_ref()?.body.as_ref(),
+        })
+    }
+
+    /// The application finished batch `id`: its offsets count as consumed (committed
+    /// at the next commit) and its queue is pulled again.
+    pub fn ack(&mut self, now: Instant, id: DeliveryId) {
+        let Some(c) = self.consumer.as_mut() else {
+            return;
+        };
+        if let Some(q) = c
+            .queues
+            .iter_mut()
+            .find(|q| q.batch.as_ref().is_some_and(|b| b.id == id))
+        {
+            if let Some(b) = q.batch.take() {
+                q.consumed = b.next_offset;
+            }
+            q.step = QueueStep::Ready;
+        }
+        self.consumer_tick(now);
+    }
+
+    /// Queues this consumer owns now: (topic, broker, queue id).
+    pub fn owned_queues(&self) -> impl Iterator<Item = (&str, &str, i32)> {
+        self.consumer.iter().flat_map(move |c| {
+            c.queues.iter().filter_map(move |q| {
+                let t = self.topics.get(usize::from(q.topic))?;
+                Some((t.topic.as_str(), q.broker.as_str(), q.queue_id))
+            })
+        })
+    }
+
+    fn push_request(&mut self, addr: &Addr, deadline: Instant, purpose: Purpose) -> bool {
+        let conn = self.conn_for(addr);
+        let Ok(opaque) = self.inflight.insert(conn, deadline, purpose.clone()) else {
+            return false;
+        };
+        let ok = self
+            .outbound
+            .try_push(Outbound {
+                conn,
+                opaque,
+                purpose,
+                code: 0,
+            })
+            .is_ok();
+        if !ok {
+            self.inflight.complete(opaque);
+        }
+        ok
+    }
+
+    fn consumer_tick(&mut self, now: Instant) {
+        let Some(c) = self.consumer.as_mut() else {
+            return;
+        };
+        if now >= c.next_rebalance {
+            c.next_rebalance = now + c.rebalance_interval;
+            c.last_rebalance = now;
+            self.rebalance(now);
+        }
+        let Some(c) = self.consumer.as_mut() else {
+            return;
+        };
+        if now >= c.next_commit {
+            c.next_commit = now + c.commit_interval;
+            self.commit_offsets();
+        }
+        self.drive_queues(now);
+    }
+
+    fn rebalance(&mut self, now: Instant) {
+        let Some(c) = self.consumer.as_ref() else {
+            return;
+        };
+        let broadcasting = c.model == crate::body::MessageModel::Broadcasting;
+        let topics: heapless::Vec<u16, 16> = c
+            .subs
+            .iter()
+            .filter_map(|s| self.topics.iter().position(|t| t.topic == s.topic))
+            .filter_map(|i| u16::try_from(i).ok())
+            .take(16)
+            .collect();
+        for ti in topics {
+            if broadcasting {
+                // Every member reads every queue.
+                let all: heapless::Vec<(Name, i32), 64> = self
+                    .topics
+                    .get(usize::from(ti))
+                    .map(|t| {
+                        t.sub_queues
+                            .iter()
+                            .map(|q| (q.broker.clone(), q.queue_id))
+                            .take(64)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                self.apply_assignment(ti, &all);
+                continue;
+            }
+            // Ask one broker of the topic for the group's members (Java: a random one).
+            let Some(broker) = self
+                .topics
+                .get(usize::from(ti))
+                .and_then(|t| t.sub_queues.first())
+                .map(|q| q.broker.clone())
+            else {
+                continue;
+            };
+            let Some(addr) = self.master_addr(&broker) else {
+                continue;
+            };
+            let deadline = now + self.config.request_timeout;
+            self.push_request(&addr, deadline, Purpose::ConsumerList { topic: ti });
+        }
+    }
+
+    fn on_consumer_list(&mut self, now: Instant, topic: u16, cmd: &Command<'_>) {
+        use crate::body::{ConsumerIdList, MessageQueue};
+        use crate::consumer::allocate::{sort_for_allocation, AllocateStrategy};
+        if cmd.header.response_code() != ResponseCode::SUCCESS {
+            return self.rebalance_soon(now);
+        }
+        let Ok(list) = ConsumerIdList::<crate::collections::Fixed<64>>::decode(cmd.body) else {
+            return self.rebalance_soon(now);
+        };
+        let mine: heapless::Vec<(Name, i32), 64> = {
+            let Some(t) = self.topics.get(usize::from(topic)) else {
+                return;
+            };
+            let mut mqs: heapless::Vec<MessageQueue<'_>, 64> = heapless::Vec::new();
+            for q in t.sub_queues.iter() {
+                let _ = mqs.push(MessageQueue {
+                    topic: Text::new(&t.topic),
+                    broker_name: Text::new(&q.broker),
+                    queue_id: q.queue_id,
+                });
+            }
+            let mut cids: heapless::Vec<Text<'_>, 64> =
+                list.consumer_id_list.iter().copied().collect();
+            sort_for_allocation(&mut mqs, &mut cids);
+            let mut out = [0usize; 64];
+            let me = self.config.client_id.as_str();
+            let mine: heapless::Vec<(Name, i32), 64> =
+                match AllocateStrategy::Averagely.allocate(me, &mqs, &cids, &mut out, &mut []) {
+                    Ok(a) => a
+                        .queues(&mqs)
+                        .filter_map(|mq| {
+                            Some((Name::try_from(mq.broker_name.as_str()?).ok()?, mq.queue_id))
+                        })
+                        .collect(),
+                    Err(_) => heapless::Vec::new(),
+                };
+            mine
+        };
+        self.apply_assignment(topic, &mine);
+    }
+
+    fn rebalance_soon(&mut self, now: Instant) {
+        if let Some(c) = self.consumer.as_mut() {
+            c.next_rebalance = c.next_rebalance.min(now + Millis(1_000));
+        }
+    }
+
+    /// Make the owned queues of `topic` exactly `mine`: drop the others (committing
+    /// what was consumed first), add the new ones.
+    fn apply_assignment(&mut self, topic: u16, mine: &[(Name, i32)]) {
+        let Some(c) = self.consumer.as_mut() else {
+            return;
+        };
+        let mut dropped: heapless::Vec<(u32, i64, Name, i32), 64> = heapless::Vec::new();
+        c.queues.retain(|q| {
+            let keep = q.topic != topic
+                || mine
+                    .iter()
+                    .any(|(b, id)| *b == q.broker && *id == q.queue_id);
+            if !keep && q.consumed > q.committed {
+                let _ = dropped.push((q.token, q.consumed, q.broker.clone(), q.queue_id));
+            }
+            keep
+        });
+        for (broker, queue_id) in mine {
+            let Some(c) = self.consumer.as_mut() else {
+                return;
+            };
+            if c.queues
+                .iter()
+                .any(|q| q.topic == topic && q.broker == *broker && q.queue_id == *queue_id)
+            {
+                continue;
+            }
+            let token = c.next_token;
+            c.next_token = c.next_token.wrapping_add(1);
+            let _ = c.queues.push(OwnedQueue {
+                token,
+                topic,
+                broker: broker.clone(),
+                queue_id: *queue_id,
+                step: QueueStep::NeedOffset,
+                next_offset: -1,
+                consumed: -1,
+                committed: -1,
+                batch: None,
+            });
+        }
+        // Persist the offsets of released queues so their next owner starts there.
+        for (token, offset, broker, queue_id) in dropped {
+            self.push_commit(topic, token, offset, &broker, queue_id);
+        }
+    }
+
+    fn push_commit(&mut self, topic: u16, token: u32, offset: i64, broker: &Name, _queue_id: i32) {
+        let _ = topic;
+        let Some(addr) = self.master_addr(broker) else {
+            return;
+        };
+        let conn = self.conn_for(&addr);
+        let opaque = self.next_oneway_opaque;
+        self.next_oneway_opaque = self.next_oneway_opaque.wrapping_sub(1).min(-1);
+        let _ = self.outbound.try_push(Outbound {
+            conn,
+            opaque,
+            purpose: Purpose::Commit { token, offset },
+            code: topic as i32,
+        });
+    }
+
+    fn commit_offsets(&mut self) {
+        let Some(c) = self.consumer.as_mut() else {
+            return;
+        };
+        if c.model == crate::body::MessageModel::Broadcasting {
+            return; // local offsets: the adapter keeps them (not yet wired)
+        }
+        let due: heapless::Vec<(u16, u32, i64, Name, i32), 64> = c
+            .queues
+            .iter_mut()
+            .filter(|q| q.consumed >= 0 && q.consumed > q.committed)
+            .map(|q| {
+                q.committed = q.consumed;
+                (q.topic, q.token, q.consumed, q.broker.clone(), q.queue_id)
+            })
+            .collect();
+        for (topic, token, offset, broker, queue_id) in due {
+            self.push_commit(topic, token, offset, &broker, queue_id);
+        }
+    }
+
+    fn drive_queues(&mut self, now: Instant) {
+        let Some(c) = self.consumer.as_mut() else {
+            return;
+        };
+        let mut todo: heapless::Vec<(u32, bool), 64> = heapless::Vec::new();
+        for q in c.queues.iter_mut() {
+            match q.step {
+                QueueStep::OffsetAt(at) if now >= at => q.step = QueueStep::NeedOffset,
+                QueueStep::PullAt(at) if now >= at => q.step = QueueStep::Ready,
+                _ => {}
+            }
+            match q.step {
+                QueueStep::NeedOffset => {
+                    let _ = todo.push((q.token, false));
+                }
+                QueueStep::Ready => {
+                    let _ = todo.push((q.token, true));
+                }
+                _ => {}
+            }
+        }
+        for (token, pull) in todo {
+            if pull {
+                self.start_pull(now, token);
+            } else {
+                self.start_offset_lookup(now, token);
+            }
+        }
+    }
+
+    fn queue_mut(&mut self, token: u32) -> Option<&mut OwnedQueue<B>> {
+        self.consumer
+            .as_mut()?
+            .queues
+            .iter_mut()
+            .find(|q| q.token == token)
+    }
+
+    fn start_offset_lookup(&mut self, now: Instant, token: u32) {
+        use crate::body::{ConsumeFromWhere, MessageModel};
+        let Some(c) = self.consumer.as_ref() else {
+            return;
+        };
+        let (model, from_where) = (c.model, c.from_where);
+        let Some(q) = c.queues.iter().find(|q| q.token == token) else {
+            return;
+        };
+        let broker = q.broker.clone();
+        if model == MessageModel::Broadcasting {
+            // No broker-side offset: start per ConsumeFromWhere.
+            if from_where == ConsumeFromWhere::FirstOffset {
+                if let Some(q) = self.queue_mut(token) {
+                    q.next_offset = 0;
+                    q.step = QueueStep::Ready;
+                }
+                return;
+            }
+            return self.request_offset(now, token, &broker, true);
+        }
+        self.request_offset(now, token, &broker, false);
+    }
+
+    fn request_offset(&mut self, now: Instant, token: u32, broker: &Name, max: bool) {
+        let Some(addr) = self.master_addr(broker) else {
+            if let Some(q) = self.queue_mut(token) {
+                q.step = QueueStep::OffsetAt(now + Millis(1_000));
+            }
+            return;
+        };
+        let ok = self.push_request(
+            &addr,
+            now + self.config.request_timeout,
+            Purpose::Offset { token, max },
+        );
+        if let Some(q) = self.queue_mut(token) {
+            q.step = if ok {
+                QueueStep::QueryingOffset
+            } else {
+                QueueStep::OffsetAt(now + Millis(1_000))
+            };
+        }
+    }
+
+    fn on_offset(&mut self, now: Instant, token: u32, max: bool, cmd: &Command<'_>) {
+        use crate::body::ConsumeFromWhere;
+        use crate::header::OffsetResponse;
+        let from_where = self.consumer.as_ref().map(|c| c.from_where);
+        let is_retry_topic = self
+            .queue_mut(token)
+            .map(|q| q.topic)
+            .and_then(|t| self.topics.get(usize::from(t)))
+            .is_some_and(|t| t.topic.starts_with("%RETRY%"));
+        let code = cmd.header.response_code();
+        let offset: Option<i64> = cmd.decode_fields::<OffsetResponse>().ok().map(|r| r.offset);
+        let Some(broker) = self.queue_mut(token).map(|q| q.broker.clone()) else {
+            return; // dropped meanwhile
+        };
+        match (code, offset) {
+            (ResponseCode::SUCCESS, Some(off)) => {
+                if let Some(q) = self.queue_mut(token) {
+                    q.next_offset = off;
+                    q.consumed = off;
+                    q.committed = if max { -1 } else { off };
+                    q.step = QueueStep::Ready;
+                }
+            }
+            (ResponseCode::QUERY_NOT_FOUND, _) if !max => {
+                // First start of this group on this queue (wire.md §6.7).
+                match from_where {
+                    Some(ConsumeFromWhere::FirstOffset) => {
+                        if let Some(q) = self.queue_mut(token) {
+                            q.next_offset = 0;
+                            q.consumed = 0;
+                            q.step = QueueStep::Ready;
+                        }
+                    }
+                    _ if is_retry_topic => {
+                        if let Some(q) = self.queue_mut(token) {
+                            q.next_offset = 0;
+                            q.consumed = 0;
+                            q.step = QueueStep::Ready;
+                        }
+                    }
+                    // LAST (and TIMESTAMP, approximated): the queue's max offset.
+                    _ => self.request_offset(now, token, &broker, true),
+                }
+            }
+            _ => {
+                if let Some(q) = self.queue_mut(token) {
+                    q.step = QueueStep::OffsetAt(now + Millis(1_000));
+                }
+            }
+        }
+        self.drive_queues(now);
+    }
+
+    fn start_pull(&mut self, now: Instant, token: u32) {
+        let Some(c) = self.consumer.as_ref() else {
+            return;
+        };
+        let timeout = c.pull_timeout;
+        let Some(broker) = c
+            .queues
+            .iter()
+            .find(|q| q.token == token)
+            .map(|q| q.broker.clone())
+        else {
+            return;
+        };
+        let Some(addr) = self.master_addr(&broker) else {
+            if let Some(q) = self.queue_mut(token) {
+                q.step = QueueStep::PullAt(now + Millis(1_000));
+            }
+            return;
+        };
+        let ok = self.push_request(&addr, now + timeout, Purpose::Pull { token });
+        if let Some(q) = self.queue_mut(token) {
+            q.step = if ok {
+                QueueStep::Pulling
+            } else {
+                QueueStep::PullAt(now + Millis(1_000))
+            };
+        }
+    }
+
+    fn on_pull(&mut self, now: Instant, token: u32, cmd: &Command<'_>) {
+        use crate::header::PullMessageResponse;
+        let code = cmd.header.response_code();
+        let header: Option<PullMessageResponse> = cmd.decode_fields().ok();
+        let Some(c) = self.consumer.as_mut() else {
+            return;
+        };
+        let delivery = DeliveryId(c.next_delivery);
+        let Some(q) = c.queues.iter_mut().find(|q| q.token == token) else {
+            return; // dropped meanwhile: the pulled messages go to the next owner
+        };
+        let next = header.as_ref().map(|h| h.next_begin_offset);
+        match (code, next) {
+            (ResponseCode::SUCCESS, Some(next)) => match B::from_parts(&[cmd.body]) {
+                Some(body) => {
+                    q.batch = Some(Batch {
+                        id: delivery,
+                        body,
+                        next_offset: next,
+                        announced: false,
+                    });
+                    q.next_offset = next;
+                    q.step = QueueStep::Delivered;
+                    c.next_delivery = c.next_delivery.wrapping_add(1);
+                }
+                // Larger than a message buffer: try again later (smaller batches are
+                // a configuration matter; the data is not lost).
+                None => q.step = QueueStep::PullAt(now + Millis(1_000)),
+            },
+            (ResponseCode::PULL_NOT_FOUND | ResponseCode::PULL_RETRY_IMMEDIATELY, Some(next)) => {
+                // Nothing (matching) there: everything before `next` is consumed.
+                q.next_offset = next;
+                q.consumed = next;
+                q.step = QueueStep::Ready;
+            }
+            (ResponseCode::PULL_OFFSET_MOVED, Some(next)) => {
+                // OFFSET_ILLEGAL: reset to where the broker says, and persist it.
+                q.next_offset = next;
+                q.consumed = next;
+                q.committed = -1;
+                q.step = QueueStep::Ready;
+            }
+            // Errors: Java pulls again after 1 s (20 ms after FLOW_CONTROL).
+            (ResponseCode::FLOW_CONTROL, _) => q.step = QueueStep::PullAt(now + Millis(20)),
+            _ => q.step = QueueStep::PullAt(now + Millis(1_000)),
+        }
+        self.drive_queues(now);
+    }
+
+    fn consumer_request_failed(&mut self, now: Instant, purpose: &Purpose) {
+        match *purpose {
+            Purpose::ConsumerList { .. } => self.rebalance_soon(now),
+            Purpose::Offset { token, .. } => {
+                if let Some(q) = self.queue_mut(token) {
+                    q.step = QueueStep::OffsetAt(now + Millis(1_000));
+                }
+            }
+            Purpose::Pull { token } => {
+                if let Some(q) = self.queue_mut(token) {
+                    q.step = QueueStep::PullAt(now + Millis(1_000));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn encode_consumer_request(
+        &self,
+        enc: &CommandEncoder,
+        ob: &Outbound,
+        buf: &mut [u8],
+    ) -> Result<usize, EncodeError> {
+        use crate::header::{
+            GetConsumerListByGroupRequest, GetMaxOffsetRequest, PullMessageRequest, PullSysFlag,
+            QueryConsumerOffsetRequest, UpdateConsumerOffsetRequest,
+        };
+        let missing = EncodeError::InvalidValue { field: "consumer" };
+        let c = self.consumer.as_ref().ok_or(missing)?;
+        let queue = |token: u32| c.queues.iter().find(|q| q.token == token);
+        let topic_of = |t: u16| self.topics.get(usize::from(t)).map(|t| t.topic.as_str());
+        match ob.purpose {
+            Purpose::ConsumerList { .. } => {
+                let req = GetConsumerListByGroupRequest {
+                    consumer_group: Text::new(&c.group),
+                    broker_name: None,
+                };
+                enc.encode(
+                    buf,
+                    &self.header(RequestCode::GET_CONSUMER_LIST_BY_GROUP, ob.opaque),
+                    &req,
+                    b"",
+                )
+            }
+            Purpose::Offset { token, max } => {
+                let q = queue(token).ok_or(missing)?;
+                let topic = Text::new(topic_of(q.topic).ok_or(missing)?);
+                if max {
+                    let req = GetMaxOffsetRequest {
+                        topic,
+                        queue_id: q.queue_id,
+                        committed: None,
+                        broker_name: Some(Text::new(&q.broker)),
+                    };
+                    enc.encode(
+                        buf,
+                        &self.header(RequestCode::GET_MAX_OFFSET, ob.opaque),
+                        &req,
+                        b"",
+                    )
+                } else {
+                    let req = QueryConsumerOffsetRequest {
+                        consumer_group: Text::new(&c.group),
+                        topic,
+                        queue_id: q.queue_id,
+                        set_zero_if_not_found: None,
+                        broker_name: Some(Text::new(&q.broker)),
+                    };
+                    enc.encode(
+                        buf,
+                        &self.header(RequestCode::QUERY_CONSUMER_OFFSET, ob.opaque),
+                        &req,
+                        b"",
+                    )
+                }
+            }
+            Purpose::Pull { token } => {
+                let q = queue(token).ok_or(missing)?;
+                let topic = topic_of(q.topic).ok_or(missing)?;
+                let sub = c.subs.iter().find(|s| s.topic == topic).ok_or(missing)?;
+                let clustering = c.model == crate::body::MessageModel::Clustering;
+                let mut flag = PullSysFlag::SUSPEND | PullSysFlag::SUBSCRIPTION;
+                if clustering && q.consumed > 0 {
+                    flag = flag.with(PullSysFlag::COMMIT_OFFSET);
+                }
+                let req = PullMessageRequest {
+                    consumer_group: Text::new(&c.group),
+                    topic: Text::new(topic),
+                    queue_id: q.queue_id,
+                    queue_offset: q.next_offset,
+                    max_msg_nums: c.batch_size,
+                    sys_flag: flag,
+                    commit_offset: q.consumed.max(0),
+                    suspend_timeout_millis: c.suspend.0 as i64,
+                    subscription: Some(Text::new(&sub.expression)),
+                    sub_version: sub.version,
+                    expression_type: Some(Text::new("TAG")),
+                    max_msg_bytes: None,
+                    request_source: None,
+                    proxy_forward_client_id: None,
+                    broker_name: Some(Text::new(&q.broker)),
+                };
+                enc.encode(
+                    buf,
+                    &self.header(RequestCode::PULL_MESSAGE, ob.opaque),
+                    &req,
+                    b"",
+                )
+            }
+            Purpose::Commit { token, offset } => {
+                // The queue may have been released: its identity travels in the
+                // outbound (topic index in `code`) only as far as the token allows.
+                let (topic, queue_id, broker) = match queue(token) {
+                    Some(q) => (topic_of(q.topic), q.queue_id, Some(q.broker.as_str())),
+                    None => (None, -1, None),
+                };
+                let topic = topic
+                    .or_else(|| u16::try_from(ob.code).ok().and_then(topic_of))
+                    .ok_or(missing)?;
+                let req = UpdateConsumerOffsetRequest {
+                    consumer_group: Text::new(&c.group),
+                    topic: Text::new(topic),
+                    queue_id,
+                    commit_offset: offset,
+                    broker_name: broker.map(Text::new),
+                };
+                enc.encode(
+                    buf,
+                    &self
+                        .header(RequestCode::UPDATE_CONSUMER_OFFSET, ob.opaque)
+                        .oneway(),
+                    &req,
+                    b"",
+                )
+            }
+            _ => Err(missing),
         }
     }
 }

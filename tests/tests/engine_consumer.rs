@@ -1,0 +1,220 @@
+//! The engine's consumer path against the simulated brokers: rebalance with Java's
+//! allocation, offset lookup, long-poll pulls, application acks, offset commits, tag
+//! filtering — and for a group of two, every queue owned by exactly one member and every
+//! message consumed exactly once.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rocketmq_proto::body::ConsumeFromWhere;
+use rocketmq_proto::engine::client::{Config, ConsumerConfig, Event};
+use rocketmq_proto::engine::client_id::{ClientId, InstanceName};
+use rocketmq_proto::engine::Instant;
+use rocketmq_proto::message::UniqKeyGenerator;
+use rocketmq_tests::drive::{EngineClient, World};
+use rocketmq_tests::sim::{BrokerSpec, Sim, SimConfig, TopicSpec};
+
+const NS: &str = "127.0.0.1:9876";
+const A: &str = "127.0.0.1:10911";
+const B: &str = "127.0.0.1:20911";
+const GROUP: &str = "CG";
+
+fn engine(pid: u32) -> EngineClient {
+    let id = ClientId::build("127.0.0.1", InstanceName::Process { pid, nonce: 1 }, None).unwrap();
+    let uniq = UniqKeyGenerator::new("127.0.0.1".parse().unwrap(), pid as u16, 0);
+    let mut c = EngineClient::new(Config::new(id), uniq, pid, Instant::from_millis(0));
+    c.set_namesrv(NS).unwrap();
+    c
+}
+
+fn sim(brokers: &[(&str, &str)]) -> Sim {
+    let mut cfg = SimConfig::new(NS);
+    for (name, addr) in brokers {
+        cfg = cfg.broker(BrokerSpec::new(name, addr).topic(TopicSpec::new("TopicTest", 4)));
+    }
+    Sim::new(cfg)
+}
+
+fn subscribe(w: &mut World, node: usize, expression: &str) {
+    let mut cfg = ConsumerConfig::new(GROUP);
+    cfg.from_where = ConsumeFromWhere::FirstOffset;
+    let now = w.now;
+    w.nodes[node]
+        .client
+        .subscribe(
+            Instant::from_millis(now),
+            1_700_000_000_000,
+            &cfg,
+            "TopicTest",
+            expression,
+        )
+        .unwrap();
+}
+
+fn inject(w: &mut World, brokers: &[&str], n: usize, tag: impl Fn(usize) -> &'static str) {
+    for i in 0..n {
+        let broker = brokers[i % brokers.len()];
+        let queue = ((i / brokers.len()) % 4) as i32;
+        let now = w.now;
+        let body = format!("m{i}");
+        w.sim
+            .inject_message(
+                now,
+                broker,
+                "TopicTest",
+                queue,
+                body.as_bytes(),
+                &[("TAGS", tag(i))],
+            )
+            .unwrap();
+    }
+}
+
+/// Ack every delivered batch; record (node, body) for each message.
+fn consume(w: &mut World, got: &mut Vec<(usize, String)>) {
+    let now = Instant::from_millis(w.now);
+    for node in 0..w.nodes.len() {
+        let events = std::mem::take(&mut w.nodes[node].events);
+        for e in events {
+            if let Event::Messages { id } = e {
+                let c = &mut w.nodes[node].client;
+                let d = c.delivery(id).expect("a delivery until acked");
+                for m in d.messages() {
+                    got.push((node, String::from_utf8(m.body.to_vec()).unwrap()));
+                }
+                c.ack(now, id);
+            }
+        }
+    }
+}
+
+#[test]
+fn one_consumer_reads_every_message_once_and_commits_its_offsets() {
+    let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
+    inject(&mut w, &["broker-a"], 100, |_| "TagA");
+    subscribe(&mut w, 0, "*");
+    let mut got = Vec::new();
+    w.run_until(60_000, |w| {
+        consume(w, &mut got);
+        got.len() >= 100
+    })
+    .unwrap();
+    let bodies: BTreeSet<&str> = got.iter().map(|(_, b)| b.as_str()).collect();
+    assert_eq!(got.len(), 100, "no duplicates");
+    assert_eq!(bodies.len(), 100);
+    assert_eq!(w.client().owned_queues().count(), 4);
+    // Within a commit interval the consumed offsets reach the broker.
+    w.advance(6_000);
+    for q in 0..4 {
+        assert_eq!(
+            w.sim.committed_offset("broker-a", GROUP, "TopicTest", q),
+            Some(w.sim.max_offset("broker-a", "TopicTest", q)),
+            "queue {q}"
+        );
+    }
+    // The retry topic (created by the broker on the first heartbeat) is picked up by
+    // the next route refresh and rebalance.
+    w.advance(31_000);
+    assert_eq!(
+        w.client().owned_queues().count(),
+        4 + 1,
+        "+ %RETRY%CG's one queue"
+    );
+    // The retry topic (created by the broker on the first heartbeat) is picked up by
+    // the next route refresh and rebalance.
+    w.advance(31_000);
+    assert_eq!(
+        w.client().owned_queues().count(),
+        4 + 1,
+        "+ %RETRY%CG's one queue"
+    );
+    // New messages arrive through the held long poll.
+    inject(&mut w, &["broker-a"], 8, |_| "TagA");
+    let before = got.len();
+    w.run_until(20_000, |w| {
+        consume(w, &mut got);
+        got.len() >= before + 8
+    })
+    .unwrap();
+}
+
+#[test]
+fn two_consumers_share_the_queues_of_two_brokers_without_overlap() {
+    let mut w = World::new(sim(&[("broker-a", A), ("broker-b", B)]), engine(1), 0);
+    w.add(engine(2));
+    subscribe(&mut w, 0, "*");
+    subscribe(&mut w, 1, "*");
+    let mut got = Vec::new();
+    // Let both heartbeats land and a rebalance (20 s, or sooner on notify) settle.
+    w.advance(25_000);
+    consume(&mut w, &mut got);
+    let owned: Vec<BTreeSet<(String, String, i32)>> = (0..2)
+        .map(|n| {
+            w.nodes[n]
+                .client
+                .owned_queues()
+                .filter(|(t, _, _)| *t == "TopicTest")
+                .map(|(t, b, q)| (t.to_string(), b.to_string(), q))
+                .collect()
+        })
+        .collect();
+    assert!(owned[0].is_disjoint(&owned[1]), "{owned:?}");
+    assert_eq!(
+        owned[0].len() + owned[1].len(),
+        8,
+        "every queue owned: {owned:?}"
+    );
+    assert_eq!(owned[0].len(), 4, "Java's averagely: 4 and 4");
+
+    inject(&mut w, &["broker-a", "broker-b"], 200, |_| "TagA");
+    w.run_until(60_000, |w| {
+        consume(w, &mut got);
+        got.len() >= 200
+    })
+    .unwrap();
+    w.advance(2_000);
+    consume(&mut w, &mut got);
+    let mut per_body: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, b) in &got {
+        *per_body.entry(b).or_default() += 1;
+    }
+    assert_eq!(per_body.len(), 200);
+    assert!(
+        per_body.values().all(|&n| n == 1),
+        "each message consumed exactly once"
+    );
+    let per_node: BTreeSet<usize> = got.iter().map(|(n, _)| *n).collect();
+    assert_eq!(per_node.len(), 2, "both members consumed");
+}
+
+#[test]
+fn tag_subscription_filters_and_still_advances_past_other_tags() {
+    let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
+    inject(&mut w, &["broker-a"], 60, |i| {
+        if i % 3 == 0 {
+            "TagA"
+        } else {
+            "TagB"
+        }
+    });
+    subscribe(&mut w, 0, "TagA");
+    let mut got = Vec::new();
+    w.run_until(60_000, |w| {
+        consume(w, &mut got);
+        got.len() >= 20
+    })
+    .unwrap();
+    w.advance(6_000);
+    consume(&mut w, &mut got);
+    assert_eq!(got.len(), 20, "only TagA: {got:?}");
+    assert!(got
+        .iter()
+        .all(|(_, b)| b[1..].parse::<usize>().unwrap() % 3 == 0));
+    // Filtered-out messages do not hold the committed offset back.
+    for q in 0..4 {
+        assert_eq!(
+            w.sim.committed_offset("broker-a", GROUP, "TopicTest", q),
+            Some(w.sim.max_offset("broker-a", "TopicTest", q)),
+            "queue {q}"
+        );
+    }
+}
