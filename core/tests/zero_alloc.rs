@@ -107,6 +107,7 @@ fn encoding_and_decoding_commands_does_not_allocate() {
 }
 
 /// Run `f` and return the largest single allocation it made on this thread.
+#[cfg(feature = "alloc")]
 fn largest_allocation_in(f: impl FnOnce()) -> usize {
     LARGEST.with(|c| c.set(0));
     ARMED.with(|a| a.set(true));

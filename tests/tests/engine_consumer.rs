@@ -50,8 +50,13 @@ fn subscribe(w: &mut World, node: usize, expression: &str) {
         .unwrap();
 }
 
-fn inject(w: &mut World, brokers: &[&str], n: usize, tag: impl Fn(usize) -> &'static str) {
-    for i in 0..n {
+fn inject(
+    w: &mut World,
+    brokers: &[&str],
+    range: std::ops::Range<usize>,
+    tag: impl Fn(usize) -> &'static str,
+) {
+    for i in range {
         let broker = brokers[i % brokers.len()];
         let queue = ((i / brokers.len()) % 4) as i32;
         let now = w.now;
@@ -90,7 +95,7 @@ fn consume(w: &mut World, got: &mut Vec<(usize, String)>) {
 #[test]
 fn one_consumer_reads_every_message_once_and_commits_its_offsets() {
     let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
-    inject(&mut w, &["broker-a"], 100, |_| "TagA");
+    inject(&mut w, &["broker-a"], 0..100, |_| "TagA");
     subscribe(&mut w, 0, "*");
     let mut got = Vec::new();
     w.run_until(60_000, |w| {
@@ -128,7 +133,7 @@ fn one_consumer_reads_every_message_once_and_commits_its_offsets() {
         "+ %RETRY%CG's one queue"
     );
     // New messages arrive through the held long poll.
-    inject(&mut w, &["broker-a"], 8, |_| "TagA");
+    inject(&mut w, &["broker-a"], 100..108, |_| "TagA");
     let before = got.len();
     w.run_until(20_000, |w| {
         consume(w, &mut got);
@@ -165,7 +170,7 @@ fn two_consumers_share_the_queues_of_two_brokers_without_overlap() {
     );
     assert_eq!(owned[0].len(), 4, "Java's averagely: 4 and 4");
 
-    inject(&mut w, &["broker-a", "broker-b"], 200, |_| "TagA");
+    inject(&mut w, &["broker-a", "broker-b"], 0..200, |_| "TagA");
     w.run_until(60_000, |w| {
         consume(w, &mut got);
         got.len() >= 200
@@ -189,7 +194,7 @@ fn two_consumers_share_the_queues_of_two_brokers_without_overlap() {
 #[test]
 fn tag_subscription_filters_and_still_advances_past_other_tags() {
     let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
-    inject(&mut w, &["broker-a"], 60, |i| {
+    inject(&mut w, &["broker-a"], 0..60, |i| {
         if i % 3 == 0 {
             "TagA"
         } else {
@@ -217,4 +222,91 @@ fn tag_subscription_filters_and_still_advances_past_other_tags() {
             "queue {q}"
         );
     }
+}
+
+#[test]
+fn graceful_shutdown_commits_unregisters_and_a_restart_redelivers_nothing() {
+    use rocketmq_proto::codes::RequestCode;
+    use rocketmq_proto::engine::client::CallError;
+    use rocketmq_proto::engine::Millis;
+
+    let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
+    inject(&mut w, &["broker-a"], 0..40, |_| "TagA");
+    subscribe(&mut w, 0, "*");
+    let mut got = Vec::new();
+    w.run_until(60_000, |w| {
+        consume(w, &mut got);
+        got.len() >= 40
+    })
+    .unwrap();
+    // One more batch arrives and is held (not acked) when shutdown starts.
+    inject(&mut w, &["broker-a"], 40..44, |_| "TagA");
+    let mut held = None;
+    w.run_until(20_000, |w| {
+        for e in std::mem::take(&mut w.nodes[0].events) {
+            if let Event::Messages { id } = e {
+                held = Some(id);
+            }
+        }
+        held.is_some()
+    })
+    .unwrap();
+    let id = held.unwrap();
+    let now = Instant::from_millis(w.now);
+    w.client().shutdown(now, Millis(10_000));
+    assert!(matches!(
+        w.client()
+            .subscribe(now, 0, &ConsumerConfig::new(GROUP), "TopicTest", "*"),
+        Err(CallError::Closed)
+    ));
+    // The application finishes the batch during the drain: it counts.
+    w.advance(500);
+    let d = w.client().delivery(id).unwrap();
+    let n = d.messages().count();
+    for m in d.messages() {
+        got.push((0, String::from_utf8(m.body.to_vec()).unwrap()));
+    }
+    assert!(n >= 1);
+    let now = Instant::from_millis(w.now);
+    w.client().ack(now, id);
+    let mut complete = 0;
+    w.run_until(10_000, |w| {
+        for e in std::mem::take(&mut w.nodes[0].events) {
+            match e {
+                Event::ShutdownComplete => complete += 1,
+                Event::Messages { .. } => panic!("nothing is delivered after shutdown"),
+                _ => {}
+            }
+        }
+        complete > 0
+    })
+    .unwrap();
+    w.advance(5_000);
+    for e in std::mem::take(&mut w.nodes[0].events) {
+        assert!(!matches!(e, Event::ShutdownComplete), "reported once");
+    }
+    assert!(w.client().is_shut_down());
+    assert!(w.sim.request_count(A, RequestCode::UNREGISTER_CLIENT) >= 1);
+    assert!(w.sim.consumer_ids(A, GROUP).is_empty(), "unregistered");
+
+    // Everything acked before or during shutdown was committed: a new member of the
+    // group starts after it and sees only the rest of the last batch, if any.
+    let total: usize = (0..4)
+        .map(|q| w.sim.max_offset("broker-a", "TopicTest", q) as usize)
+        .sum();
+    let mut w2 = World::new(std::mem::replace(&mut w.sim, sim(&[])), engine(2), w.now);
+    subscribe(&mut w2, 0, "*");
+    let mut again = Vec::new();
+    let _ = w2.run_until(30_000, |w| {
+        consume(w, &mut again);
+        false
+    });
+    let first: BTreeSet<&str> = got.iter().map(|(_, b)| b.as_str()).collect();
+    for (_, b) in &again {
+        assert!(
+            !first.contains(b.as_str()),
+            "re-delivered {b} that was consumed before shutdown"
+        );
+    }
+    assert_eq!(first.len() + again.len(), total, "and nothing is lost");
 }

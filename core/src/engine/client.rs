@@ -258,6 +258,9 @@ pub enum Event {
         /// Which batch.
         id: DeliveryId,
     },
+    /// [`Client::shutdown`] finished: offsets committed, the client unregistered from
+    /// the brokers (or the deadline passed), the last frames written. Reported once.
+    ShutdownComplete,
 }
 
 /// Why an application call was refused at once.
@@ -272,6 +275,8 @@ pub enum CallError {
     NoProducer,
     /// The message does not fit its buffer or the wire widths.
     Encode(EncodeError),
+    /// The client is shutting down.
+    Closed,
 }
 
 /// One frame to write.
@@ -396,6 +401,11 @@ enum Purpose {
         token: u32,
         offset: i64,
     },
+    /// UNREGISTER_CLIENT for the consumer group (`producer: None`) or the producer
+    /// group at that index.
+    Unregister {
+        producer: Option<u8>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -428,6 +438,7 @@ pub struct Client<C: Collections, B: MessageBuf, const INFLIGHT: usize> {
     next_heartbeat: Instant,
     next_route_refresh: Instant,
     consumer: Option<ConsumerState<C, B>>,
+    shutdown: Option<Shutdown>,
     /// Opaques for oneway requests (no in-flight entry), counted down from -1 so they
     /// never meet the in-flight table's.
     next_oneway_opaque: i32,
@@ -460,6 +471,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             next_heartbeat: now + Millis(1_000),
             next_route_refresh: now + Millis(10),
             consumer: None,
+            shutdown: None,
             next_oneway_opaque: -1,
         }
     }
@@ -512,6 +524,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         msg: &Message<'_>,
         mode: SendMode,
     ) -> Result<SendId, CallError> {
+        if self.shutdown.is_some() {
+            return Err(CallError::Closed);
+        }
         let group = self
             .producer_groups
             .first()
@@ -993,7 +1008,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 }
                 self.end_send(id, Err(SendError::Transport));
             }
-            Purpose::Heartbeat | Purpose::Reply | Purpose::Commit { .. } => {}
+            Purpose::Heartbeat
+            | Purpose::Reply
+            | Purpose::Commit { .. }
+            | Purpose::Unregister { .. } => {}
             Purpose::ConsumerList { .. } | Purpose::Offset { .. } | Purpose::Pull { .. } => {
                 self.consumer_request_failed(now, &purpose)
             }
@@ -1054,7 +1072,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 self.on_route_response(now, topic, via_default, cmd)
             }
             Purpose::Send(id) => self.on_send_response(now, id, cmd),
-            Purpose::Heartbeat | Purpose::Reply | Purpose::Commit { .. } => {}
+            Purpose::Heartbeat
+            | Purpose::Reply
+            | Purpose::Commit { .. }
+            | Purpose::Unregister { .. } => {}
             Purpose::ConsumerList { topic } => self.on_consumer_list(now, topic, cmd),
             Purpose::Offset { token, max } => self.on_offset(now, token, max, cmd),
             Purpose::Pull { token } => self.on_pull(now, token, cmd),
@@ -1271,6 +1292,28 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 }
                 enc.encode(buf, &header, &req.v2(), body)
             }
+            Purpose::Unregister { producer } => {
+                use crate::header::UnregisterClientRequest;
+                let group = match producer {
+                    Some(i) => self
+                        .producer_groups
+                        .get(usize::from(*i))
+                        .map(|g| g.as_str()),
+                    None => self.consumer.as_ref().map(|c| c.group.as_str()),
+                }
+                .ok_or(EncodeError::InvalidValue { field: "group" })?;
+                let req = UnregisterClientRequest {
+                    client_id: Text::new(self.config.client_id.as_str()),
+                    producer_group: producer.map(|_| Text::new(group)),
+                    consumer_group: producer.is_none().then(|| Text::new(group)),
+                };
+                enc.encode(
+                    buf,
+                    &self.header(RequestCode::UNREGISTER_CLIENT, ob.opaque),
+                    &req,
+                    b"",
+                )
+            }
             Purpose::ConsumerList { .. }
             | Purpose::Offset { .. }
             | Purpose::Pull { .. }
@@ -1319,13 +1362,16 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         {
             return Some(Event::Messages { id });
         }
-        let i = self
+        let Some(i) = self
             .sends
             .iter()
             .enumerate()
             .filter(|(_, s)| s.outcome.is_some())
             .min_by_key(|(_, s)| s.ended_seq.wrapping_sub(self.ended_seq))
-            .map(|(i, _)| i)?;
+            .map(|(i, _)| i)
+        else {
+            return self.shutdown_event();
+        };
         let op = self.sends.remove_at(i)?;
         Some(match op.outcome? {
             Ok(receipt) => Event::SendOk { id: op.id, receipt },
@@ -1342,7 +1388,12 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             t = t.min(d);
         }
         if let Some(c) = &self.consumer {
-            t = t.min(c.next_timer());
+            if self.shutdown.is_none() {
+                t = t.min(c.next_timer());
+            }
+        }
+        if let Some(sd) = &self.shutdown {
+            t = t.min(sd.until);
         }
         if let Some(d) = self
             .sends
@@ -1409,6 +1460,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             self.send_heartbeats(now);
         }
         self.consumer_tick(now);
+        self.shutdown_tick(now);
     }
 
     /// HEART_BEAT to every master (a producer-only client heartbeats masters only).
@@ -1655,6 +1707,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         topic: &str,
         expression: &str,
     ) -> Result<(), CallError> {
+        if self.shutdown.is_some() {
+            return Err(CallError::Closed);
+        }
         check_group(config.group).map_err(CallError::Invalid)?;
         check_topic(topic).map_err(CallError::Invalid)?;
         if self.consumer.is_none() {
@@ -1754,6 +1809,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             q.step = QueueStep::Ready;
         }
         self.consumer_tick(now);
+        self.shutdown_tick(now);
     }
 
     /// Queues this consumer owns now: (topic, broker, queue id).
@@ -1787,6 +1843,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     }
 
     fn consumer_tick(&mut self, now: Instant) {
+        if self.shutdown.is_some() {
+            return; // shutdown_tick commits; nothing new is pulled
+        }
         let Some(c) = self.consumer.as_mut() else {
             return;
         };
@@ -2159,6 +2218,11 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             return; // dropped meanwhile: the pulled messages go to the next owner
         };
         let next = header.as_ref().map(|h| h.next_begin_offset);
+        if self.shutdown.is_some() {
+            // Stopping: nothing new reaches the application; the next owner pulls it.
+            q.step = QueueStep::Ready;
+            return;
+        }
         match (code, next) {
             (ResponseCode::SUCCESS, Some(next)) => match B::from_parts(&[cmd.body]) {
                 Some(body) => {
@@ -2333,6 +2397,168 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             }
             _ => Err(missing),
         }
+    }
+}
+
+// ==================================================================== shutdown
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ShutdownPhase {
+    /// Nothing new is pulled or sent; waiting for delivered batches to be acked and
+    /// sends to end.
+    Draining,
+    /// Offsets committed; UNREGISTER_CLIENT in flight.
+    Unregistering,
+    /// Finished; `ShutdownComplete` once the last frames are written.
+    Done,
+    /// `ShutdownComplete` handed out.
+    Reported,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Shutdown {
+    phase: ShutdownPhase,
+    /// Deadline of the current phase.
+    until: Instant,
+}
+
+impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT> {
+    /// Begin a graceful shutdown (behaviour.md §8), bounded in time:
+    ///
+    /// 1. stop pulling and refuse new sends and subscriptions;
+    /// 2. wait up to `drain` for delivered batches to be acked and sends to end;
+    /// 3. commit the consumed offsets and send UNREGISTER_CLIENT for every group to every
+    ///    known broker (waiting up to the request timeout for answers);
+    /// 4. report [`Event::ShutdownComplete`] once the last frames are written.
+    ///
+    /// Sends still running when the drain ends fail with [`SendError::Closed`]; batches
+    /// not acked by then are not committed (their next owner gets them again). Calling
+    /// it again changes nothing.
+    pub fn shutdown(&mut self, now: Instant, drain: Millis) {
+        if self.shutdown.is_some() {
+            return;
+        }
+        self.shutdown = Some(Shutdown {
+            phase: ShutdownPhase::Draining,
+            until: now + drain,
+        });
+        // Pulls in flight are abandoned: a late answer must not deliver anything.
+        let pulls: heapless::Vec<i32, 64> = self
+            .inflight
+            .iter()
+            .filter(|(_, _, _, p)| matches!(p, Purpose::Pull { .. }))
+            .map(|(o, _, _, _)| o)
+            .take(64)
+            .collect();
+        for o in pulls {
+            self.inflight.complete(o);
+        }
+        self.outbound
+            .retain_where(|o| !matches!(o.purpose, Purpose::Pull { .. }));
+        self.shutdown_tick(now);
+    }
+
+    /// Whether [`Client::shutdown`] has finished.
+    pub fn is_shut_down(&self) -> bool {
+        matches!(
+            self.shutdown.map(|s| s.phase),
+            Some(ShutdownPhase::Done | ShutdownPhase::Reported)
+        )
+    }
+
+    fn shutdown_tick(&mut self, now: Instant) {
+        let Some(sd) = self.shutdown else { return };
+        match sd.phase {
+            ShutdownPhase::Draining => {
+                let unacked = self
+                    .consumer
+                    .as_ref()
+                    .is_some_and(|c| c.queues.iter().any(|q| q.batch.is_some()));
+                let sending = self.sends.iter().any(|s| s.phase != SendPhase::Done);
+                if (unacked || sending) && now < sd.until {
+                    return;
+                }
+                let running: heapless::Vec<SendId, 64> = self
+                    .sends
+                    .iter()
+                    .filter(|s| s.phase != SendPhase::Done)
+                    .map(|s| s.id)
+                    .take(64)
+                    .collect();
+                for id in running {
+                    self.end_send(id, Err(SendError::Closed));
+                }
+                if let Some(c) = self.consumer.as_mut() {
+                    for q in c.queues.iter_mut() {
+                        q.batch = None;
+                    }
+                }
+                self.commit_offsets();
+                self.unregister_everywhere(now);
+                self.shutdown = Some(Shutdown {
+                    phase: ShutdownPhase::Unregistering,
+                    until: now + self.config.request_timeout,
+                });
+                self.shutdown_tick(now);
+            }
+            ShutdownPhase::Unregistering => {
+                let waiting = self
+                    .inflight
+                    .iter()
+                    .any(|(_, _, _, p)| matches!(p, Purpose::Unregister { .. }));
+                if waiting && now < sd.until {
+                    return;
+                }
+                // Frames for connections that never opened cannot be written.
+                let open: heapless::Vec<ConnId, 64> = self
+                    .conns
+                    .iter()
+                    .filter(|c| c.state == ConnState::Open)
+                    .map(|c| c.id)
+                    .take(64)
+                    .collect();
+                self.outbound.retain_where(|o| open.contains(&o.conn));
+                self.shutdown = Some(Shutdown {
+                    phase: ShutdownPhase::Done,
+                    until: now,
+                });
+            }
+            ShutdownPhase::Done | ShutdownPhase::Reported => {}
+        }
+    }
+
+    fn unregister_everywhere(&mut self, now: Instant) {
+        let addrs: heapless::Vec<Addr, 16> = self
+            .brokers
+            .iter()
+            .map(|b| b.addr.clone())
+            .take(16)
+            .collect();
+        let producers = self.producer_groups.len().min(usize::from(u8::MAX));
+        let deadline = now + self.config.request_timeout;
+        for addr in &addrs {
+            if self.consumer.is_some() {
+                self.push_request(addr, deadline, Purpose::Unregister { producer: None });
+            }
+            for i in 0..producers {
+                self.push_request(
+                    addr,
+                    deadline,
+                    Purpose::Unregister {
+                        producer: Some(i as u8),
+                    },
+                );
+            }
+        }
+    }
+
+    fn shutdown_event(&mut self) -> Option<Event> {
+        let sd = self.shutdown.as_mut()?;
+        if sd.phase == ShutdownPhase::Done && self.outbound.is_empty() {
+            sd.phase = ShutdownPhase::Reported;
+            return Some(Event::ShutdownComplete);
+        }
+        None
     }
 }
 
