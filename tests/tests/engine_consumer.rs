@@ -310,3 +310,59 @@ fn graceful_shutdown_commits_unregisters_and_a_restart_redelivers_nothing() {
     }
     assert_eq!(first.len() + again.len(), total, "and nothing is lost");
 }
+
+#[test]
+fn a_failed_batch_goes_back_to_the_broker_and_returns_through_the_retry_topic() {
+    use rocketmq_proto::codes::RequestCode;
+
+    let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
+    inject(&mut w, &["broker-a"], 0..8, |_| "TagA");
+    subscribe(&mut w, 0, "*");
+    // Fail every batch of the original topic once; ack everything else.
+    let mut first_pass = Vec::new();
+    let mut retried = Vec::new();
+    w.run_until(120_000, |w| {
+        let now = Instant::from_millis(w.now);
+        for e in std::mem::take(&mut w.nodes[0].events) {
+            let Event::Messages { id } = e else { continue };
+            let c = &mut w.nodes[0].client;
+            let d = c.delivery(id).unwrap();
+            let retry = d.topic.starts_with("%RETRY%");
+            for m in d.messages() {
+                let body = String::from_utf8(m.body.to_vec()).unwrap();
+                if retry {
+                    let origin = m.properties.get("RETRY_TOPIC").map(str::to_string);
+                    retried.push((body, m.reconsume_times, origin));
+                } else {
+                    first_pass.push(body);
+                }
+            }
+            if retry {
+                c.ack(now, id);
+            } else {
+                c.nack(now, id, 0);
+            }
+        }
+        retried.len() >= 8
+    })
+    .unwrap();
+    assert_eq!(first_pass.len(), 8);
+    assert!(w.sim.request_count(A, RequestCode::CONSUMER_SEND_MSG_BACK) >= 8);
+    let mut bodies: Vec<&str> = retried.iter().map(|(b, _, _)| b.as_str()).collect();
+    bodies.sort();
+    let mut want: Vec<&str> = first_pass.iter().map(String::as_str).collect();
+    want.sort();
+    assert_eq!(bodies, want, "every failed message came back once");
+    for (_, times, origin) in &retried {
+        assert_eq!(*times, 1);
+        assert_eq!(origin.as_deref(), Some("TopicTest"));
+    }
+    // The original queue's offsets moved past the sent-back messages.
+    w.advance(6_000);
+    for q in 0..4 {
+        assert_eq!(
+            w.sim.committed_offset("broker-a", GROUP, "TopicTest", q),
+            Some(w.sim.max_offset("broker-a", "TopicTest", q))
+        );
+    }
+}

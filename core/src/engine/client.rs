@@ -406,6 +406,13 @@ enum Purpose {
     Unregister {
         producer: Option<u8>,
     },
+    /// CONSUMER_SEND_MSG_BACK of the `index`-th delivered message of the batch of an
+    /// owned queue.
+    SendBack {
+        token: u32,
+        index: u8,
+        delay_level: i32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1012,6 +1019,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             | Purpose::Reply
             | Purpose::Commit { .. }
             | Purpose::Unregister { .. } => {}
+            Purpose::SendBack { token, index, .. } => self.send_back_done(now, token, index, false),
             Purpose::ConsumerList { .. } | Purpose::Offset { .. } | Purpose::Pull { .. } => {
                 self.consumer_request_failed(now, &purpose)
             }
@@ -1076,6 +1084,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             | Purpose::Reply
             | Purpose::Commit { .. }
             | Purpose::Unregister { .. } => {}
+            Purpose::SendBack { token, index, .. } => {
+                let ok = cmd.header.response_code() == ResponseCode::SUCCESS;
+                self.send_back_done(now, token, index, ok)
+            }
             Purpose::ConsumerList { topic } => self.on_consumer_list(now, topic, cmd),
             Purpose::Offset { token, max } => self.on_offset(now, token, max, cmd),
             Purpose::Pull { token } => self.on_pull(now, token, cmd),
@@ -1317,7 +1329,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             Purpose::ConsumerList { .. }
             | Purpose::Offset { .. }
             | Purpose::Pull { .. }
-            | Purpose::Commit { .. } => self.encode_consumer_request(&enc, ob, buf),
+            | Purpose::Commit { .. }
+            | Purpose::SendBack { .. } => self.encode_consumer_request(&enc, ob, buf),
             Purpose::Reply => {
                 let header = Header {
                     language: self.config.language,
@@ -1560,11 +1573,20 @@ impl<'d> Delivery<'d> {
     /// The messages, with those whose tag the subscription does not name left out
     /// (the broker filters by hash only; Java re-filters by the exact tag).
     pub fn messages(&self) -> impl Iterator<Item = crate::message::MessageRecord<'d>> + 'd {
-        let expr = self.expression;
-        crate::message::RecordIter::new(self.body)
-            .map_while(Result::ok)
-            .filter(move |m| crate::message::parse_tag_expression(expr).matches_tag(m.tags()))
+        delivered_records(self.body, self.expression)
     }
+}
+
+/// The records of a pull body the application sees: those its TAG expression names
+/// (the broker filters by hash only; Java re-filters by the exact tag).
+fn delivered_records<'d>(
+    body: &'d [u8],
+    expression: &'d str,
+) -> impl Iterator<Item = crate::message::MessageRecord<'d>> + 'd {
+    crate::message::RecordIter::new(body)
+        .map_while(Result::ok)
+        .filter(move |m| crate::message::parse_tag_expression(expression).matches_tag(m.tags()))
+        .take(64)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1599,6 +1621,11 @@ struct Batch<B> {
     /// The queue offset after the batch.
     next_offset: i64,
     announced: bool,
+    /// Set by `nack`: the delay level asked for, and which delivered messages still
+    /// have to be sent back (bit per message; a batch holds at most 64).
+    nack: Option<(i32, u64)>,
+    /// Failed send-backs are tried again at this time.
+    retry_backs_at: Option<Instant>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1684,6 +1711,9 @@ impl<C: Collections, B: MessageBuf> ConsumerState<C, B> {
     fn next_timer(&self) -> Instant {
         let mut t = self.next_rebalance.min(self.next_commit);
         for q in &self.queues {
+            if let Some(at) = q.batch.as_ref().and_then(|b| b.retry_backs_at) {
+                t = t.min(at);
+            }
             match q.step {
                 QueueStep::OffsetAt(at) | QueueStep::PullAt(at) => t = t.min(at),
                 QueueStep::NeedOffset | QueueStep::Ready => t = Instant::from_millis(0),
@@ -2042,6 +2072,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     }
 
     fn drive_queues(&mut self, now: Instant) {
+        self.retry_send_backs(now);
         let Some(c) = self.consumer.as_mut() else {
             return;
         };
@@ -2231,6 +2262,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                         body,
                         next_offset: next,
                         announced: false,
+                        nack: None,
+                        retry_backs_at: None,
                     });
                     q.next_offset = next;
                     q.step = QueueStep::Delivered;
@@ -2262,6 +2295,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
 
     fn consumer_request_failed(&mut self, now: Instant, purpose: &Purpose) {
         match *purpose {
+            Purpose::SendBack { token, index, .. } => self.send_back_done(now, token, index, false),
             Purpose::ConsumerList { .. } => self.rebalance_soon(now),
             Purpose::Offset { token, .. } => {
                 if let Some(q) = self.queue_mut(token) {
@@ -2395,7 +2429,163 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     b"",
                 )
             }
+            Purpose::SendBack {
+                token,
+                index,
+                delay_level,
+            } => {
+                use crate::header::ConsumerSendMsgBackRequest;
+                let q = queue(token).ok_or(missing)?;
+                let topic = topic_of(q.topic).ok_or(missing)?;
+                let expression = c
+                    .subs
+                    .iter()
+                    .find(|s| s.topic == topic)
+                    .map_or("*", |s| s.expression.as_str());
+                let batch = q.batch.as_ref().ok_or(missing)?;
+                let m = delivered_records(batch.body.as_ref(), expression)
+                    .nth(usize::from(index))
+                    .ok_or(missing)?;
+                let offset_id = m.offset_msg_id().to_hex();
+                let origin_msg_id = m.uniq_key().unwrap_or(offset_id.as_str());
+                // A message from the retry topic names its original topic.
+                let origin_topic = m.properties.get("RETRY_TOPIC").unwrap_or(m.topic);
+                let req = ConsumerSendMsgBackRequest {
+                    offset: m.physical_offset,
+                    group: Text::new(&c.group),
+                    delay_level,
+                    origin_msg_id: Some(Text::new(origin_msg_id)),
+                    origin_topic: Some(Text::new(origin_topic)),
+                    unit_mode: Some(false),
+                    max_reconsume_times: Some(MAX_RECONSUME_TIMES),
+                    broker_name: Some(Text::new(&q.broker)),
+                };
+                enc.encode(
+                    buf,
+                    &self.header(RequestCode::CONSUMER_SEND_MSG_BACK, ob.opaque),
+                    &req,
+                    b"",
+                )
+            }
             _ => Err(missing),
+        }
+    }
+}
+
+/// Java's default `maxReconsumeTimes` for concurrent consumption: after this many
+/// retries the broker moves a message to the dead-letter topic `%DLQ%<group>`.
+pub const MAX_RECONSUME_TIMES: i32 = 16;
+
+impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT> {
+    /// The application failed to process batch `id`: every message of it goes back to
+    /// the broker (CONSUMER_SEND_MSG_BACK) to be redelivered later through the group's
+    /// retry topic — `delay_level` 0 lets the broker choose (3 + reconsume times, i.e.
+    /// 10 s, 30 s, 1 min …), a negative level sends it straight to the DLQ. Once every
+    /// message is accepted the batch counts as consumed; a failed send-back is tried
+    /// again after a second, so nothing is lost. Broadcasting consumers never send back
+    /// (Java drops the failure): there this acts as [`Client::ack`].
+    pub fn nack(&mut self, now: Instant, id: DeliveryId, delay_level: i32) {
+        let Some(c) = self.consumer.as_mut() else {
+            return;
+        };
+        if c.model == crate::body::MessageModel::Broadcasting {
+            return self.ack(now, id);
+        }
+        let topics = &self.topics;
+        let subs = &c.subs;
+        let Some(q) = c.queues.iter_mut().find(|q| {
+            q.batch
+                .as_ref()
+                .is_some_and(|b| b.id == id && b.nack.is_none())
+        }) else {
+            return;
+        };
+        let token = q.token;
+        let Some(b) = q.batch.as_mut() else { return };
+        let expression = topics
+            .get(usize::from(q.topic))
+            .and_then(|t| subs.iter().find(|s| s.topic == t.topic))
+            .map_or("*", |s| s.expression.as_str());
+        let n = delivered_records(b.body.as_ref(), expression).count();
+        let mask = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+        b.nack = Some((delay_level, mask));
+        if n == 0 {
+            return self.ack(now, id);
+        }
+        self.push_send_backs(now, token);
+    }
+
+    /// Queue a send-back for every message still marked in the batch of `token`.
+    fn push_send_backs(&mut self, now: Instant, token: u32) {
+        let Some(c) = self.consumer.as_ref() else {
+            return;
+        };
+        let Some(q) = c.queues.iter().find(|q| q.token == token) else {
+            return;
+        };
+        let Some((delay_level, mask)) = q.batch.as_ref().and_then(|b| b.nack) else {
+            return;
+        };
+        let broker = q.broker.clone();
+        let Some(addr) = self.master_addr(&broker) else {
+            if let Some(b) = self.queue_mut(token).and_then(|q| q.batch.as_mut()) {
+                b.retry_backs_at = Some(now + Millis(1_000));
+            }
+            return;
+        };
+        let deadline = now + self.config.request_timeout;
+        for index in 0..64u8 {
+            if mask & (1u64 << index) != 0 {
+                let purpose = Purpose::SendBack {
+                    token,
+                    index,
+                    delay_level,
+                };
+                // Already queued or in flight for this message: leave it.
+                let busy = self.inflight.iter().any(|(_, _, _, p)| *p == purpose);
+                if !busy && !self.push_request(&addr, deadline, purpose) {
+                    if let Some(b) = self.queue_mut(token).and_then(|q| q.batch.as_mut()) {
+                        b.retry_backs_at = Some(now + Millis(1_000));
+                    }
+                }
+            }
+        }
+    }
+
+    fn send_back_done(&mut self, now: Instant, token: u32, index: u8, ok: bool) {
+        let Some(q) = self.queue_mut(token) else {
+            return;
+        };
+        let Some(b) = q.batch.as_mut() else { return };
+        let Some((level, mask)) = b.nack else { return };
+        if !ok {
+            b.retry_backs_at = Some(now + Millis(1_000));
+            return;
+        }
+        let mask = mask & !(1u64 << index);
+        b.nack = Some((level, mask));
+        if mask == 0 {
+            // Every message is safely with the broker: the batch is consumed.
+            let id = b.id;
+            self.ack(now, id);
+        }
+    }
+
+    fn retry_send_backs(&mut self, now: Instant) {
+        let Some(c) = self.consumer.as_mut() else {
+            return;
+        };
+        let mut due: heapless::Vec<u32, 64> = heapless::Vec::new();
+        for q in c.queues.iter_mut() {
+            if let Some(b) = q.batch.as_mut() {
+                if b.retry_backs_at.is_some_and(|t| now >= t) {
+                    b.retry_backs_at = None;
+                    let _ = due.push(q.token);
+                }
+            }
+        }
+        for token in due {
+            self.push_send_backs(now, token);
         }
     }
 }
