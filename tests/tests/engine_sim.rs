@@ -236,3 +236,90 @@ fn responses_out_of_order_are_matched_by_opaque() {
     }
     assert_eq!(offsets.len(), 5);
 }
+
+#[test]
+fn ordered_sends_keep_each_key_on_javas_queue_in_order() {
+    use rocketmq_proto::producer::select::select_by_hash;
+    let mut w = world(&[("broker-a", A), ("broker-b", B)]);
+    let keys = ["order-1", "order-2", "order-3", "order-42"];
+    let mut ids = Vec::new();
+    for round in 0..5 {
+        for key in keys {
+            let body = format!("{key}:{round}");
+            let now = w.now;
+            let id = w
+                .client()
+                .send_ordered(
+                    Instant::from_millis(now),
+                    0,
+                    &Message::new("TopicTest", body.as_bytes()),
+                    key,
+                )
+                .unwrap();
+            ids.push((id, key, round));
+            w.run_until(10_000, |w| outcomes(w).contains_key(&id))
+                .unwrap();
+        }
+    }
+    let outs = outcomes(&w);
+    // Publish queues in Java's order: broker-a 0..4 then broker-b 0..4.
+    let queue_list: Vec<(&str, i32)> = ["broker-a", "broker-b"]
+        .iter()
+        .flat_map(|b| (0..4).map(move |q| (*b, q)))
+        .collect();
+    for (id, key, _) in &ids {
+        let r = outs[id].as_ref().unwrap();
+        let want = queue_list[select_by_hash(key, 8)];
+        assert_eq!((r.broker_name.as_str(), r.queue_id), want, "key {key}");
+    }
+    // Within each key's queue, the rounds are stored in send order.
+    for key in keys {
+        let (b, q) = queue_list[select_by_hash(key, 8)];
+        let rounds: Vec<String> = w
+            .sim
+            .messages(b, "TopicTest", q)
+            .iter()
+            .map(|m| String::from_utf8(m.body()).unwrap())
+            .filter(|s| s.starts_with(&format!("{key}:")))
+            .collect();
+        let want: Vec<String> = (0..5).map(|r| format!("{key}:{r}")).collect();
+        assert_eq!(rounds, want);
+    }
+}
+
+#[test]
+fn an_ordered_send_is_not_retried_on_another_queue() {
+    let mut w = world(&[("broker-a", A), ("broker-b", B)]);
+    let first = send(&mut w, 0);
+    w.run_until(10_000, |w| outcomes(w).contains_key(&first))
+        .unwrap();
+    // Every send to either broker fails once with a retryable code.
+    w.sim.fail_next(
+        A,
+        rocketmq_proto::codes::RequestCode::SEND_MESSAGE_V2,
+        rocketmq_proto::codes::ResponseCode::SYSTEM_BUSY,
+        1,
+    );
+    w.sim.fail_next(
+        B,
+        rocketmq_proto::codes::RequestCode::SEND_MESSAGE_V2,
+        rocketmq_proto::codes::ResponseCode::SYSTEM_BUSY,
+        1,
+    );
+    let now = w.now;
+    let id = w
+        .client()
+        .send_ordered(
+            Instant::from_millis(now),
+            0,
+            &Message::new("TopicTest", b"o"),
+            "k",
+        )
+        .unwrap();
+    w.run_until(10_000, |w| outcomes(w).contains_key(&id))
+        .unwrap();
+    assert!(matches!(&outcomes(&w)[&id], Err(SendError::Broker { .. })));
+    let total = w.sim.request_count(A, RequestCode::SEND_MESSAGE_V2)
+        + w.sim.request_count(B, RequestCode::SEND_MESSAGE_V2);
+    assert_eq!(total, 2, "the warm-up send and exactly one ordered attempt");
+}

@@ -361,6 +361,9 @@ struct SendOp<B: MessageBuf> {
     attempts: u32,
     last_broker: Option<Name>,
     current: Option<PubQueue>,
+    /// Ordered send: the queue is chosen by this key's hash, and never retried
+    /// elsewhere (that would break per-key order).
+    order_key: Option<Name>,
     phase: SendPhase,
     last_error: Option<SendError>,
     /// Set when the send ends; handed out (and the op removed) by `poll_event`.
@@ -531,6 +534,31 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         msg: &Message<'_>,
         mode: SendMode,
     ) -> Result<SendId, CallError> {
+        self.start_send(now, wall_clock_ms, msg, mode, None)
+    }
+
+    /// Send `msg` in order with every other message of the same `key`: the queue is
+    /// Java's `SelectMessageQueueByHash` choice (`abs(key.hashCode() % queues)`), so Java
+    /// and Rust producers put a key on the same queue. One attempt, no retry on another
+    /// queue (behaviour.md §2.6).
+    pub fn send_ordered(
+        &mut self,
+        now: Instant,
+        wall_clock_ms: i64,
+        msg: &Message<'_>,
+        key: &str,
+    ) -> Result<SendId, CallError> {
+        self.start_send(now, wall_clock_ms, msg, SendMode::Sync, Some(key))
+    }
+
+    fn start_send(
+        &mut self,
+        now: Instant,
+        wall_clock_ms: i64,
+        msg: &Message<'_>,
+        mode: SendMode,
+        order_key: Option<&str>,
+    ) -> Result<SendId, CallError> {
         if self.shutdown.is_some() {
             return Err(CallError::Closed);
         }
@@ -592,6 +620,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             attempts: 0,
             last_broker: None,
             current: None,
+            order_key: order_key.map(name).transpose()?,
             phase: SendPhase::Route,
             last_error: None,
             outcome: None,
@@ -639,12 +668,18 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             let err = op.last_error.clone().unwrap_or(SendError::Timeout);
             return self.end_send(id, Err(err));
         }
-        if op.attempts >= self.config.retry.max_attempts(op.mode) {
+        let max_attempts = if op.order_key.is_some() {
+            1
+        } else {
+            self.config.retry.max_attempts(op.mode)
+        };
+        if op.attempts >= max_attempts {
             let err = op.last_error.clone().unwrap_or(SendError::Transport);
             return self.end_send(id, Err(err));
         }
         let topic = op.topic.clone();
         let last_broker = op.last_broker.clone();
+        let order_key = op.order_key.clone();
         let Some(ti) = self.topics.iter().position(|t| t.topic == topic) else {
             return self.end_send(id, Err(SendError::NoRoute));
         };
@@ -664,9 +699,17 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 }
                 return;
             }
-            let i =
-                info.selector
-                    .select(&info.queues, |q| q.broker.as_str(), last_broker.as_deref());
+            let i = match &order_key {
+                Some(key) => Some(crate::producer::select::select_by_hash(
+                    key,
+                    info.queues.len(),
+                )),
+                None => info.selector.select(
+                    &info.queues,
+                    |q| q.broker.as_str(),
+                    last_broker.as_deref(),
+                ),
+            };
             i.and_then(|i| info.queues.get(i)).cloned()
         };
         let Some(queue) = queue else {
