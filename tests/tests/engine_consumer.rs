@@ -366,3 +366,42 @@ fn a_failed_batch_goes_back_to_the_broker_and_returns_through_the_retry_topic() 
         );
     }
 }
+
+#[test]
+fn a_broker_offset_reset_moves_the_owned_queues() {
+    let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
+    inject(&mut w, &["broker-a"], 0..20, |_| "TagA");
+    subscribe(&mut w, 0, "*");
+    let mut got = Vec::new();
+    w.run_until(60_000, |w| {
+        consume(w, &mut got);
+        got.len() >= 20
+    })
+    .unwrap();
+    // The admin rewinds queues 0 and 1 to the start.
+    let now = w.now;
+    let sent = w
+        .sim
+        .reset_consumer_client_offset(now, A, GROUP, "TopicTest", 0, &[(0, 0), (1, 0)]);
+    assert!(
+        !sent.is_empty(),
+        "the reset reached the client's connection"
+    );
+    let expected = (w.sim.max_offset("broker-a", "TopicTest", 0)
+        + w.sim.max_offset("broker-a", "TopicTest", 1)) as usize;
+    let mut again = Vec::new();
+    w.run_until(30_000, |w| {
+        consume(w, &mut again);
+        again.len() >= expected
+    })
+    .unwrap();
+    w.advance(2_000);
+    consume(&mut w, &mut again);
+    assert_eq!(
+        again.len(),
+        expected,
+        "queues 0 and 1 consumed again, others not"
+    );
+    let first: BTreeSet<&str> = got.iter().map(|(_, b)| b.as_str()).collect();
+    assert!(again.iter().all(|(_, b)| first.contains(b.as_str())));
+}

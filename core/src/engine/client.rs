@@ -1188,6 +1188,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     /// A request from the broker. Unknown two-way requests get
     /// REQUEST_CODE_NOT_SUPPORTED, as Java answers (wire.md §3.2); oneway ones none.
     fn on_server_request(&mut self, now: Instant, conn: ConnId, cmd: &Command<'_>) {
+        if cmd.header.request_code() == RequestCode::RESET_CONSUMER_CLIENT_OFFSET {
+            return self.on_reset_offset(now, cmd);
+        }
         if cmd.header.request_code() == RequestCode::NOTIFY_CONSUMER_IDS_CHANGED {
             // Wake the rebalance (Java: RebalanceService.wakeup), at most once a second.
             if let Some(c) = self.consumer.as_mut() {
@@ -2630,6 +2633,53 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         for token in due {
             self.push_send_backs(now, token);
         }
+    }
+}
+
+impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT> {
+    /// RESET_CONSUMER_CLIENT_OFFSET (an admin reset through the broker, wire.md §6.13):
+    /// every owned queue named in the body jumps to its new offset. The batch with the
+    /// application (if any) is abandoned, a pull in flight is disowned (its answer will
+    /// carry a stale token), and the new offset is committed at the next commit.
+    fn on_reset_offset(&mut self, now: Instant, cmd: &Command<'_>) {
+        use crate::body::ResetOffsetBody;
+        use crate::header::ResetConsumerClientOffsetRequest;
+        let Ok(h) = cmd.decode_fields::<ResetConsumerClientOffsetRequest<'_>>() else {
+            return;
+        };
+        let Ok(body) = ResetOffsetBody::<crate::collections::Fixed<64>>::decode(cmd.body) else {
+            return;
+        };
+        let Some(c) = self.consumer.as_mut() else {
+            return;
+        };
+        if h.group != c.group.as_str() {
+            return;
+        }
+        let topics = &self.topics;
+        for q in c.queues.iter_mut() {
+            let Some(topic) = topics.get(usize::from(q.topic)) else {
+                continue;
+            };
+            if h.topic != topic.topic.as_str() {
+                continue;
+            }
+            let Some(entry) = body.offset_table.iter().find(|e| {
+                e.message_queue.queue_id == q.queue_id
+                    && e.message_queue.broker_name == q.broker.as_str()
+                    && e.message_queue.topic == topic.topic.as_str()
+            }) else {
+                continue;
+            };
+            q.token = c.next_token;
+            c.next_token = c.next_token.wrapping_add(1);
+            q.batch = None;
+            q.next_offset = entry.offset;
+            q.consumed = entry.offset;
+            q.committed = -1;
+            q.step = QueueStep::Ready;
+        }
+        self.drive_queues(now);
     }
 }
 
