@@ -405,3 +405,64 @@ fn a_broker_offset_reset_moves_the_owned_queues() {
     let first: BTreeSet<&str> = got.iter().map(|(_, b)| b.as_str()).collect();
     assert!(again.iter().all(|(_, b)| first.contains(b.as_str())));
 }
+
+#[test]
+fn lite_pull_assign_seek_and_explicit_commit() {
+    let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
+    inject(&mut w, &["broker-a"], 0..40, |_| "TagA");
+    let mut cfg = ConsumerConfig::lite_pull("LITE");
+    cfg.from_where = ConsumeFromWhere::FirstOffset;
+    cfg.auto_commit = false;
+    let now = Instant::from_millis(w.now);
+    w.client()
+        .assign(
+            now,
+            0,
+            &cfg,
+            &[("TopicTest", "broker-a", 0), ("TopicTest", "broker-a", 2)],
+        )
+        .unwrap();
+    let expected = (w.sim.max_offset("broker-a", "TopicTest", 0)
+        + w.sim.max_offset("broker-a", "TopicTest", 2)) as usize;
+    let mut got = Vec::new();
+    w.run_until(60_000, |w| {
+        consume(w, &mut got);
+        got.len() >= expected
+    })
+    .unwrap();
+    w.advance(25_000); // past any rebalance or auto-commit time
+    consume(&mut w, &mut got);
+    assert_eq!(got.len(), expected, "only the assigned queues 0 and 2");
+    let owned: BTreeSet<i32> = w.client().owned_queues().map(|(_, _, q)| q).collect();
+    assert_eq!(
+        owned,
+        BTreeSet::from([0, 2]),
+        "no rebalance, no retry topic"
+    );
+    assert_eq!(
+        w.sim.committed_offset("broker-a", "LITE", "TopicTest", 0),
+        None,
+        "auto-commit off"
+    );
+    w.client().commit();
+    w.advance(100);
+    assert_eq!(
+        w.sim.committed_offset("broker-a", "LITE", "TopicTest", 0),
+        Some(w.sim.max_offset("broker-a", "TopicTest", 0))
+    );
+    // Seek queue 2 back to its start: its messages come again.
+    let now = Instant::from_millis(w.now);
+    assert!(w.client().seek(now, "TopicTest", "broker-a", 2, 0));
+    assert!(
+        !w.client().seek(now, "TopicTest", "broker-a", 1, 0),
+        "not owned"
+    );
+    let mut again = Vec::new();
+    let q2 = w.sim.max_offset("broker-a", "TopicTest", 2) as usize;
+    w.run_until(30_000, |w| {
+        consume(w, &mut again);
+        again.len() >= q2
+    })
+    .unwrap();
+    assert_eq!(again.len(), q2);
+}

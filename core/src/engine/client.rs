@@ -1582,6 +1582,12 @@ pub struct ConsumerConfig<'a> {
     pub rebalance_interval: Millis,
     /// Offset commit period (5 s).
     pub commit_interval: Millis,
+    /// Commit consumed offsets every `commit_interval` (lite pull's `autoCommit`,
+    /// default true); when false only [`Client::commit`] does.
+    pub auto_commit: bool,
+    /// A pull-style consumer (Java `DefaultLitePullConsumer`: `CONSUME_ACTIVELY` in
+    /// heartbeats) rather than a push consumer.
+    pub lite_pull: bool,
 }
 
 impl<'a> ConsumerConfig<'a> {
@@ -1597,6 +1603,16 @@ impl<'a> ConsumerConfig<'a> {
             pull_timeout: Millis(30_000),
             rebalance_interval: Millis(20_000),
             commit_interval: Millis(5_000),
+            auto_commit: true,
+            lite_pull: false,
+        }
+    }
+
+    /// Java's `DefaultLitePullConsumer` defaults: pull style, auto-commit on.
+    pub fn lite_pull(group: &'a str) -> Self {
+        ConsumerConfig {
+            lite_pull: true,
+            ..ConsumerConfig::new(group)
         }
     }
 }
@@ -1707,6 +1723,10 @@ struct ConsumerState<C: Collections, B: MessageBuf> {
     next_commit: Instant,
     next_token: u32,
     next_delivery: u32,
+    auto_commit: bool,
+    lite_pull: bool,
+    /// Queues were assigned by the application: no rebalance.
+    assigned: bool,
 }
 
 impl<C: Collections, B: MessageBuf> ConsumerState<C, B> {
@@ -1714,7 +1734,11 @@ impl<C: Collections, B: MessageBuf> ConsumerState<C, B> {
         use crate::body::{ConsumeType, ConsumerData, ExpressionType, SubscriptionData};
         let mut data = ConsumerData {
             group_name: Text::new(&self.group),
-            consume_type: ConsumeType::Passively,
+            consume_type: if self.lite_pull {
+                ConsumeType::Actively
+            } else {
+                ConsumeType::Passively
+            },
             message_model: self.model,
             consume_from_where: self.from_where,
             subscription_data_set: C::List::default(),
@@ -1805,10 +1829,13 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 next_commit: now + config.commit_interval,
                 next_token: 0,
                 next_delivery: 0,
+                auto_commit: config.auto_commit,
+                lite_pull: config.lite_pull,
+                assigned: false,
             });
         }
         let mut retry = Name::new();
-        let clustering = config.model == crate::body::MessageModel::Clustering;
+        let clustering = config.model == crate::body::MessageModel::Clustering && !config.lite_pull;
         if clustering {
             retry
                 .push_str("%RETRY%")
@@ -1935,7 +1962,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         };
         if now >= c.next_commit {
             c.next_commit = now + c.commit_interval;
-            self.commit_offsets();
+            if c.auto_commit {
+                self.commit_offsets();
+            }
         }
         self.drive_queues(now);
     }
@@ -1944,6 +1973,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         let Some(c) = self.consumer.as_ref() else {
             return;
         };
+        if c.assigned {
+            return;
+        }
         let broadcasting = c.model == crate::body::MessageModel::Broadcasting;
         let topics: heapless::Vec<u16, 16> = c
             .subs
@@ -2422,7 +2454,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 let sub = c.subs.iter().find(|s| s.topic == topic).ok_or(missing)?;
                 let clustering = c.model == crate::body::MessageModel::Clustering;
                 let mut flag = PullSysFlag::SUSPEND | PullSysFlag::SUBSCRIPTION;
-                if clustering && q.consumed > 0 {
+                // Only push consumers commit on pulls (wire.md §6.5); a pull consumer, or
+                // one with auto-commit off, commits only when asked.
+                if clustering && q.consumed > 0 && c.auto_commit && !c.lite_pull {
                     flag = flag.with(PullSysFlag::COMMIT_OFFSET);
                 }
                 let req = PullMessageRequest {
@@ -2680,6 +2714,95 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             q.step = QueueStep::Ready;
         }
         self.drive_queues(now);
+    }
+}
+
+impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT> {
+    /// Lite pull, assign mode: consume exactly `queues` (topic, broker name, queue id),
+    /// without rebalancing (Java `DefaultLitePullConsumer.assign`). Replaces any earlier
+    /// assignment; offsets start from the committed ones (or `from_where`).
+    pub fn assign(
+        &mut self,
+        now: Instant,
+        wall_clock_ms: i64,
+        config: &ConsumerConfig<'_>,
+        queues: &[(&str, &str, i32)],
+    ) -> Result<(), CallError> {
+        for (topic, _, _) in queues {
+            if self
+                .consumer
+                .as_ref()
+                .is_none_or(|c| !c.subs.iter().any(|s| s.topic == *topic))
+            {
+                self.subscribe(now, wall_clock_ms, config, topic, "*")?;
+            }
+        }
+        let Some(c) = self.consumer.as_mut() else {
+            return Err(CallError::NoProducer);
+        };
+        c.assigned = true;
+        let topics: heapless::Vec<u16, 16> = c
+            .subs
+            .iter()
+            .filter_map(|s| self.topics.iter().position(|t| t.topic == s.topic))
+            .filter_map(|i| u16::try_from(i).ok())
+            .take(16)
+            .collect();
+        for ti in topics {
+            let Some(tname) = self.topics.get(usize::from(ti)).map(|t| t.topic.clone()) else {
+                continue;
+            };
+            let mine: heapless::Vec<(Name, i32), 64> = queues
+                .iter()
+                .filter(|(t, _, _)| *t == tname.as_str())
+                .filter_map(|(_, b, q)| Some((Name::try_from(*b).ok()?, *q)))
+                .collect();
+            self.apply_assignment(ti, &mine);
+        }
+        self.drive_queues(now);
+        Ok(())
+    }
+
+    /// Move an owned queue to `offset` (Java `seek`): its next pull starts there, a batch
+    /// with the application and a pull in flight are abandoned. `false` if the queue is
+    /// not owned.
+    pub fn seek(
+        &mut self,
+        now: Instant,
+        topic: &str,
+        broker: &str,
+        queue_id: i32,
+        offset: i64,
+    ) -> bool {
+        let Some(ti) = self.topics.iter().position(|t| t.topic == topic) else {
+            return false;
+        };
+        let Some(c) = self.consumer.as_mut() else {
+            return false;
+        };
+        let token = c.next_token;
+        let Some(q) = c
+            .queues
+            .iter_mut()
+            .find(|q| usize::from(q.topic) == ti && q.broker == broker && q.queue_id == queue_id)
+        else {
+            return false;
+        };
+        q.token = token;
+        q.batch = None;
+        q.next_offset = offset;
+        q.consumed = offset;
+        q.committed = -1;
+        q.step = QueueStep::Ready;
+        c.next_token = c.next_token.wrapping_add(1);
+        self.drive_queues(now);
+        true
+    }
+
+    /// Commit every consumed offset now (for `auto_commit: false`, or before a planned
+    /// stop). Commits are oneway, as Java sends them.
+    pub fn commit(&mut self) {
+        self.commit_offsets();
     }
 }
 
