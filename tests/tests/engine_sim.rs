@@ -323,3 +323,53 @@ fn an_ordered_send_is_not_retried_on_another_queue() {
         + w.sim.request_count(B, RequestCode::SEND_MESSAGE_V2);
     assert_eq!(total, 2, "the warm-up send and exactly one ordered attempt");
 }
+
+#[test]
+fn large_bodies_are_compressed_like_java_and_decompress_to_the_original() {
+    use rocketmq_proto::message::RecordIter;
+    let mut w = world(&[("broker-a", A)]);
+    let body: Vec<u8> = (0..10_000u32).map(|i| (i % 7) as u8 + b'a').collect();
+    let small = b"small".to_vec();
+    let mut ids = Vec::new();
+    for b in [&body, &small] {
+        let now = w.now;
+        let id = w
+            .client()
+            .send(
+                Instant::from_millis(now),
+                0,
+                &Message::new("TopicTest", b),
+                SendMode::Sync,
+            )
+            .unwrap();
+        ids.push(id);
+        w.run_until(10_000, |w| outcomes(w).contains_key(&id))
+            .unwrap();
+    }
+    let outs = outcomes(&w);
+    let mut seen = 0;
+    for id in &ids {
+        let r = outs[id].as_ref().unwrap();
+        let stored = w.sim.messages("broker-a", "TopicTest", r.queue_id);
+        let m = stored
+            .iter()
+            .find(|m| m.queue_offset == r.queue_offset)
+            .unwrap();
+        let rec = RecordIter::new(&m.record).next().unwrap().unwrap();
+        let plain = rec.decompressed_body(1 << 20).unwrap();
+        if plain.len() == body.len() {
+            assert_eq!(
+                rec.sys_flag.0 & 0x301,
+                0x301,
+                "zlib-compressed, as Java marks it"
+            );
+            assert!(rec.body.len() < body.len() / 4, "and actually smaller");
+            assert_eq!(&plain[..], &body[..]);
+        } else {
+            assert_eq!(rec.sys_flag.0 & 0x1, 0, "below 4 KiB: sent as is");
+            assert_eq!(&plain[..], &small[..]);
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, 2);
+}

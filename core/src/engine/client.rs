@@ -55,6 +55,10 @@ pub type MsgId = heapless::String<56>;
 /// A response remark kept for an error report (truncated).
 pub type Remark = heapless::String<128>;
 
+/// sysFlag of a zlib-compressed body as a 5.x Java producer sets it: COMPRESSED (0x1)
+/// with compression type ZLIB (3 << 8) (messages.md §2.3–2.4).
+pub const SYS_FLAG_ZLIB_COMPRESSED: i32 = 0x301;
+
 /// The default topic auto-created topics are modelled on (behaviour.md §1.8).
 pub const DEFAULT_TOPIC: &str = "TBW102";
 /// Queues per broker when sending through the default topic's route.
@@ -355,6 +359,8 @@ struct SendOp<B: MessageBuf> {
     data: B,
     props_len: usize,
     flag: i32,
+    /// Message sysFlag bits the producer sets (compression).
+    sys_flag: i32,
     born_timestamp: i64,
     msg_id: MsgId,
     deadline: Instant,
@@ -600,7 +606,20 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             write_properties(&mut out, pairs).map_err(CallError::Encode)?;
             out.finish().map_err(CallError::Encode)?
         };
-        let data = B::from_parts(&[props.get(..props_len).unwrap_or_default(), msg.body])
+        // Java compresses single-message bodies of 4 KiB or more (zlib, level 5) and
+        // marks them in sysFlag. Without an allocator bodies go uncompressed (valid on the
+        // wire; only larger).
+        #[cfg(feature = "alloc")]
+        let compressed = crate::message::should_compress(msg.body.len())
+            .then(|| crate::message::compress_zlib(msg.body, crate::message::DEFAULT_ZLIB_LEVEL));
+        #[cfg(feature = "alloc")]
+        let (body, sys_flag) = match &compressed {
+            Some(c) => (c.as_slice(), SYS_FLAG_ZLIB_COMPRESSED),
+            None => (msg.body, 0),
+        };
+        #[cfg(not(feature = "alloc"))]
+        let (body, sys_flag) = (msg.body, 0);
+        let data = B::from_parts(&[props.get(..props_len).unwrap_or_default(), body])
             .ok_or(CallError::Full("message buffer"))?;
         let topic = name(msg.topic)?;
         self.ensure_topic(&topic)?;
@@ -614,6 +633,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             data,
             props_len,
             flag: msg.flag,
+            sys_flag,
             born_timestamp: wall_clock_ms,
             msg_id,
             deadline: now + self.config.send_timeout,
@@ -1334,7 +1354,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     default_topic: Text::new(DEFAULT_TOPIC),
                     default_topic_queue_nums: DEFAULT_TOPIC_QUEUE_NUMS,
                     queue_id: queue.map_or(0, |q| q.queue_id),
-                    sys_flag: 0,
+                    sys_flag: op.sys_flag,
                     born_timestamp: op.born_timestamp,
                     flag: op.flag,
                     properties: Some(Text::new(props)),
@@ -1633,7 +1653,10 @@ pub struct Delivery<'d> {
 
 impl<'d> Delivery<'d> {
     /// The messages, with those whose tag the subscription does not name left out
-    /// (the broker filters by hash only; Java re-filters by the exact tag).
+    /// (the broker filters by hash only; Java re-filters by the exact tag). Records are
+    /// as stored: a compressed body (sysFlag bit 0x1) is read with
+    /// [`MessageRecord::decompressed_body`](crate::message::MessageRecord::decompressed_body)
+    /// (needs `alloc`).
     pub fn messages(&self) -> impl Iterator<Item = crate::message::MessageRecord<'d>> + 'd {
         delivered_records(self.body, self.expression)
     }
