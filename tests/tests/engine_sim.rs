@@ -373,3 +373,78 @@ fn large_bodies_are_compressed_like_java_and_decompress_to_the_original() {
     }
     assert_eq!(seen, 2);
 }
+
+#[test]
+fn transactions_commit_rollback_and_answer_the_brokers_check() {
+    use rocketmq_proto::header::TransactionResolution;
+    let mut w = world(&[("broker-a", A)]);
+    let half = |w: &mut World, body: &[u8]| {
+        let now = w.now;
+        let id = w
+            .client()
+            .send_transactional(
+                Instant::from_millis(now),
+                0,
+                &Message::new("TopicTest", body),
+            )
+            .unwrap();
+        w.run_until(10_000, |w| outcomes(w).contains_key(&id))
+            .unwrap();
+        outcomes(w)[&id].clone().unwrap()
+    };
+    let visible = |w: &World| -> Vec<String> {
+        (0..4)
+            .flat_map(|q| w.sim.messages("broker-a", "TopicTest", q))
+            .map(|m| String::from_utf8(m.body()).unwrap())
+            .collect()
+    };
+    let commit = half(&mut w, b"commit-me");
+    let rollback = half(&mut w, b"roll-me-back");
+    let checked = half(&mut w, b"ask-me");
+    assert!(visible(&w).is_empty(), "half messages are invisible");
+    assert_eq!(w.sim.pending_half_messages("broker-a").len(), 3);
+
+    w.client()
+        .end_transaction(&commit, TransactionResolution::Commit)
+        .unwrap();
+    w.client()
+        .end_transaction(&rollback, TransactionResolution::Rollback)
+        .unwrap();
+    w.advance(100);
+    assert_eq!(visible(&w), ["commit-me"]);
+    assert_eq!(w.sim.pending_half_messages("broker-a").len(), 1);
+
+    // The broker checks the third one; the application commits it.
+    let offset = rocketmq_proto::message::OffsetMsgId::parse(&checked.offset_msg_id)
+        .unwrap()
+        .commit_log_offset;
+    let now = w.now;
+    assert!(w.sim.check_transaction_state(now, A, offset).is_some());
+    let mut check = None;
+    w.run_until(5_000, |w| {
+        for e in std::mem::take(&mut w.nodes[0].events) {
+            if let Event::CheckTransaction { id } = e {
+                check = Some(id);
+            }
+        }
+        check.is_some()
+    })
+    .unwrap();
+    let id = check.unwrap();
+    let c = w.client().transaction_check(id).unwrap().clone();
+    assert_eq!(
+        c.msg_id, checked.msg_id,
+        "the check names the half message's UNIQ_KEY"
+    );
+    assert_eq!(c.producer_group.as_str(), "PG");
+    assert_eq!(c.topic.as_str(), "TopicTest");
+    w.client()
+        .answer_check(id, TransactionResolution::Commit)
+        .unwrap();
+    assert!(w.client().transaction_check(id).is_none());
+    w.advance(100);
+    let mut v = visible(&w);
+    v.sort();
+    assert_eq!(v, ["ask-me", "commit-me"]);
+    assert!(w.sim.pending_half_messages("broker-a").is_empty());
+}

@@ -265,6 +265,12 @@ pub enum Event {
     /// [`Client::shutdown`] finished: offsets committed, the client unregistered from
     /// the brokers (or the deadline passed), the last frames written. Reported once.
     ShutdownComplete,
+    /// A broker asks how a transaction ended (CHECK_TRANSACTION_STATE): read it with
+    /// [`Client::transaction_check`] and answer with [`Client::answer_check`].
+    CheckTransaction {
+        /// Which check.
+        id: CheckId,
+    },
 }
 
 /// Why an application call was refused at once.
@@ -415,6 +421,10 @@ enum Purpose {
     Unregister {
         producer: Option<u8>,
     },
+    /// END_TRANSACTION, oneway: the entry of `ends` with this sequence number.
+    EndTransaction {
+        seq: u32,
+    },
     /// CONSUMER_SEND_MSG_BACK of the `index`-th delivered message of the batch of an
     /// owned queue.
     SendBack {
@@ -455,6 +465,11 @@ pub struct Client<C: Collections, B: MessageBuf, const INFLIGHT: usize> {
     next_route_refresh: Instant,
     consumer: Option<ConsumerState<C, B>>,
     shutdown: Option<Shutdown>,
+    /// END_TRANSACTION requests waiting to be written.
+    ends: C::List<EndTx>,
+    /// Broker transaction checks waiting for the application's answer.
+    checks: C::List<TransactionCheck>,
+    next_seq: u32,
     /// Opaques for oneway requests (no in-flight entry), counted down from -1 so they
     /// never meet the in-flight table's.
     next_oneway_opaque: i32,
@@ -488,6 +503,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             next_route_refresh: now + Millis(10),
             consumer: None,
             shutdown: None,
+            ends: C::List::default(),
+            checks: C::List::default(),
+            next_seq: 0,
             next_oneway_opaque: -1,
         }
     }
@@ -540,7 +558,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         msg: &Message<'_>,
         mode: SendMode,
     ) -> Result<SendId, CallError> {
-        self.start_send(now, wall_clock_ms, msg, mode, None)
+        self.start_send(now, wall_clock_ms, msg, mode, None, false)
     }
 
     /// Send `msg` in order with every other message of the same `key`: the queue is
@@ -554,7 +572,20 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         msg: &Message<'_>,
         key: &str,
     ) -> Result<SendId, CallError> {
-        self.start_send(now, wall_clock_ms, msg, SendMode::Sync, Some(key))
+        self.start_send(now, wall_clock_ms, msg, SendMode::Sync, Some(key), false)
+    }
+
+    /// Send the half message of a transaction (messages.md §7): stored but invisible
+    /// to consumers until [`Client::end_transaction`] commits it. Java properties
+    /// `TRAN_MSG=true`, `PGROUP=<group>`, sysFlag TRANSACTION_PREPARED. The receipt of its
+    /// [`Event::SendOk`] is what `end_transaction` needs.
+    pub fn send_transactional(
+        &mut self,
+        now: Instant,
+        wall_clock_ms: i64,
+        msg: &Message<'_>,
+    ) -> Result<SendId, CallError> {
+        self.start_send(now, wall_clock_ms, msg, SendMode::Sync, None, true)
     }
 
     fn start_send(
@@ -564,6 +595,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         msg: &Message<'_>,
         mode: SendMode,
         order_key: Option<&str>,
+        transactional: bool,
     ) -> Result<SendId, CallError> {
         if self.shutdown.is_some() {
             return Err(CallError::Closed);
@@ -602,7 +634,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                         "false"
                     },
                 )))
-                .chain(core::iter::once((keys::UNIQ_KEY, msg_id.as_str())));
+                .chain(core::iter::once((keys::UNIQ_KEY, msg_id.as_str())))
+                .chain(transactional.then_some((keys::TRAN_MSG, "true")))
+                .chain(transactional.then_some((keys::PGROUP, group.as_str())));
             write_properties(&mut out, pairs).map_err(CallError::Encode)?;
             out.finish().map_err(CallError::Encode)?
         };
@@ -619,6 +653,12 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         };
         #[cfg(not(feature = "alloc"))]
         let (body, sys_flag) = (msg.body, 0);
+        // TRANSACTION_PREPARED_TYPE (messages.md §2.3).
+        let sys_flag = if transactional {
+            sys_flag | 0x4
+        } else {
+            sys_flag
+        };
         let data = B::from_parts(&[props.get(..props_len).unwrap_or_default(), body])
             .ok_or(CallError::Full("message buffer"))?;
         let topic = name(msg.topic)?;
@@ -1081,7 +1121,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             Purpose::Heartbeat
             | Purpose::Reply
             | Purpose::Commit { .. }
-            | Purpose::Unregister { .. } => {}
+            | Purpose::Unregister { .. }
+            | Purpose::EndTransaction { .. } => {}
             Purpose::SendBack { token, index, .. } => self.send_back_done(now, token, index, false),
             Purpose::ConsumerList { .. } | Purpose::Offset { .. } | Purpose::Pull { .. } => {
                 self.consumer_request_failed(now, &purpose)
@@ -1146,7 +1187,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             Purpose::Heartbeat
             | Purpose::Reply
             | Purpose::Commit { .. }
-            | Purpose::Unregister { .. } => {}
+            | Purpose::Unregister { .. }
+            | Purpose::EndTransaction { .. } => {}
             Purpose::SendBack { token, index, .. } => {
                 let ok = cmd.header.response_code() == ResponseCode::SUCCESS;
                 self.send_back_done(now, token, index, ok)
@@ -1208,6 +1250,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     /// A request from the broker. Unknown two-way requests get
     /// REQUEST_CODE_NOT_SUPPORTED, as Java answers (wire.md §3.2); oneway ones none.
     fn on_server_request(&mut self, now: Instant, conn: ConnId, cmd: &Command<'_>) {
+        if cmd.header.request_code() == RequestCode::CHECK_TRANSACTION_STATE {
+            return self.on_check_transaction(conn, cmd);
+        }
         if cmd.header.request_code() == RequestCode::RESET_CONSUMER_CLIENT_OFFSET {
             return self.on_reset_offset(now, cmd);
         }
@@ -1254,6 +1299,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         };
         let len = self.encode_outbound(&ob, buf)?;
         let _ = self.outbound.remove_at(pos);
+        if let Purpose::EndTransaction { seq } = ob.purpose {
+            self.ends.retain_where(|e| e.seq != seq);
+        }
         if let Purpose::Send(id) = ob.purpose {
             let oneway = self
                 .sends
@@ -1370,6 +1418,31 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 }
                 enc.encode(buf, &header, &req.v2(), body)
             }
+            Purpose::EndTransaction { seq } => {
+                use crate::header::EndTransactionRequest;
+                let e =
+                    self.ends
+                        .iter()
+                        .find(|e| e.seq == *seq)
+                        .ok_or(EncodeError::InvalidValue {
+                            field: "transaction",
+                        })?;
+                let req = EndTransactionRequest {
+                    producer_group: Text::new(&e.group),
+                    tran_state_table_offset: e.tran_state_table_offset,
+                    commit_log_offset: e.commit_log_offset,
+                    commit_or_rollback: e.resolution,
+                    from_transaction_check: Some(e.from_check),
+                    msg_id: Text::new(&e.msg_id),
+                    transaction_id: Some(Text::new(&e.transaction_id)),
+                    topic: None,
+                    broker_name: None,
+                };
+                let header = self
+                    .header(RequestCode::END_TRANSACTION, ob.opaque)
+                    .oneway();
+                enc.encode(buf, &header, &req, b"")
+            }
             Purpose::Unregister { producer } => {
                 use crate::header::UnregisterClientRequest;
                 let group = match producer {
@@ -1440,6 +1513,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             .and_then(ConsumerState::announce_delivery)
         {
             return Some(Event::Messages { id });
+        }
+        if let Some(c) = self.checks.iter_mut().find(|c| !c.announced) {
+            c.announced = true;
+            return Some(Event::CheckTransaction { id: c.id });
         }
         let Some(i) = self
             .sends
@@ -2826,6 +2903,196 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     /// stop). Commits are oneway, as Java sends them.
     pub fn commit(&mut self) {
         self.commit_offsets();
+    }
+}
+
+// ==================================================================== transactions
+
+/// Identifies a broker's transaction check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CheckId(pub u32);
+
+/// A broker asking how a transaction ended (CHECK_TRANSACTION_STATE, wire.md §6.10).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransactionCheck {
+    /// Which check.
+    pub id: CheckId,
+    /// The half message's UNIQ_KEY (the message id the application knows).
+    pub msg_id: MsgId,
+    /// The transaction id (= UNIQ_KEY).
+    pub transaction_id: MsgId,
+    /// The producer group the half message belongs to (its `PGROUP`).
+    pub producer_group: Name,
+    /// The real topic of the half message.
+    pub topic: Name,
+    tran_state_table_offset: i64,
+    commit_log_offset: i64,
+    addr: Addr,
+    announced: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct EndTx {
+    seq: u32,
+    group: Name,
+    tran_state_table_offset: i64,
+    commit_log_offset: i64,
+    resolution: crate::header::TransactionResolution,
+    msg_id: MsgId,
+    transaction_id: MsgId,
+    from_check: bool,
+}
+
+impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT> {
+    /// Resolve the transaction whose half message has `receipt` (from its
+    /// [`Event::SendOk`]): END_TRANSACTION, oneway, to the broker that stored it, with
+    /// the offsets the broker checks (`queueOffset`, and the commit-log offset from the
+    /// offset message id).
+    pub fn end_transaction(
+        &mut self,
+        receipt: &SendReceipt,
+        resolution: crate::header::TransactionResolution,
+    ) -> Result<(), CallError> {
+        let commit_log_offset = crate::message::OffsetMsgId::parse(&receipt.offset_msg_id)
+            .map_err(|_| {
+                CallError::Encode(EncodeError::InvalidValue {
+                    field: "offsetMsgId",
+                })
+            })?
+            .commit_log_offset;
+        let addr = self
+            .master_addr(&receipt.broker_name)
+            .ok_or(CallError::Full("broker address"))?;
+        let group = self
+            .producer_groups
+            .first()
+            .cloned()
+            .ok_or(CallError::NoProducer)?;
+        self.push_end(
+            &addr,
+            EndTx {
+                seq: 0,
+                group,
+                tran_state_table_offset: receipt.queue_offset,
+                commit_log_offset,
+                resolution,
+                msg_id: receipt.msg_id.clone(),
+                transaction_id: receipt.msg_id.clone(),
+                from_check: false,
+            },
+        )
+    }
+
+    /// The check `id`, until it is answered.
+    pub fn transaction_check(&self, id: CheckId) -> Option<&TransactionCheck> {
+        self.checks.iter().find(|c| c.id == id)
+    }
+
+    /// Answer a broker's check: END_TRANSACTION with `fromTransactionCheck=true`,
+    /// echoing the broker's offsets, on the connection the check came from.
+    pub fn answer_check(
+        &mut self,
+        id: CheckId,
+        resolution: crate::header::TransactionResolution,
+    ) -> Result<(), CallError> {
+        let i = self
+            .checks
+            .iter()
+            .position(|c| c.id == id)
+            .ok_or(CallError::Full("no such check"))?;
+        let c = self
+            .checks
+            .remove_at(i)
+            .ok_or(CallError::Full("no such check"))?;
+        self.push_end(
+            &c.addr,
+            EndTx {
+                seq: 0,
+                group: c.producer_group,
+                tran_state_table_offset: c.tran_state_table_offset,
+                commit_log_offset: c.commit_log_offset,
+                resolution,
+                msg_id: c.msg_id,
+                transaction_id: c.transaction_id,
+                from_check: true,
+            },
+        )
+    }
+
+    fn push_end(&mut self, addr: &Addr, mut end: EndTx) -> Result<(), CallError> {
+        end.seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        let seq = end.seq;
+        self.ends
+            .try_push(end)
+            .map_err(|_| CallError::Full("pending END_TRANSACTION"))?;
+        let conn = self.conn_for(addr);
+        let opaque = self.next_oneway_opaque;
+        self.next_oneway_opaque = self.next_oneway_opaque.wrapping_sub(1).min(-1);
+        if self
+            .outbound
+            .try_push(Outbound {
+                conn,
+                opaque,
+                purpose: Purpose::EndTransaction { seq },
+                code: 0,
+            })
+            .is_err()
+        {
+            self.ends.retain_where(|e| e.seq != seq);
+            return Err(CallError::Full("outbound"));
+        }
+        Ok(())
+    }
+
+    fn on_check_transaction(&mut self, conn: ConnId, cmd: &Command<'_>) {
+        use crate::header::CheckTransactionStateRequest;
+        let Ok(h) = cmd.decode_fields::<CheckTransactionStateRequest<'_>>() else {
+            return;
+        };
+        // The same half message checked again before the application answered: one
+        // pending check is enough.
+        if self
+            .checks
+            .iter()
+            .any(|c| c.commit_log_offset == h.commit_log_offset)
+        {
+            return;
+        }
+        let Some(addr) = self
+            .conns
+            .iter()
+            .find(|c| c.id == conn)
+            .map(|c| c.addr.clone())
+        else {
+            return;
+        };
+        let Some(Ok(record)) = crate::message::RecordIter::new(cmd.body).next() else {
+            return;
+        };
+        let uniq = record
+            .uniq_key()
+            .or(h.msg_id.as_ref().and_then(Text::as_str))
+            .unwrap_or_default();
+        let id = CheckId(self.next_seq);
+        self.next_seq = self.next_seq.wrapping_add(1);
+        let check = TransactionCheck {
+            id,
+            msg_id: MsgId::try_from(uniq).unwrap_or_default(),
+            transaction_id: h
+                .transaction_id
+                .map(|t| text_to(&t))
+                .unwrap_or_else(|| MsgId::try_from(uniq).unwrap_or_default()),
+            producer_group: Name::try_from(record.properties.get(keys::PGROUP).unwrap_or_default())
+                .unwrap_or_default(),
+            topic: Name::try_from(record.topic).unwrap_or_default(),
+            tran_state_table_offset: h.tran_state_table_offset,
+            commit_log_offset: h.commit_log_offset,
+            addr,
+            announced: false,
+        };
+        // Full: dropped; the broker checks again later (every 30 s, up to 15 times).
+        let _ = self.checks.try_push(check);
     }
 }
 
