@@ -466,3 +466,76 @@ fn lite_pull_assign_seek_and_explicit_commit() {
     .unwrap();
     assert_eq!(again.len(), q2);
 }
+
+#[test]
+fn sql92_subscription_goes_to_the_broker_and_is_not_refiltered_by_tag() {
+    let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
+    inject(&mut w, &["broker-a"], 0..12, |i| {
+        if i % 2 == 0 {
+            "TagA"
+        } else {
+            "TagB"
+        }
+    });
+    let mut cfg = ConsumerConfig::new(GROUP);
+    cfg.from_where = ConsumeFromWhere::FirstOffset;
+    let now = Instant::from_millis(w.now);
+    w.client()
+        .subscribe_sql92(now, 1, &cfg, "TopicTest", "a > 5")
+        .unwrap();
+    let mut got = Vec::new();
+    w.run_until(60_000, |w| {
+        consume(w, &mut got);
+        got.len() >= 12
+    })
+    .unwrap();
+    // The simulated broker does not evaluate SQL92 (it matches all): what arrives is
+    // delivered as is, both tags included.
+    assert_eq!(got.len(), 12);
+    let sub = w
+        .sim
+        .subscription(A, GROUP, "TopicTest")
+        .expect("registered by heartbeat");
+    assert_eq!(sub.expression_type, "SQL92");
+    assert_eq!(sub.sub_string, "a > 5");
+}
+
+#[test]
+fn a_restarted_broker_gets_a_heartbeat_at_once_and_consumption_resumes() {
+    use rocketmq_proto::codes::RequestCode;
+    let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
+    inject(&mut w, &["broker-a"], 0..8, |_| "TagA");
+    subscribe(&mut w, 0, "*");
+    let mut got = Vec::new();
+    w.run_until(60_000, |w| {
+        consume(w, &mut got);
+        got.len() >= 8
+    })
+    .unwrap();
+    let now = w.now;
+    w.sim.take_down(now, A);
+    w.advance(5_000);
+    let before = w.sim.request_count(A, RequestCode::HEART_BEAT);
+    let now = w.now;
+    w.sim.bring_up(now, A);
+    // Pulls reconnect within about a second; the heartbeat goes first on the new
+    // connection, long before the 30 s period.
+    w.advance(3_000);
+    assert!(
+        w.sim.request_count(A, RequestCode::HEART_BEAT) > before,
+        "heartbeat on reconnect"
+    );
+    assert!(!w.sim.consumer_ids(A, GROUP).is_empty(), "registered again");
+    inject(&mut w, &["broker-a"], 8..16, |_| "TagA");
+    w.run_until(30_000, |w| {
+        consume(w, &mut got);
+        got.len() >= 16
+    })
+    .unwrap();
+    let bodies: BTreeSet<&str> = got.iter().map(|(_, b)| b.as_str()).collect();
+    assert_eq!(
+        bodies.len(),
+        16,
+        "all queues resumed without restarting the consumer"
+    );
+}

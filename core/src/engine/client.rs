@@ -1060,13 +1060,31 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     }
 
     /// The connection `conn` is established.
-    pub fn handle_connected(&mut self, _now: Instant, conn: ConnId) {
-        if let Some(c) = self
+    pub fn handle_connected(&mut self, now: Instant, conn: ConnId) {
+        let Some(c) = self
             .conns
             .iter_mut()
             .find(|c| c.id == conn && c.state == ConnState::Connecting)
+        else {
+            return;
+        };
+        c.state = ConnState::Open;
+        let addr = c.addr.clone();
+        // Java 5.x: a connection to a known broker (first connect or reconnect) gets a
+        // heartbeat at once, and the rebalance is woken — a restarted broker learns the
+        // client's subscriptions before its pulls arrive (behaviour.md §1.9).
+        let is_broker = self.brokers.iter().any(|b| b.addr == addr);
+        if is_broker
+            && (self.consumer.is_some() || !self.producer_groups.is_empty())
+            && self.shutdown.is_none()
         {
-            c.state = ConnState::Open;
+            let deadline = now + self.config.request_timeout;
+            let _ = self.push_request(&addr, deadline, Purpose::Heartbeat);
+            if let Some(c) = self.consumer.as_mut() {
+                c.next_rebalance = c
+                    .next_rebalance
+                    .min(now.max(c.last_rebalance + Millis(1_000)));
+            }
         }
     }
 
@@ -1756,6 +1774,21 @@ struct Sub {
     topic: Name,
     expression: Name,
     version: i64,
+    /// A SQL92 expression over message properties (broker-side filtering only)
+    /// instead of a TAG expression.
+    sql92: bool,
+}
+
+impl Sub {
+    /// The expression the client re-filters delivered messages with: the TAG
+    /// expression, or `*` for SQL92 (the broker alone evaluates those).
+    fn client_filter(&self) -> &str {
+        if self.sql92 {
+            "*"
+        } else {
+            &self.expression
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1852,11 +1885,16 @@ impl<C: Collections, B: MessageBuf> ConsumerState<C, B> {
                 tags_set: C::List::default(),
                 code_set: C::List::default(),
                 sub_version: sub.version,
-                expression_type: ExpressionType::Tag,
+                expression_type: if sub.sql92 {
+                    ExpressionType::Sql92
+                } else {
+                    ExpressionType::Tag
+                },
             };
-            if let crate::message::TagExpression::Tags(tags) =
-                crate::message::parse_tag_expression(&sub.expression)
-            {
+            if let (false, crate::message::TagExpression::Tags(tags)) = (
+                sub.sql92,
+                crate::message::parse_tag_expression(&sub.expression),
+            ) {
                 for t in tags {
                     let _ = List::try_push(&mut sd.tags_set, Text::new(t.tag));
                     let _ = List::try_push(&mut sd.code_set, t.code);
@@ -1906,6 +1944,32 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         config: &ConsumerConfig<'_>,
         topic: &str,
         expression: &str,
+    ) -> Result<(), CallError> {
+        self.subscribe_with(now, wall_clock_ms, config, topic, expression, false)
+    }
+
+    /// Subscribe with a SQL92 expression over message properties (e.g.
+    /// `a > 5 AND region = 'eu'`); the broker filters (it needs
+    /// `enablePropertyFilter=true` and version ≥ 4.1.0).
+    pub fn subscribe_sql92(
+        &mut self,
+        now: Instant,
+        wall_clock_ms: i64,
+        config: &ConsumerConfig<'_>,
+        topic: &str,
+        sql: &str,
+    ) -> Result<(), CallError> {
+        self.subscribe_with(now, wall_clock_ms, config, topic, sql, true)
+    }
+
+    fn subscribe_with(
+        &mut self,
+        now: Instant,
+        wall_clock_ms: i64,
+        config: &ConsumerConfig<'_>,
+        topic: &str,
+        expression: &str,
+        sql92: bool,
     ) -> Result<(), CallError> {
         if self.shutdown.is_some() {
             return Err(CallError::Closed);
@@ -1958,6 +2022,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     topic: t.clone(),
                     expression: e,
                     version: wall_clock_ms,
+                    sql92: sql92 && t.as_str() == topic,
                 })
                 .map_err(|_| CallError::Full("subscriptions"))?;
             if !self
@@ -1985,7 +2050,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             .subs
             .iter()
             .find(|s| s.topic == topic.topic)
-            .map_or("*", |s| s.expression.as_str());
+            .map_or("*", Sub::client_filter);
         Some(Delivery {
             topic: &topic.topic,
             broker_name: &q.broker,
@@ -2570,7 +2635,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     suspend_timeout_millis: c.suspend.0 as i64,
                     subscription: Some(Text::new(&sub.expression)),
                     sub_version: sub.version,
-                    expression_type: Some(Text::new("TAG")),
+                    expression_type: Some(Text::new(if sub.sql92 { "SQL92" } else { "TAG" })),
                     max_msg_bytes: None,
                     request_source: None,
                     proxy_forward_client_id: None,
@@ -2621,7 +2686,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     .subs
                     .iter()
                     .find(|s| s.topic == topic)
-                    .map_or("*", |s| s.expression.as_str());
+                    .map_or("*", Sub::client_filter);
                 let batch = q.batch.as_ref().ok_or(missing)?;
                 let m = delivered_records(batch.body.as_ref(), expression)
                     .nth(usize::from(index))
@@ -2685,7 +2750,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         let expression = topics
             .get(usize::from(q.topic))
             .and_then(|t| subs.iter().find(|s| s.topic == t.topic))
-            .map_or("*", |s| s.expression.as_str());
+            .map_or("*", Sub::client_filter);
         let n = delivered_records(b.body.as_ref(), expression).count();
         let mask = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
         b.nack = Some((delay_level, mask));
