@@ -539,3 +539,32 @@ fn a_restarted_broker_gets_a_heartbeat_at_once_and_consumption_resumes() {
         "all queues resumed without restarting the consumer"
     );
 }
+
+#[test]
+fn offset_moved_resets_to_the_brokers_next_offset_and_consumption_goes_on() {
+    // The group's committed offset points below what the broker still has (old
+    // commit-log files deleted): the pull answers OFFSET_MOVED with nextBeginOffset, and
+    // the consumer continues from there instead of retrying the bad offset.
+    let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
+    inject(&mut w, &["broker-a"], 0..40, |_| "TagA"); // 10 per queue
+    for q in 0..4 {
+        w.sim.truncate_queue("broker-a", "TopicTest", q, 6);
+    }
+    let mut got = Vec::new();
+    subscribe(&mut w, 0, "*"); // FirstOffset: starts at 0, below the new minimum 6
+    w.run_until(60_000, |w| {
+        consume(w, &mut got);
+        got.len() >= 16
+    })
+    .unwrap();
+    w.advance(6_000);
+    consume(&mut w, &mut got);
+    assert_eq!(got.len(), 16, "4 remaining per queue: {got:?}");
+    for q in 0..4 {
+        assert_eq!(
+            w.sim.committed_offset("broker-a", GROUP, "TopicTest", q),
+            Some(10),
+            "queue {q} committed past the moved range"
+        );
+    }
+}
