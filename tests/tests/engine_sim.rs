@@ -448,3 +448,47 @@ fn transactions_commit_rollback_and_answer_the_brokers_check() {
     assert_eq!(v, ["ask-me", "commit-me"]);
     assert!(w.sim.pending_half_messages("broker-a").is_empty());
 }
+
+#[test]
+fn a_batch_is_stored_in_order_with_one_uniq_key_per_message() {
+    let mut w = world(&[("broker-a", A)]);
+    let bodies: Vec<String> = (0..5).map(|i| format!("batch-{i}")).collect();
+    let msgs: Vec<Message> = bodies
+        .iter()
+        .map(|b| Message {
+            tags: Some("TagB"),
+            ..Message::new("TopicTest", b.as_bytes())
+        })
+        .collect();
+    let now = w.now;
+    let id = w
+        .client()
+        .send_batch(Instant::from_millis(now), 0, &msgs)
+        .unwrap();
+    w.run_until(10_000, |w| outcomes(w).contains_key(&id))
+        .unwrap();
+    let r = outcomes(&w)[&id].clone().unwrap();
+    assert_eq!(w.sim.request_count(A, RequestCode::SEND_BATCH_MESSAGE), 1);
+    let stored = w.sim.messages("broker-a", "TopicTest", r.queue_id);
+    let got: Vec<(String, String)> = stored
+        .iter()
+        .filter(|m| m.queue_offset >= r.queue_offset)
+        .map(|m| (String::from_utf8(m.body()).unwrap(), m.uniq_key().unwrap()))
+        .collect();
+    assert_eq!(
+        got.iter().map(|(b, _)| b.clone()).collect::<Vec<_>>(),
+        bodies
+    );
+    let keys: BTreeSet<&str> = got.iter().map(|(_, k)| k.as_str()).collect();
+    assert_eq!(keys.len(), 5, "each message keeps its own UNIQ_KEY");
+    assert_eq!(got[0].1, r.msg_id.as_str());
+    for m in stored.iter().filter(|m| m.queue_offset >= r.queue_offset) {
+        assert_eq!(m.tags_code, rocketmq_proto::message::tag_hash("TagB"));
+    }
+    // Mixed topics are refused before any I/O.
+    let mixed = [Message::new("TopicTest", b"a"), Message::new("Other", b"b")];
+    assert!(w
+        .client()
+        .send_batch(Instant::from_millis(now), 0, &mixed)
+        .is_err());
+}

@@ -68,6 +68,8 @@ pub const DEFAULT_TOPIC_QUEUE_NUMS: i32 = 4;
 pub trait MessageBuf: Sized + Debug + Clone + PartialEq + Eq + AsRef<[u8]> {
     /// A buffer holding `parts` back to back, or `None` if it does not fit.
     fn from_parts(parts: &[&[u8]]) -> Option<Self>;
+    /// Append `bytes`; `false` (nothing appended) if they do not fit.
+    fn append(&mut self, bytes: &[u8]) -> bool;
 }
 
 impl<const N: usize> MessageBuf for heapless::Vec<u8, N> {
@@ -77,6 +79,9 @@ impl<const N: usize> MessageBuf for heapless::Vec<u8, N> {
             v.extend_from_slice(p).ok()?;
         }
         Some(v)
+    }
+    fn append(&mut self, bytes: &[u8]) -> bool {
+        self.extend_from_slice(bytes).is_ok()
     }
 }
 
@@ -90,6 +95,13 @@ impl MessageBuf for alloc::vec::Vec<u8> {
             v.extend_from_slice(p);
         }
         Some(v)
+    }
+    fn append(&mut self, bytes: &[u8]) -> bool {
+        if self.try_reserve(bytes.len()).is_err() {
+            return false;
+        }
+        self.extend_from_slice(bytes);
+        true
     }
 }
 
@@ -367,6 +379,8 @@ struct SendOp<B: MessageBuf> {
     flag: i32,
     /// Message sysFlag bits the producer sets (compression).
     sys_flag: i32,
+    /// SEND_BATCH_MESSAGE: `data` holds the header properties, then the batch body.
+    batch: bool,
     born_timestamp: i64,
     msg_id: MsgId,
     deadline: Instant,
@@ -674,6 +688,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             props_len,
             flag: msg.flag,
             sys_flag,
+            batch: false,
             born_timestamp: wall_clock_ms,
             msg_id,
             deadline: now + self.config.send_timeout,
@@ -681,6 +696,146 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             last_broker: None,
             current: None,
             order_key: order_key.map(name).transpose()?,
+            phase: SendPhase::Route,
+            last_error: None,
+            outcome: None,
+            ended_seq: 0,
+        };
+        self.sends
+            .try_push(op)
+            .map_err(|_| CallError::Full("sends"))?;
+        self.advance_send(now, id);
+        Ok(id)
+    }
+
+    /// Send `msgs` as one SEND_BATCH_MESSAGE (Java `send(Collection<Message>)`): same
+    /// topic, no delay level, one `WAIT` value, each message with its own UNIQ_KEY in
+    /// its entry; only batch-wide properties travel in the header (messages.md §3.3, so
+    /// brokers up to 5.3.3 do not give every message the same id). Batches are not
+    /// compressed. The receipt's `msg_id` is the first message's UNIQ_KEY.
+    pub fn send_batch(
+        &mut self,
+        now: Instant,
+        wall_clock_ms: i64,
+        msgs: &[Message<'_>],
+    ) -> Result<SendId, CallError> {
+        if self.shutdown.is_some() {
+            return Err(CallError::Closed);
+        }
+        let group = self
+            .producer_groups
+            .first()
+            .cloned()
+            .ok_or(CallError::NoProducer)?;
+        let first = msgs
+            .first()
+            .ok_or(CallError::Invalid(ValidationError::BodyEmpty))?;
+        check_topic(first.topic).map_err(CallError::Invalid)?;
+        if first.topic.starts_with("%RETRY%") {
+            return Err(CallError::Invalid(ValidationError::TopicNotAllowed));
+        }
+        let mut total = 0usize;
+        for m in msgs {
+            if m.topic != first.topic
+                || m.delay_level.is_some()
+                || m.wait_store_msg_ok != first.wait_store_msg_ok
+            {
+                return Err(CallError::Encode(EncodeError::InvalidValue {
+                    field: "batch",
+                }));
+            }
+            check_body(m.body.len(), self.config.max_message_size).map_err(CallError::Invalid)?;
+            total = total.saturating_add(m.body.len());
+        }
+        check_body(total, self.config.max_message_size).map_err(CallError::Invalid)?;
+        let wait = if first.wait_store_msg_ok {
+            "true"
+        } else {
+            "false"
+        };
+        let mut header_props = [0u8; 32];
+        let header_len = {
+            let mut out = SliceOut::new(&mut header_props);
+            write_properties(&mut out, core::iter::once((keys::WAIT, wait)))
+                .map_err(CallError::Encode)?;
+            out.finish().map_err(CallError::Encode)?
+        };
+        let mut data = B::from_parts(&[header_props.get(..header_len).unwrap_or_default()])
+            .ok_or(CallError::Full("message buffer"))?;
+        let mut first_id = None;
+        for m in msgs {
+            let hex = self.uniq.next(ms_since_month_start(
+                wall_clock_ms,
+                self.config.utc_offset_ms,
+            ));
+            let id = MsgId::try_from(hex.as_str()).map_err(|_| CallError::Full("message id"))?;
+            let mut props = [0u8; 2048];
+            let props_len = {
+                let mut out = SliceOut::new(&mut props);
+                let pairs = m
+                    .properties
+                    .iter()
+                    .copied()
+                    .chain(m.tags.map(|t| (keys::TAGS, t)))
+                    .chain(m.keys.map(|k| (keys::KEYS, k)))
+                    .chain(core::iter::once((keys::WAIT, wait)))
+                    .chain(core::iter::once((keys::UNIQ_KEY, id.as_str())));
+                write_properties(&mut out, pairs).map_err(CallError::Encode)?;
+                out.finish().map_err(CallError::Encode)?
+            };
+            let entry = crate::message::BatchEntry {
+                flag: m.flag,
+                body: m.body,
+                properties: crate::message::PropertiesView::new(
+                    core::str::from_utf8(props.get(..props_len).unwrap_or_default()).map_err(
+                        |_| {
+                            CallError::Encode(EncodeError::InvalidValue {
+                                field: "properties",
+                            })
+                        },
+                    )?,
+                ),
+            };
+            // Each entry is encoded into a small stack buffer for its fixed head, then
+            // appended piece by piece: no second copy of the body.
+            let len = entry.encoded_len().map_err(CallError::Encode)?;
+            let head = [
+                (len as i32).to_be_bytes(),
+                0i32.to_be_bytes(),
+                0i32.to_be_bytes(),
+                m.flag.to_be_bytes(),
+                (m.body.len() as i32).to_be_bytes(),
+            ];
+            let ok = head.iter().all(|h| data.append(h))
+                && data.append(m.body)
+                && data.append(&(props_len as i16).to_be_bytes())
+                && data.append(props.get(..props_len).unwrap_or_default());
+            if !ok {
+                return Err(CallError::Full("message buffer"));
+            }
+            first_id.get_or_insert(id);
+        }
+        let topic = name(first.topic)?;
+        self.ensure_topic(&topic)?;
+        let id = SendId(self.next_send);
+        self.next_send = self.next_send.wrapping_add(1);
+        let op = SendOp {
+            id,
+            mode: SendMode::Sync,
+            topic,
+            group,
+            data,
+            props_len: header_len,
+            flag: 0,
+            sys_flag: 0,
+            batch: true,
+            born_timestamp: wall_clock_ms,
+            msg_id: first_id.unwrap_or_default(),
+            deadline: now + self.config.send_timeout,
+            attempts: 0,
+            last_broker: None,
+            current: None,
+            order_key: None,
             phase: SendPhase::Route,
             last_error: None,
             outcome: None,
@@ -1427,10 +1582,15 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     reconsume_times: Some(0),
                     unit_mode: Some(false),
                     max_reconsume_times: None,
-                    batch: Some(false),
+                    batch: Some(op.batch),
                     broker_name: queue.map(|q| Text::new(&q.broker)),
                 };
-                let mut header = self.header(RequestCode::SEND_MESSAGE_V2, ob.opaque);
+                let code = if op.batch {
+                    RequestCode::SEND_BATCH_MESSAGE
+                } else {
+                    RequestCode::SEND_MESSAGE_V2
+                };
+                let mut header = self.header(code, ob.opaque);
                 if op.mode == SendMode::Oneway {
                     header = header.oneway();
                 }
