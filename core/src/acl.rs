@@ -29,11 +29,10 @@
 //! # let _ = n;
 //! ```
 
-use core::cmp::Ordering;
-
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 
+use crate::body::java_cmp;
 use crate::error::EncodeError;
 use crate::ext::{EncodeFields, FieldSink, FieldValue};
 use crate::out::Out;
@@ -174,10 +173,11 @@ impl<'k> SessionCredentials<'k> {
                 capacity: N as u32,
             });
         }
-        // Java signs a map: one value per key, the last one put. Sort by key, then by
-        // position so the last duplicate comes last.
+        // Java signs a map: one value per key, the last one put. Sort by key (a
+        // `TreeMap<String, _>`: UTF-16 code-unit order), then by position so the last
+        // duplicate comes last.
         c.entries
-            .sort_unstable_by(|a, b| cmp_utf16(&a.1, &b.1).then(a.0.cmp(&b.0)));
+            .sort_unstable_by(|a, b| java_cmp(&a.1, &b.1).then(a.0.cmp(&b.0)));
         let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(self.secret_key.as_bytes())
             .map_err(|_| EncodeError::InvalidValue { field: "SecretKey" })?;
         let mut it = c.entries.iter().peekable();
@@ -199,16 +199,6 @@ impl<'k> SessionCredentials<'k> {
             })?;
         Ok(Signature(sig))
     }
-}
-
-/// Java `TreeMap<String, _>` order: UTF-16 code units.
-fn cmp_utf16(a: &Text<'_>, b: &Text<'_>) -> Ordering {
-    fn units(c: char) -> impl Iterator<Item = u16> {
-        let mut b = [0u16; 2];
-        let n = c.encode_utf16(&mut b).len();
-        b.into_iter().take(n)
-    }
-    a.chars().flat_map(units).cmp(b.chars().flat_map(units))
 }
 
 struct MacOut<'m>(&'m mut Hmac<Sha1>);
@@ -290,10 +280,11 @@ mod tests {
 
     #[test]
     fn utf16_order_differs_from_code_point_order() {
+        use core::cmp::Ordering;
         // U+FF61 (one unit 0xFF61) sorts after U+10000 (0xD800 0xDC00) in UTF-16.
         let a = Text::new("\u{FF61}");
         let b = Text::new("\u{10000}");
-        assert_eq!(cmp_utf16(&a, &b), Ordering::Greater);
+        assert_eq!(java_cmp(&a, &b), Ordering::Greater);
         assert!("\u{FF61}" < "\u{10000}");
     }
 

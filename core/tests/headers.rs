@@ -769,7 +769,7 @@ fn broker_requests_round_trip() {
     let running = GetConsumerRunningInfoRequest {
         consumer_group: "G".into(),
         client_id: "192.0.2.2@123".into(),
-        jstack_enable: false,
+        jstack_enable: Some(false),
     };
     assert_reencodes!(
         GetConsumerRunningInfoRequest<'_>,
@@ -778,9 +778,9 @@ fn broker_requests_round_trip() {
     );
     let direct = ConsumeMessageDirectlyRequest {
         consumer_group: "G".into(),
-        client_id: "c".into(),
-        msg_id: "7F00000100002A9F0000000002E457BA".into(),
-        broker_name: "broker-a".into(),
+        client_id: Some("c".into()),
+        msg_id: Some("7F00000100002A9F0000000002E457BA".into()),
+        broker_name: Some("broker-a".into()),
         topic: Some("T".into()),
         topic_sys_flag: None,
         group_sys_flag: Some(0),
@@ -821,6 +821,53 @@ fn broker_requests_round_trip() {
         reply,
         RequestCode::PUSH_REPLY_MESSAGE_TO_CLIENT
     );
+}
+
+/// Java marks these fields `@CFNullable`: a request without them must still decode (the
+/// client answers CONSUME_MESSAGE_DIRECTLY from the body alone).
+#[test]
+fn broker_requests_accept_what_java_accepts() {
+    for st in BOTH {
+        let bytes = encode(
+            st,
+            RequestCode::CONSUME_MESSAGE_DIRECTLY,
+            &[("consumerGroup", "G")],
+        );
+        let req: ConsumeMessageDirectlyRequest<'_> = command(&bytes).decode_fields().unwrap();
+        assert_eq!(req.consumer_group, "G");
+        assert_eq!(
+            (req.client_id, req.msg_id, req.broker_name),
+            (None, None, None)
+        );
+
+        let bytes = encode(
+            st,
+            RequestCode::GET_CONSUMER_RUNNING_INFO,
+            &[("consumerGroup", "G"), ("clientId", "c")],
+        );
+        let req: GetConsumerRunningInfoRequest<'_> = command(&bytes).decode_fields().unwrap();
+        assert_eq!(req.jstack_enable, None);
+
+        // The fields Java does require are still required.
+        let bytes = encode(
+            st,
+            RequestCode::CONSUME_MESSAGE_DIRECTLY,
+            &[("clientId", "c")],
+        );
+        assert_eq!(
+            command(&bytes).decode_fields::<ConsumeMessageDirectlyRequest<'_>>(),
+            Err(DecodeError::MissingField("consumerGroup"))
+        );
+        let bytes = encode(
+            st,
+            RequestCode::GET_CONSUMER_RUNNING_INFO,
+            &[("consumerGroup", "G")],
+        );
+        assert_eq!(
+            command(&bytes).decode_fields::<GetConsumerRunningInfoRequest<'_>>(),
+            Err(DecodeError::MissingField("clientId"))
+        );
+    }
 }
 
 // ---------------------------------------------------------------- transactions

@@ -123,6 +123,32 @@ fn m1_properties_decode_rules() {
     }
 }
 
+/// A properties value in a JSON header is bounded only by the frame (16 MiB): parsing
+/// it must not compare every pair with every earlier one. 200 000 distinct names took
+/// minutes with the per-pair scan; indexed, it is well under a second.
+#[cfg(feature = "alloc")]
+#[test]
+fn property_map_parse_scales_to_many_pairs() {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    for i in 0..200_000u32 {
+        write!(s, "k{i}\u{1}v\u{2}").unwrap();
+    }
+    // A repeated name keeps its first position and takes the last value.
+    s.push_str("k7\u{1}last\u{2}");
+    let start = std::time::Instant::now();
+    let m = rocketmq_proto::message::PropertyMap::parse(&s);
+    let took = start.elapsed();
+    assert_eq!(m.len(), 200_000);
+    assert_eq!(m.get("k7"), Some("last"));
+    assert_eq!(m.iter().nth(7), Some(("k7", "last")));
+    assert_eq!(m.iter().last(), Some(("k199999", "v")));
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "parse took {took:?}"
+    );
+}
+
 #[test]
 fn properties_encoder_rejects_bad_input() {
     let mut buf = [0u8; 64];

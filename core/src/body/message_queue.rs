@@ -52,6 +52,16 @@ impl<'a> MessageQueue<'a> {
     /// Read a `MessageQueue` object at the scanner's position. `topic` and `brokerName`
     /// are required; a missing `queueId` is 0 as in Java.
     pub fn scan(s: &mut Scanner<'a>) -> R<Self> {
+        Self::scan_with(s, |s, _| s.skip_value())
+    }
+
+    /// [`scan`](Self::scan) for an object that extends `MessageQueue` (e.g.
+    /// ResetOffsetBodyForC's entries): members other than the three queue fields go to
+    /// `other`, which must consume each value.
+    pub(super) fn scan_with(
+        s: &mut Scanner<'a>,
+        mut other: impl FnMut(&mut Scanner<'a>, Text<'a>) -> R<()>,
+    ) -> R<Self> {
         let (mut topic, mut broker_name, mut queue_id) = (None, None, None);
         scan::fields(s, |s, k| {
             if k == "topic" {
@@ -61,7 +71,7 @@ impl<'a> MessageQueue<'a> {
             } else if k == "queueId" {
                 queue_id = scan::i32_or_null(s)?;
             } else {
-                s.skip_value()?;
+                other(s, k)?;
             }
             Ok(())
         })?;

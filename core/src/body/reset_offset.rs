@@ -133,15 +133,9 @@ fn pair<'a>(s: &mut Scanner<'a>) -> R<MessageQueueOffset<'a>> {
 
 /// `{"brokerName":…,"offset":…,"queueId":…,"topic":…}` (ResetOffsetBodyForC).
 fn for_c<'a>(s: &mut Scanner<'a>) -> R<MessageQueueOffset<'a>> {
-    let (mut topic, mut broker_name, mut queue_id, mut offset) = (None, None, None, None);
-    scan::fields(s, |s, k| {
-        if k == "topic" {
-            topic = scan::text(s)?;
-        } else if k == "brokerName" {
-            broker_name = scan::text(s)?;
-        } else if k == "queueId" {
-            queue_id = scan::i32_or_null(s)?;
-        } else if k == "offset" {
+    let mut offset = None;
+    let message_queue = MessageQueue::scan_with(s, |s, k| {
+        if k == "offset" {
             offset = scan::i64_or_null(s)?;
         } else {
             s.skip_value()?;
@@ -149,11 +143,7 @@ fn for_c<'a>(s: &mut Scanner<'a>) -> R<MessageQueueOffset<'a>> {
         Ok(())
     })?;
     Ok(MessageQueueOffset {
-        message_queue: MessageQueue {
-            topic: scan::required(topic, "topic")?,
-            broker_name: scan::required(broker_name, "brokerName")?,
-            queue_id: queue_id.unwrap_or(0),
-        },
+        message_queue,
         offset: scan::required(offset, "offset")?,
     })
 }

@@ -52,23 +52,24 @@ ext_header! {
         consumer_group: req Text<'a> = "consumerGroup",
         /// The client asked.
         client_id: req Text<'a> = "clientId",
-        /// Include thread stacks.
-        jstack_enable: req bool = "jstackEnable",
+        /// Include thread stacks (absent = false; Java marks it `@CFNullable`).
+        jstack_enable: opt bool = "jstackEnable",
     }
 }
 
 ext_header! {
     /// CONSUME_MESSAGE_DIRECTLY (309); the body is one stored message; reply SUCCESS with
-    /// a ConsumeMessageDirectlyResult body.
+    /// a ConsumeMessageDirectlyResult body. Only `consumerGroup` is required, as in
+    /// Java's `ConsumeMessageDirectlyResultRequestHeader` (the message itself is the body).
     pub struct ConsumeMessageDirectlyRequest<'a> {
         /// Consumer group.
         consumer_group: req Text<'a> = "consumerGroup",
         /// The client asked.
-        client_id: req Text<'a> = "clientId",
+        client_id: opt Text<'a> = "clientId",
         /// The message's id.
-        msg_id: req Text<'a> = "msgId",
-        /// The broker that stores the message.
-        broker_name: req Text<'a> = "brokerName",
+        msg_id: opt Text<'a> = "msgId",
+        /// The broker that stores the message (the broker fills it in when forwarding).
+        broker_name: opt Text<'a> = "brokerName",
         /// Topic.
         topic: opt Text<'a> = "topic",
         /// The topic's sysFlag.

@@ -112,19 +112,58 @@ fn unhex(s: &str, out: &mut [u8]) -> bool {
     true
 }
 
-fn ip_bytes(ip: &IpAddr, out: &mut [u8; 16]) -> usize {
-    match ip {
-        IpAddr::V4(v4) => {
-            if let Some(d) = out.first_chunk_mut::<4>() {
-                *d = v4.octets();
-            }
-            4
+/// Bytes after the address in either id: 12 (port + offset, or pid + hash + time +
+/// counter).
+const ID_TAIL_LEN: usize = 12;
+
+/// The shape both ids share (§4.1, §4.2): 32 hex characters → a 4-byte IPv4 address,
+/// 56 → a 16-byte IPv6 address, then [`ID_TAIL_LEN`] bytes. `None` for any other length
+/// or a non-hex character.
+fn parse_hex_id(s: &str) -> Option<(IpAddr, [u8; ID_TAIL_LEN])> {
+    let mut b = [0u8; 28];
+    let n = match s.len() {
+        32 => 16,
+        56 => 28,
+        _ => return None,
+    };
+    let bytes = b.get_mut(..n)?;
+    if !unhex(s, bytes) {
+        return None;
+    }
+    let (ip, tail): (IpAddr, &[u8]) = if n == 16 {
+        let (a, tail) = bytes.split_first_chunk::<4>()?;
+        (Ipv4Addr::from(*a).into(), tail)
+    } else {
+        let (a, tail) = bytes.split_first_chunk::<16>()?;
+        (Ipv6Addr::from(*a).into(), tail)
+    };
+    Some((ip, *tail.first_chunk::<ID_TAIL_LEN>()?))
+}
+
+/// The byte form both ids share: the address (4 or 16 bytes), then `tail` pieces, in a
+/// 28-byte buffer; returns it and the length used.
+fn id_bytes(ip: &IpAddr, tail: &[&[u8]]) -> ([u8; 28], usize) {
+    let (v4, v6);
+    let addr: &[u8] = match ip {
+        IpAddr::V4(a) => {
+            v4 = a.octets();
+            &v4
         }
-        IpAddr::V6(v6) => {
-            *out = v6.octets();
-            16
+        IpAddr::V6(a) => {
+            v6 = a.octets();
+            &v6
+        }
+    };
+    let mut b = [0u8; 28];
+    let mut pos = 0;
+    for part in core::iter::once(addr).chain(tail.iter().copied()) {
+        let end = pos + part.len();
+        if let Some(d) = b.get_mut(pos..end) {
+            d.copy_from_slice(part);
+            pos = end;
         }
     }
+    (b, pos)
 }
 
 /// The broker-assigned offset message id: store host and commit-log offset (§4.1).
@@ -144,25 +183,9 @@ impl OffsetMsgId {
             field: "msgId",
             expected: "hex offset message id",
         };
-        let mut b = [0u8; 28];
-        let n = match s.len() {
-            32 => 16,
-            56 => 28,
-            _ => return Err(err),
-        };
-        let bytes = b.get_mut(..n).ok_or(err)?;
-        if !unhex(s, bytes) {
-            return Err(err);
-        }
-        let (ip, rest): (IpAddr, &[u8]) = if n == 16 {
-            let (a, rest) = bytes.split_first_chunk::<4>().ok_or(err)?;
-            (Ipv4Addr::from(*a).into(), rest)
-        } else {
-            let (a, rest) = bytes.split_first_chunk::<16>().ok_or(err)?;
-            (Ipv6Addr::from(*a).into(), rest)
-        };
-        let (port, rest) = rest.split_first_chunk::<4>().ok_or(err)?;
-        let offset = rest.first_chunk::<8>().ok_or(err)?;
+        let (ip, rest) = parse_hex_id(s).ok_or(err)?;
+        let (port, offset) = rest.split_first_chunk::<4>().ok_or(err)?;
+        let offset = offset.first_chunk::<8>().ok_or(err)?;
         let port = u16::try_from(i32::from_be_bytes(*port)).map_err(|_| err)?;
         Ok(OffsetMsgId {
             store_host: SocketAddr::new(ip, port),
@@ -177,21 +200,14 @@ impl OffsetMsgId {
 
     /// The id as Java's `createMessageId` writes it (uppercase hex).
     pub fn to_hex(&self) -> HexId {
-        let mut b = [0u8; 28];
-        let mut ip = [0u8; 16];
-        let n = ip_bytes(&self.store_host.ip(), &mut ip);
-        let mut pos = 0;
-        for part in [
-            ip.get(..n).unwrap_or_default(),
-            &i32::from(self.store_host.port()).to_be_bytes(),
-            &self.commit_log_offset.to_be_bytes(),
-        ] {
-            if let Some(d) = b.get_mut(pos..pos + part.len()) {
-                d.copy_from_slice(part);
-            }
-            pos += part.len();
-        }
-        HexId::from_bytes(b.get(..pos).unwrap_or_default())
+        let (b, n) = id_bytes(
+            &self.store_host.ip(),
+            &[
+                &i32::from(self.store_host.port()).to_be_bytes(),
+                &self.commit_log_offset.to_be_bytes(),
+            ],
+        );
+        HexId::from_bytes(b.get(..n).unwrap_or_default())
     }
 
     /// Write the hex id to `out`.
@@ -222,23 +238,7 @@ impl UniqKey {
             field: "UNIQ_KEY",
             expected: "hex unique message id",
         };
-        let mut b = [0u8; 28];
-        let n = match s.len() {
-            32 => 16,
-            56 => 28,
-            _ => return Err(err),
-        };
-        let bytes = b.get_mut(..n).ok_or(err)?;
-        if !unhex(s, bytes) {
-            return Err(err);
-        }
-        let (ip, rest): (IpAddr, &[u8]) = if n == 16 {
-            let (a, rest) = bytes.split_first_chunk::<4>().ok_or(err)?;
-            (Ipv4Addr::from(*a).into(), rest)
-        } else {
-            let (a, rest) = bytes.split_first_chunk::<16>().ok_or(err)?;
-            (Ipv6Addr::from(*a).into(), rest)
-        };
+        let (ip, rest) = parse_hex_id(s).ok_or(err)?;
         let (pid, rest) = rest.split_first_chunk::<2>().ok_or(err)?;
         let (hash, rest) = rest.split_first_chunk::<4>().ok_or(err)?;
         let (time, rest) = rest.split_first_chunk::<4>().ok_or(err)?;
@@ -269,7 +269,7 @@ impl UniqKey {
 /// time from a Unix timestamp.
 #[derive(Debug, Clone)]
 pub struct UniqKeyGenerator {
-    prefix: [u8; 22],
+    prefix: [u8; 28],
     prefix_len: u8,
     counter: u16,
 }
@@ -277,23 +277,11 @@ pub struct UniqKeyGenerator {
 impl UniqKeyGenerator {
     /// A generator for this client. The counter starts at 0, as in Java.
     pub fn new(ip: IpAddr, pid: u16, class_loader_hash: i32) -> Self {
-        let mut prefix = [0u8; 22];
-        let mut ipb = [0u8; 16];
-        let n = ip_bytes(&ip, &mut ipb);
-        let mut pos = 0;
-        for part in [
-            ipb.get(..n).unwrap_or_default(),
-            &pid.to_be_bytes(),
-            &class_loader_hash.to_be_bytes(),
-        ] {
-            if let Some(d) = prefix.get_mut(pos..pos + part.len()) {
-                d.copy_from_slice(part);
-            }
-            pos += part.len();
-        }
+        let (prefix, n) = id_bytes(&ip, &[&pid.to_be_bytes(), &class_loader_hash.to_be_bytes()]);
         UniqKeyGenerator {
             prefix,
-            prefix_len: pos as u8,
+            // At most 16 + 2 + 4 bytes.
+            prefix_len: n as u8,
             counter: 0,
         }
     }
@@ -319,11 +307,8 @@ impl UniqKeyGenerator {
         if t < 0 && t > -1_000_000 {
             t = 0;
         }
-        let mut b = [0u8; 28];
+        let mut b = self.prefix;
         let p = usize::from(self.prefix_len);
-        if let (Some(d), Some(s)) = (b.get_mut(..p), self.prefix.get(..p)) {
-            d.copy_from_slice(s);
-        }
         if let Some(d) = b.get_mut(p..p + 4) {
             d.copy_from_slice(&t.to_be_bytes());
         }

@@ -291,7 +291,10 @@ impl<'a> PropertiesView<'a> {
             .map(|(_, v)| v)
     }
 
-    /// Number of distinct names (what Java's map would hold).
+    /// Number of distinct names (what Java's map would hold). Without an allocator this
+    /// compares every pair with the later ones: quadratic in the number of pairs (a
+    /// stored message's properties are at most 32 767 bytes); [`PropertyMap::parse`]
+    /// scales to longer strings.
     pub fn len(&self) -> usize {
         let mut n = 0;
         for (i, (k, _)) in self.iter().enumerate() {
@@ -543,13 +546,27 @@ impl PropertyMap {
         Self::default()
     }
 
-    /// Parse a received string (Java rules, last wins).
+    /// Parse a received string (Java rules, last wins). Names are indexed while
+    /// parsing, so a string of many pairs costs O(n log n), not a scan per pair.
     pub fn parse(s: &str) -> Self {
-        let mut m = Self::new();
+        use alloc::collections::btree_map::{BTreeMap, Entry};
+        use alloc::string::ToString;
+        let mut index = BTreeMap::<&str, usize>::new();
+        let mut entries = alloc::vec::Vec::new();
         for (k, v) in PropertiesView::new(s).iter() {
-            m.set(k, v);
+            match index.entry(k) {
+                Entry::Occupied(e) => {
+                    if let Some(slot) = entries.get_mut(*e.get()) {
+                        *slot = (k.to_string(), v.to_string());
+                    }
+                }
+                Entry::Vacant(e) => {
+                    e.insert(entries.len());
+                    entries.push((k.to_string(), v.to_string()));
+                }
+            }
         }
-        m
+        PropertyMap { entries }
     }
 
     /// Parse a header value that may hold JSON escapes.
