@@ -653,3 +653,49 @@ fn outcomes_are_never_lost_when_many_sends_end_at_once() {
     assert_eq!(failed, ids, "every send ends exactly once, in order");
     assert_eq!(c.pending_sends(), 0);
 }
+
+#[test]
+fn a_route_with_absurd_queue_counts_is_cut_at_capacity_not_iterated() {
+    // A broken or hostile NameServer announces 2^31 - 1 queues: the engine must stay
+    // responsive (the table is filled to capacity, the rest ignored) and still send.
+    let mut c = client(0);
+    let id = c
+        .send(
+            Instant::from_millis(0),
+            0,
+            &Message::new("TopicTest", b"x"),
+            SendMode::Sync,
+        )
+        .unwrap();
+    let (_, events) = drain(&mut c, 0);
+    let ns = connects(&events)[0].0;
+    c.handle_connected(Instant::from_millis(0), ns);
+    let (sent, _) = drain(&mut c, 0);
+    let q = sent[0].command();
+    let body = route_body(&[("broker-a", "127.0.0.1:10911")], i32::MAX);
+    let started = std::time::Instant::now();
+    feed(
+        &mut c,
+        1,
+        ns,
+        &response(q.header.opaque, ResponseCode::SUCCESS, &[], &body),
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "not iterated to 2^31"
+    );
+    let (_, events) = drain(&mut c, 1);
+    let b = connects(&events)[0].0;
+    c.handle_connected(Instant::from_millis(1), b);
+    let (sent, _) = drain(&mut c, 1);
+    let send = SendMessageRequest::decode_v2(&sent[0].command().fields()).unwrap();
+    assert!(send.queue_id < 16, "one of the queues kept");
+    feed(
+        &mut c,
+        2,
+        b,
+        &send_ok(sent[0].command().header.opaque, "0", "0"),
+    );
+    let (_, events) = drain(&mut c, 2);
+    assert!(matches!(&events[..], [Event::SendOk { id: got, .. }] if *got == id));
+}

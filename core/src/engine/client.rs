@@ -1132,10 +1132,18 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             let mut subs = C::List::<PubQueue>::default();
             for (broker, queue_id) in route.subscribe_queues() {
                 if let Some(b) = broker.as_str().and_then(|b| Name::try_from(b).ok()) {
-                    let _ = subs.try_push(PubQueue {
-                        broker: b,
-                        queue_id,
-                    });
+                    // Full: a route with absurd queue counts (a hostile or broken
+                    // NameServer) is cut at the table's capacity instead of iterated to
+                    // the end (up to 2^31 queues).
+                    if subs
+                        .try_push(PubQueue {
+                            broker: b,
+                            queue_id,
+                        })
+                        .is_err()
+                    {
+                        break;
+                    }
                 }
             }
             if let Some(t) = self.topics.iter_mut().find(|t| t.topic == target) {
@@ -1156,10 +1164,15 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             let Some(b) = broker.as_str().and_then(|b| Name::try_from(b).ok()) else {
                 continue;
             };
-            let _ = queues.try_push(PubQueue {
-                broker: b,
-                queue_id,
-            });
+            if queues
+                .try_push(PubQueue {
+                    broker: b,
+                    queue_id,
+                })
+                .is_err()
+            {
+                break; // capacity reached: see the subscribe queues above
+            }
         }
         if let Some(t) = self.topics.iter_mut().find(|t| t.topic == target) {
             if !queues.is_empty() || default_for.is_none() {
