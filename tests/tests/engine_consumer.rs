@@ -568,3 +568,61 @@ fn offset_moved_resets_to_the_brokers_next_offset_and_consumption_goes_on() {
         );
     }
 }
+
+#[test]
+fn a_batch_held_while_its_queue_is_rebalanced_away_stays_readable_and_is_not_committed() {
+    // Regression (found by the engine fuzz target): a rebalance used to drop an
+    // announced, unacked batch together with its queue, so `delivery(id)` went None.
+    let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
+    inject(&mut w, &["broker-a"], 0..8, |_| "TagA"); // 2 per queue
+    subscribe(&mut w, 0, "*");
+    // Member 1 takes every batch but acks none.
+    let mut held = Vec::new();
+    w.run_until(60_000, |w| {
+        for e in std::mem::take(&mut w.nodes[0].events) {
+            if let Event::Messages { id } = e {
+                held.push(id);
+            }
+        }
+        held.len() >= 4
+    })
+    .unwrap();
+    // Member 2 joins: Java's averagely gives it queues 2 and 3.
+    w.add(engine(2));
+    subscribe(&mut w, 1, "*");
+    w.advance(25_000);
+    let mine: BTreeSet<i32> = w.nodes[0]
+        .client
+        .owned_queues()
+        .filter(|(t, _, _)| *t == "TopicTest")
+        .map(|(_, _, q)| q)
+        .collect();
+    assert_eq!(mine, BTreeSet::from([0, 1]));
+    for id in &held {
+        assert!(
+            w.nodes[0].client.delivery(*id).is_some(),
+            "held batch {id:?} still readable"
+        );
+    }
+    let now = Instant::from_millis(w.now);
+    for id in held {
+        w.nodes[0].client.ack(now, id);
+        assert!(w.nodes[0].client.delivery(id).is_none());
+    }
+    // The released queues' messages are consumed by their new owner (member 1's acks
+    // of them counted for nothing).
+    let mut got = Vec::new();
+    w.run_until(30_000, |w| {
+        consume(w, &mut got);
+        got.iter().filter(|(n, _)| *n == 1).count() >= 4
+    })
+    .unwrap();
+    w.advance(6_000);
+    for q in 0..4 {
+        assert_eq!(
+            w.sim.committed_offset("broker-a", GROUP, "TopicTest", q),
+            Some(2),
+            "queue {q}"
+        );
+    }
+}

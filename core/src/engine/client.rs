@@ -2010,6 +2010,10 @@ struct OwnedQueue<B> {
     consumed: i64,
     committed: i64,
     batch: Option<Batch<B>>,
+    /// Rebalanced away while a batch was with the application: kept only so that
+    /// batch stays readable until acked; never pulled or committed again, and its
+    /// ack/nack changes no offset and sends nothing back (behaviour.md §12, item 2).
+    released: bool,
 }
 
 #[derive(Debug)]
@@ -2239,15 +2243,22 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         let Some(c) = self.consumer.as_mut() else {
             return;
         };
-        if let Some(q) = c
+        if let Some(i) = c
             .queues
-            .iter_mut()
-            .find(|q| q.batch.as_ref().is_some_and(|b| b.id == id))
+            .iter()
+            .position(|q| q.batch.as_ref().is_some_and(|b| b.id == id))
         {
-            if let Some(b) = q.batch.take() {
-                q.consumed = b.next_offset;
+            if let Some(q) = c.queues.get_mut(i) {
+                if q.released {
+                    // Its new owner consumes it again; nothing of ours counts.
+                    let _ = c.queues.remove(i);
+                } else {
+                    if let Some(b) = q.batch.take() {
+                        q.consumed = b.next_offset;
+                    }
+                    q.step = QueueStep::Ready;
+                }
             }
-            q.step = QueueStep::Ready;
         }
         self.consumer_tick(now);
         self.shutdown_tick(now);
@@ -2256,10 +2267,13 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     /// Queues this consumer owns now: (topic, broker, queue id).
     pub fn owned_queues(&self) -> impl Iterator<Item = (&str, &str, i32)> {
         self.consumer.iter().flat_map(move |c| {
-            c.queues.iter().filter_map(move |q| {
-                let t = self.topics.get(usize::from(q.topic))?;
-                Some((t.topic.as_str(), q.broker.as_str(), q.queue_id))
-            })
+            c.queues
+                .iter()
+                .filter(|q| !q.released)
+                .filter_map(move |q| {
+                    let t = self.topics.get(usize::from(q.topic))?;
+                    Some((t.topic.as_str(), q.broker.as_str(), q.queue_id))
+                })
         })
     }
 
@@ -2410,24 +2424,28 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             return;
         };
         let mut dropped: heapless::Vec<(u32, i64, Name, i32), 64> = heapless::Vec::new();
-        c.queues.retain(|q| {
-            let keep = q.topic != topic
+        for q in c.queues.iter_mut() {
+            let keep = q.released
+                || q.topic != topic
                 || mine
                     .iter()
                     .any(|(b, id)| *b == q.broker && *id == q.queue_id);
-            if !keep && q.consumed > q.committed {
-                let _ = dropped.push((q.token, q.consumed, q.broker.clone(), q.queue_id));
+            if !keep {
+                if q.consumed > q.committed {
+                    let _ = dropped.push((q.token, q.consumed, q.broker.clone(), q.queue_id));
+                }
+                // A batch with the application stays readable until acked.
+                q.released = true;
             }
-            keep
-        });
+        }
+        c.queues.retain(|q| !q.released || q.batch.is_some());
         for (broker, queue_id) in mine {
             let Some(c) = self.consumer.as_mut() else {
                 return;
             };
-            if c.queues
-                .iter()
-                .any(|q| q.topic == topic && q.broker == *broker && q.queue_id == *queue_id)
-            {
+            if c.queues.iter().any(|q| {
+                !q.released && q.topic == topic && q.broker == *broker && q.queue_id == *queue_id
+            }) {
                 continue;
             }
             let token = c.next_token;
@@ -2442,6 +2460,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 consumed: -1,
                 committed: -1,
                 batch: None,
+                released: false,
             });
         }
         // Persist the offsets of released queues so their next owner starts there.
@@ -2476,7 +2495,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         let due: heapless::Vec<(u16, u32, i64, Name, i32), 64> = c
             .queues
             .iter_mut()
-            .filter(|q| q.consumed >= 0 && q.consumed > q.committed)
+            .filter(|q| !q.released && q.consumed >= 0 && q.consumed > q.committed)
             .map(|q| {
                 q.committed = q.consumed;
                 (q.topic, q.token, q.consumed, q.broker.clone(), q.queue_id)
@@ -2493,7 +2512,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             return;
         };
         let mut todo: heapless::Vec<(u32, bool), 64> = heapless::Vec::new();
-        for q in c.queues.iter_mut() {
+        for q in c.queues.iter_mut().filter(|q| !q.released) {
             match q.step {
                 QueueStep::OffsetAt(at) if now >= at => q.step = QueueStep::NeedOffset,
                 QueueStep::PullAt(at) if now >= at => q.step = QueueStep::Ready,
@@ -2911,6 +2930,12 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         }
         let topics = &self.topics;
         let subs = &c.subs;
+        if c.queues
+            .iter()
+            .any(|q| q.released && q.batch.as_ref().is_some_and(|b| b.id == id))
+        {
+            return self.ack(now, id); // rebalanced away: no send-back
+        }
         let Some(q) = c.queues.iter_mut().find(|q| {
             q.batch
                 .as_ref()
