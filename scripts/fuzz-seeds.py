@@ -46,4 +46,11 @@ for f in sorted(caps.glob("*.hex")):
     if name == "send-batch-request.hex":
         put("batch", body)
 
+# Hand-written seeds kept in the repository (e.g. engine scenarios reaching deliveries).
+seeds = root / "fuzz" / "seeds"
+if seeds.is_dir():
+    for target in seeds.iterdir():
+        for f in target.iterdir():
+            put(target.name, f.read_bytes())
+
 print("seeded:", ", ".join(sorted(f"{d.name}={len(list(d.iterdir()))}" for d in corpus.iterdir() if d.is_dir())))
