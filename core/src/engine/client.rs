@@ -189,6 +189,39 @@ impl<'m> Message<'m> {
     }
 }
 
+impl Message<'_> {
+    /// Write the properties string a Java producer sends for this message (user
+    /// properties, TAGS, KEYS, DELAY, WAIT, UNIQ_KEY, then `extra`) into `buf`; its length.
+    fn encode_properties<'p>(
+        &'p self,
+        buf: &mut [u8],
+        uniq_key: &'p str,
+        extra: impl Iterator<Item = (&'p str, &'p str)> + Clone,
+    ) -> Result<usize, CallError> {
+        let delay = self.delay_level.map(DecimalU8::new);
+        let wait = if self.wait_store_msg_ok {
+            "true"
+        } else {
+            "false"
+        };
+        let mut out = SliceOut::new(buf);
+        let pairs = self
+            .properties
+            .iter()
+            .copied()
+            .chain(self.tags.map(|t| (keys::TAGS, t)))
+            .chain(self.keys.map(|k| (keys::KEYS, k)))
+            .chain(delay.as_ref().map(|d| (keys::DELAY, d.as_str())))
+            .chain(core::iter::once((keys::WAIT, wait)))
+            .chain(core::iter::once((keys::UNIQ_KEY, uniq_key)))
+            // Re-borrow `extra`'s pairs for the local chain (associated types do not
+            // shorten lifetimes by themselves).
+            .chain(extra.map(|(k, v)| -> (&str, &str) { (k, v) }));
+        write_properties(&mut out, pairs).map_err(CallError::Encode)?;
+        out.finish().map_err(CallError::Encode)
+    }
+}
+
 /// Identifies one send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SendId(pub u32);
@@ -630,30 +663,14 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         };
         // The properties string, built once: retries reuse it (and its UNIQ_KEY).
         let mut props = [0u8; 2048];
-        let props_len = {
-            let mut out = SliceOut::new(&mut props);
-            let delay = msg.delay_level.map(DecimalU8::new);
-            let pairs = msg
-                .properties
-                .iter()
-                .copied()
-                .chain(msg.tags.map(|t| (keys::TAGS, t)))
-                .chain(msg.keys.map(|k| (keys::KEYS, k)))
-                .chain(delay.as_ref().map(|d| (keys::DELAY, d.as_str())))
-                .chain(core::iter::once((
-                    keys::WAIT,
-                    if msg.wait_store_msg_ok {
-                        "true"
-                    } else {
-                        "false"
-                    },
-                )))
-                .chain(core::iter::once((keys::UNIQ_KEY, msg_id.as_str())))
-                .chain(transactional.then_some((keys::TRAN_MSG, "true")))
-                .chain(transactional.then_some((keys::PGROUP, group.as_str())));
-            write_properties(&mut out, pairs).map_err(CallError::Encode)?;
-            out.finish().map_err(CallError::Encode)?
-        };
+        let props_len = msg.encode_properties(
+            &mut props,
+            &msg_id,
+            transactional
+                .then_some((keys::TRAN_MSG, "true"))
+                .into_iter()
+                .chain(transactional.then_some((keys::PGROUP, group.as_str()))),
+        )?;
         // Java compresses single-message bodies of 4 KiB or more (zlib, level 5) and
         // marks them in sysFlag. Without an allocator bodies go uncompressed (valid on the
         // wire; only larger).
@@ -770,19 +787,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             ));
             let id = MsgId::try_from(hex.as_str()).map_err(|_| CallError::Full("message id"))?;
             let mut props = [0u8; 2048];
-            let props_len = {
-                let mut out = SliceOut::new(&mut props);
-                let pairs = m
-                    .properties
-                    .iter()
-                    .copied()
-                    .chain(m.tags.map(|t| (keys::TAGS, t)))
-                    .chain(m.keys.map(|k| (keys::KEYS, k)))
-                    .chain(core::iter::once((keys::WAIT, wait)))
-                    .chain(core::iter::once((keys::UNIQ_KEY, id.as_str())));
-                write_properties(&mut out, pairs).map_err(CallError::Encode)?;
-                out.finish().map_err(CallError::Encode)?
-            };
+            // Validated above: no delay level, and every WAIT equals the batch's.
+            let props_len = m.encode_properties(&mut props, &id, core::iter::empty())?;
             let entry = crate::message::BatchEntry {
                 flag: m.flag,
                 body: m.body,
