@@ -626,3 +626,72 @@ fn a_batch_held_while_its_queue_is_rebalanced_away_stays_readable_and_is_not_com
         );
     }
 }
+
+#[test]
+fn broadcasting_offsets_are_persisted_by_the_application_and_resume_after_restart() {
+    use rocketmq_proto::body::MessageModel;
+    let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
+    inject(&mut w, &["broker-a"], 0..12, |_| "TagA");
+    let mut cfg = ConsumerConfig::new(GROUP);
+    cfg.model = MessageModel::Broadcasting;
+    cfg.from_where = ConsumeFromWhere::FirstOffset;
+    let now = Instant::from_millis(w.now);
+    w.client()
+        .subscribe(now, 1, &cfg, "TopicTest", "*")
+        .unwrap();
+    let mut got = Vec::new();
+    let mut persist_events = 0;
+    w.run_until(60_000, |w| {
+        for e in &w.nodes[0].events {
+            if matches!(e, Event::PersistOffsets) {
+                persist_events += 1;
+            }
+        }
+        consume(w, &mut got);
+        got.len() >= 12
+    })
+    .unwrap();
+    w.advance(6_000);
+    for e in std::mem::take(&mut w.nodes[0].events) {
+        if matches!(e, Event::PersistOffsets) {
+            persist_events += 1;
+        }
+    }
+    assert!(persist_events >= 1, "the application is told to persist");
+    let stored: Vec<(String, String, i32, i64)> = w
+        .client()
+        .local_offsets()
+        .map(|(t, b, q, o)| (t.to_string(), b.to_string(), q, o))
+        .collect();
+    assert_eq!(stored.len(), 4);
+    for (_, _, q, o) in &stored {
+        assert_eq!(*o, w.sim.max_offset("broker-a", "TopicTest", *q));
+    }
+    // Broadcasting never commits to the broker.
+    assert_eq!(
+        w.sim.committed_offset("broker-a", GROUP, "TopicTest", 0),
+        None
+    );
+
+    // Restart with the stored offsets: only new messages are consumed.
+    inject(&mut w, &["broker-a"], 12..16, |_| "TagA");
+    let sim2 = std::mem::replace(&mut w.sim, sim(&[]));
+    let mut w2 = World::new(sim2, engine(2), w.now);
+    let now = Instant::from_millis(w2.now);
+    w2.client()
+        .subscribe(now, 1, &cfg, "TopicTest", "*")
+        .unwrap();
+    for (t, b, q, o) in &stored {
+        w2.client().set_local_offset(t, b, *q, *o).unwrap();
+    }
+    let mut again = Vec::new();
+    w2.run_until(30_000, |w| {
+        consume(w, &mut again);
+        again.len() >= 4
+    })
+    .unwrap();
+    w2.advance(2_000);
+    consume(&mut w2, &mut again);
+    let bodies: BTreeSet<&str> = again.iter().map(|(_, b)| b.as_str()).collect();
+    assert_eq!(bodies, BTreeSet::from(["m12", "m13", "m14", "m15"]));
+}

@@ -316,6 +316,10 @@ pub enum Event {
         /// Which check.
         id: CheckId,
     },
+    /// A broadcasting consumer's offsets moved: store [`Client::local_offsets`] (file,
+    /// flash…) and give them back with [`Client::set_local_offset`] after a restart.
+    /// Reported at most once per commit interval.
+    PersistOffsets,
 }
 
 /// Why an application call was refused at once.
@@ -328,6 +332,8 @@ pub enum CallError {
     Full(&'static str),
     /// No producer group is registered.
     NoProducer,
+    /// No consumer exists yet (call `subscribe` or `assign` first).
+    NoConsumer,
     /// The message does not fit its buffer or the wire widths.
     Encode(EncodeError),
     /// The client is shutting down.
@@ -1715,6 +1721,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             c.announced = true;
             return Some(Event::CheckTransaction { id: c.id });
         }
+        if let Some(c) = self.consumer.as_mut().filter(|c| c.persist_pending) {
+            c.persist_pending = false;
+            return Some(Event::PersistOffsets);
+        }
         let Some(i) = self
             .sends
             .iter()
@@ -2043,6 +2053,10 @@ struct ConsumerState<C: Collections, B: MessageBuf> {
     lite_pull: bool,
     /// Queues were assigned by the application: no rebalance.
     assigned: bool,
+    /// Broadcasting: offsets kept by the application (topic, broker, queue, offset).
+    local_offsets: heapless::Vec<(Name, Name, i32, i64), 64>,
+    /// Broadcasting: `PersistOffsets` is due.
+    persist_pending: bool,
 }
 
 impl<C: Collections, B: MessageBuf> ConsumerState<C, B> {
@@ -2179,6 +2193,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 auto_commit: config.auto_commit,
                 lite_pull: config.lite_pull,
                 assigned: false,
+                local_offsets: heapless::Vec::new(),
+                persist_pending: false,
             });
         }
         let mut retry = Name::new();
@@ -2496,7 +2512,30 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             return;
         };
         if c.model == crate::body::MessageModel::Broadcasting {
-            return; // local offsets: the adapter keeps them (not yet wired)
+            // Local offsets: record them and tell the application to store them.
+            let topics = &self.topics;
+            for q in c.queues.iter_mut() {
+                if q.released || q.consumed < 0 || q.consumed <= q.committed {
+                    continue;
+                }
+                let Some(t) = topics.get(usize::from(q.topic)) else {
+                    continue;
+                };
+                q.committed = q.consumed;
+                let entry = (t.topic.clone(), q.broker.clone(), q.queue_id, q.consumed);
+                match c
+                    .local_offsets
+                    .iter_mut()
+                    .find(|e| e.0 == entry.0 && e.1 == entry.1 && e.2 == entry.2)
+                {
+                    Some(e) => e.3 = entry.3,
+                    None => {
+                        let _ = c.local_offsets.push(entry);
+                    }
+                }
+                c.persist_pending = true;
+            }
+            return;
         }
         let due: heapless::Vec<(u16, u32, i64, Name, i32), 64> = c
             .queues
@@ -2562,6 +2601,25 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         };
         let broker = q.broker.clone();
         if model == MessageModel::Broadcasting {
+            // A stored local offset first (given back by the application).
+            let topic = self
+                .topics
+                .get(usize::from(q.topic))
+                .map(|t| t.topic.clone());
+            let local = c
+                .local_offsets
+                .iter()
+                .find(|e| Some(&e.0) == topic.as_ref() && e.1 == broker && e.2 == q.queue_id)
+                .map(|e| e.3);
+            if let Some(off) = local {
+                if let Some(q) = self.queue_mut(token) {
+                    q.next_offset = off;
+                    q.consumed = off;
+                    q.committed = off;
+                    q.step = QueueStep::Ready;
+                }
+                return;
+            }
             // No broker-side offset: start per ConsumeFromWhere.
             if from_where == ConsumeFromWhere::FirstOffset {
                 if let Some(q) = self.queue_mut(token) {
@@ -3107,7 +3165,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             }
         }
         let Some(c) = self.consumer.as_mut() else {
-            return Err(CallError::NoProducer);
+            return Err(CallError::NoConsumer);
         };
         c.assigned = true;
         let topics: heapless::Vec<u16, 16> = c
@@ -3362,6 +3420,43 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         };
         // Full: dropped; the broker checks again later (every 30 s, up to 15 times).
         let _ = self.checks.try_push(check);
+    }
+}
+
+impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT> {
+    /// A broadcasting consumer's consumed offsets, to store after
+    /// [`Event::PersistOffsets`]: (topic, broker name, queue id, next offset to consume).
+    pub fn local_offsets(&self) -> impl Iterator<Item = (&str, &str, i32, i64)> {
+        self.consumer
+            .iter()
+            .flat_map(|c| c.local_offsets.iter())
+            .map(|(t, b, q, o)| (t.as_str(), b.as_str(), *q, *o))
+    }
+
+    /// Give a broadcasting consumer a stored offset (after a restart), right after
+    /// `subscribe` (before the next `handle_timeout`): a queue it owns starts there
+    /// instead of per ConsumeFromWhere.
+    pub fn set_local_offset(
+        &mut self,
+        topic: &str,
+        broker: &str,
+        queue_id: i32,
+        offset: i64,
+    ) -> Result<(), CallError> {
+        let c = self.consumer.as_mut().ok_or(CallError::NoConsumer)?;
+        let (t, b) = (name(topic)?, name(broker)?);
+        match c
+            .local_offsets
+            .iter_mut()
+            .find(|e| e.0 == t && e.1 == b && e.2 == queue_id)
+        {
+            Some(e) => e.3 = offset,
+            None => c
+                .local_offsets
+                .push((t, b, queue_id, offset))
+                .map_err(|_| CallError::Full("local offsets"))?,
+        }
+        Ok(())
     }
 }
 
