@@ -695,3 +695,53 @@ fn broadcasting_offsets_are_persisted_by_the_application_and_resume_after_restar
     let bodies: BTreeSet<&str> = again.iter().map(|(_, b)| b.as_str()).collect();
     assert_eq!(bodies, BTreeSet::from(["m12", "m13", "m14", "m15"]));
 }
+
+#[test]
+fn pulls_follow_the_suggested_slave_and_switch_back_to_the_master() {
+    use rocketmq_proto::codes::RequestCode;
+    const SLAVE: &str = "127.0.0.1:10921";
+    let cfg = SimConfig::new(NS).broker(
+        BrokerSpec::new("broker-a", A)
+            .slave(1, SLAVE)
+            .topic(TopicSpec::new("TopicTest", 4)),
+    );
+    let mut w = World::new(Sim::new(cfg), engine(1), 0);
+    inject(&mut w, &["broker-a"], 0..40, |_| "TagA");
+    // The master tells consumers to read from slave 1 (e.g. it is overloaded).
+    w.sim.set_suggest_broker_id("broker-a", 1);
+    subscribe(&mut w, 0, "*");
+    let mut got = Vec::new();
+    w.run_until(60_000, |w| {
+        consume(w, &mut got);
+        got.len() >= 40
+    })
+    .unwrap();
+    // The next pulls (after the acks) follow the suggestion to the slave, which has
+    // nothing new and sends them back to the master (where they wait as long polls).
+    let master_before = w.sim.request_count(A, RequestCode::PULL_MESSAGE);
+    w.advance(500);
+    let slave_pulls = w.sim.request_count(SLAVE, RequestCode::PULL_MESSAGE);
+    assert!(
+        slave_pulls >= 4,
+        "each queue's next pull went to the suggested slave"
+    );
+    assert!(
+        w.sim.request_count(A, RequestCode::PULL_MESSAGE) >= master_before + 4,
+        "and came back to the master"
+    );
+    inject(&mut w, &["broker-a"], 40..44, |_| "TagA");
+    w.run_until(30_000, |w| {
+        consume(w, &mut got);
+        got.len() >= 44
+    })
+    .unwrap();
+    let bodies: BTreeSet<&str> = got.iter().map(|(_, b)| b.as_str()).collect();
+    assert_eq!((got.len(), bodies.len()), (44, 44), "each message once");
+    w.advance(6_000);
+    for q in 0..4 {
+        assert_eq!(
+            w.sim.committed_offset("broker-a", GROUP, "TopicTest", q),
+            Some(w.sim.max_offset("broker-a", "TopicTest", q))
+        );
+    }
+}

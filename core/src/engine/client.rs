@@ -1002,6 +1002,30 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             .find(|s| s.id == id && s.phase != SendPhase::Done)
     }
 
+    /// Where to pull from (Java `findBrokerAddressInSubscribe`): the suggested broker
+    /// id; for a missing slave id the next one; else the master; else any address.
+    fn pull_addr(&self, broker: &str, suggested: i64) -> Option<(Addr, i64)> {
+        let by_id = |id: i64| {
+            self.brokers
+                .iter()
+                .find(|b| b.name == broker && b.id == id)
+                .map(|b| (b.addr.clone(), b.id))
+        };
+        by_id(suggested)
+            .or_else(|| {
+                (suggested > 0)
+                    .then(|| by_id(suggested.saturating_add(1)))
+                    .flatten()
+            })
+            .or_else(|| by_id(0))
+            .or_else(|| {
+                self.brokers
+                    .iter()
+                    .find(|b| b.name == broker)
+                    .map(|b| (b.addr.clone(), b.id))
+            })
+    }
+
     fn master_addr(&self, broker: &str) -> Option<Addr> {
         self.brokers
             .iter()
@@ -2030,6 +2054,11 @@ struct OwnedQueue<B> {
     /// batch stays readable until acked; never pulled or committed again, and its
     /// ack/nack changes no offset and sends nothing back (behaviour.md §12, item 2).
     released: bool,
+    /// The broker id the last pull response suggested (`suggestWhichBrokerId`; 0 =
+    /// master): the next pull goes there (behaviour.md §1.6).
+    suggested: i64,
+    /// The pull in flight goes to a slave: it must not carry a commit.
+    from_slave: bool,
 }
 
 #[derive(Debug)]
@@ -2483,6 +2512,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 committed: -1,
                 batch: None,
                 released: false,
+                suggested: 0,
+                from_slave: false,
             });
         }
         // Persist the offsets of released queues so their next owner starts there.
@@ -2712,15 +2743,15 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             return;
         };
         let timeout = c.pull_timeout;
-        let Some(broker) = c
+        let Some((broker, suggested)) = c
             .queues
             .iter()
             .find(|q| q.token == token)
-            .map(|q| q.broker.clone())
+            .map(|q| (q.broker.clone(), q.suggested))
         else {
             return;
         };
-        let Some(addr) = self.master_addr(&broker) else {
+        let Some((addr, id)) = self.pull_addr(&broker, suggested) else {
             if let Some(q) = self.queue_mut(token) {
                 q.step = QueueStep::PullAt(now + Millis(1_000));
             }
@@ -2728,6 +2759,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         };
         let ok = self.push_request(&addr, now + timeout, Purpose::Pull { token });
         if let Some(q) = self.queue_mut(token) {
+            q.from_slave = id != 0;
             q.step = if ok {
                 QueueStep::Pulling
             } else {
@@ -2748,6 +2780,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             return; // dropped meanwhile: the pulled messages go to the next owner
         };
         let next = header.as_ref().map(|h| h.next_begin_offset);
+        if let Some(h) = &header {
+            q.suggested = h.suggest_which_broker_id;
+        }
         if self.shutdown.is_some() {
             // Stopping: nothing new reaches the application; the next owner pulls it.
             q.step = QueueStep::Ready;
@@ -2877,7 +2912,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 let mut flag = PullSysFlag::SUSPEND | PullSysFlag::SUBSCRIPTION;
                 // Only push consumers commit on pulls (wire.md §6.5); a pull consumer, or
                 // one with auto-commit off, commits only when asked.
-                if clustering && q.consumed > 0 && c.auto_commit && !c.lite_pull {
+                if clustering && q.consumed > 0 && c.auto_commit && !c.lite_pull && !q.from_slave {
                     flag = flag.with(PullSysFlag::COMMIT_OFFSET);
                 }
                 let req = PullMessageRequest {
