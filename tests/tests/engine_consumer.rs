@@ -74,6 +74,16 @@ fn inject(
     }
 }
 
+/// Consume (acking everything) until `got` holds at least `n` messages, within
+/// `limit_ms` of virtual time.
+fn consume_until(w: &mut World, got: &mut Vec<(usize, String)>, n: usize, limit_ms: u64) {
+    w.run_until(limit_ms, |w| {
+        consume(w, got);
+        got.len() >= n
+    })
+    .unwrap();
+}
+
 /// Ack every delivered batch; record (node, body) for each message.
 fn consume(w: &mut World, got: &mut Vec<(usize, String)>) {
     let now = Instant::from_millis(w.now);
@@ -98,11 +108,7 @@ fn one_consumer_reads_every_message_once_and_commits_its_offsets() {
     inject(&mut w, &["broker-a"], 0..100, |_| "TagA");
     subscribe(&mut w, 0, "*");
     let mut got = Vec::new();
-    w.run_until(60_000, |w| {
-        consume(w, &mut got);
-        got.len() >= 100
-    })
-    .unwrap();
+    consume_until(&mut w, &mut got, 100, 60_000);
     let bodies: BTreeSet<&str> = got.iter().map(|(_, b)| b.as_str()).collect();
     assert_eq!(got.len(), 100, "no duplicates");
     assert_eq!(bodies.len(), 100);
@@ -135,11 +141,7 @@ fn one_consumer_reads_every_message_once_and_commits_its_offsets() {
     // New messages arrive through the held long poll.
     inject(&mut w, &["broker-a"], 100..108, |_| "TagA");
     let before = got.len();
-    w.run_until(20_000, |w| {
-        consume(w, &mut got);
-        got.len() >= before + 8
-    })
-    .unwrap();
+    consume_until(&mut w, &mut got, before + 8, 20_000);
 }
 
 #[test]
@@ -171,11 +173,7 @@ fn two_consumers_share_the_queues_of_two_brokers_without_overlap() {
     assert_eq!(owned[0].len(), 4, "Java's averagely: 4 and 4");
 
     inject(&mut w, &["broker-a", "broker-b"], 0..200, |_| "TagA");
-    w.run_until(60_000, |w| {
-        consume(w, &mut got);
-        got.len() >= 200
-    })
-    .unwrap();
+    consume_until(&mut w, &mut got, 200, 60_000);
     w.advance(2_000);
     consume(&mut w, &mut got);
     let mut per_body: BTreeMap<&str, usize> = BTreeMap::new();
@@ -203,11 +201,7 @@ fn tag_subscription_filters_and_still_advances_past_other_tags() {
     });
     subscribe(&mut w, 0, "TagA");
     let mut got = Vec::new();
-    w.run_until(60_000, |w| {
-        consume(w, &mut got);
-        got.len() >= 20
-    })
-    .unwrap();
+    consume_until(&mut w, &mut got, 20, 60_000);
     w.advance(6_000);
     consume(&mut w, &mut got);
     assert_eq!(got.len(), 20, "only TagA: {got:?}");
@@ -234,11 +228,7 @@ fn graceful_shutdown_commits_unregisters_and_a_restart_redelivers_nothing() {
     inject(&mut w, &["broker-a"], 0..40, |_| "TagA");
     subscribe(&mut w, 0, "*");
     let mut got = Vec::new();
-    w.run_until(60_000, |w| {
-        consume(w, &mut got);
-        got.len() >= 40
-    })
-    .unwrap();
+    consume_until(&mut w, &mut got, 40, 60_000);
     // One more batch arrives and is held (not acked) when shutdown starts.
     inject(&mut w, &["broker-a"], 40..44, |_| "TagA");
     let mut held = None;
@@ -373,11 +363,7 @@ fn a_broker_offset_reset_moves_the_owned_queues() {
     inject(&mut w, &["broker-a"], 0..20, |_| "TagA");
     subscribe(&mut w, 0, "*");
     let mut got = Vec::new();
-    w.run_until(60_000, |w| {
-        consume(w, &mut got);
-        got.len() >= 20
-    })
-    .unwrap();
+    consume_until(&mut w, &mut got, 20, 60_000);
     // The admin rewinds queues 0 and 1 to the start.
     let now = w.now;
     let sent = w
@@ -390,11 +376,7 @@ fn a_broker_offset_reset_moves_the_owned_queues() {
     let expected = (w.sim.max_offset("broker-a", "TopicTest", 0)
         + w.sim.max_offset("broker-a", "TopicTest", 1)) as usize;
     let mut again = Vec::new();
-    w.run_until(30_000, |w| {
-        consume(w, &mut again);
-        again.len() >= expected
-    })
-    .unwrap();
+    consume_until(&mut w, &mut again, expected, 30_000);
     w.advance(2_000);
     consume(&mut w, &mut again);
     assert_eq!(
@@ -425,11 +407,7 @@ fn lite_pull_assign_seek_and_explicit_commit() {
     let expected = (w.sim.max_offset("broker-a", "TopicTest", 0)
         + w.sim.max_offset("broker-a", "TopicTest", 2)) as usize;
     let mut got = Vec::new();
-    w.run_until(60_000, |w| {
-        consume(w, &mut got);
-        got.len() >= expected
-    })
-    .unwrap();
+    consume_until(&mut w, &mut got, expected, 60_000);
     w.advance(25_000); // past any rebalance or auto-commit time
     consume(&mut w, &mut got);
     assert_eq!(got.len(), expected, "only the assigned queues 0 and 2");
@@ -459,11 +437,7 @@ fn lite_pull_assign_seek_and_explicit_commit() {
     );
     let mut again = Vec::new();
     let q2 = w.sim.max_offset("broker-a", "TopicTest", 2) as usize;
-    w.run_until(30_000, |w| {
-        consume(w, &mut again);
-        again.len() >= q2
-    })
-    .unwrap();
+    consume_until(&mut w, &mut again, q2, 30_000);
     assert_eq!(again.len(), q2);
 }
 
@@ -484,11 +458,7 @@ fn sql92_subscription_goes_to_the_broker_and_is_not_refiltered_by_tag() {
         .subscribe_sql92(now, 1, &cfg, "TopicTest", "a > 5")
         .unwrap();
     let mut got = Vec::new();
-    w.run_until(60_000, |w| {
-        consume(w, &mut got);
-        got.len() >= 12
-    })
-    .unwrap();
+    consume_until(&mut w, &mut got, 12, 60_000);
     // The simulated broker does not evaluate SQL92 (it matches all): what arrives is
     // delivered as is, both tags included.
     assert_eq!(got.len(), 12);
@@ -507,11 +477,7 @@ fn a_restarted_broker_gets_a_heartbeat_at_once_and_consumption_resumes() {
     inject(&mut w, &["broker-a"], 0..8, |_| "TagA");
     subscribe(&mut w, 0, "*");
     let mut got = Vec::new();
-    w.run_until(60_000, |w| {
-        consume(w, &mut got);
-        got.len() >= 8
-    })
-    .unwrap();
+    consume_until(&mut w, &mut got, 8, 60_000);
     let now = w.now;
     w.sim.take_down(now, A);
     w.advance(5_000);
@@ -527,11 +493,7 @@ fn a_restarted_broker_gets_a_heartbeat_at_once_and_consumption_resumes() {
     );
     assert!(!w.sim.consumer_ids(A, GROUP).is_empty(), "registered again");
     inject(&mut w, &["broker-a"], 8..16, |_| "TagA");
-    w.run_until(30_000, |w| {
-        consume(w, &mut got);
-        got.len() >= 16
-    })
-    .unwrap();
+    consume_until(&mut w, &mut got, 16, 30_000);
     let bodies: BTreeSet<&str> = got.iter().map(|(_, b)| b.as_str()).collect();
     assert_eq!(
         bodies.len(),
@@ -552,11 +514,7 @@ fn offset_moved_resets_to_the_brokers_next_offset_and_consumption_goes_on() {
     }
     let mut got = Vec::new();
     subscribe(&mut w, 0, "*"); // FirstOffset: starts at 0, below the new minimum 6
-    w.run_until(60_000, |w| {
-        consume(w, &mut got);
-        got.len() >= 16
-    })
-    .unwrap();
+    consume_until(&mut w, &mut got, 16, 60_000);
     w.advance(6_000);
     consume(&mut w, &mut got);
     assert_eq!(got.len(), 16, "4 remaining per queue: {got:?}");
@@ -685,11 +643,7 @@ fn broadcasting_offsets_are_persisted_by_the_application_and_resume_after_restar
         w2.client().set_local_offset(t, b, *q, *o).unwrap();
     }
     let mut again = Vec::new();
-    w2.run_until(30_000, |w| {
-        consume(w, &mut again);
-        again.len() >= 4
-    })
-    .unwrap();
+    consume_until(&mut w2, &mut again, 4, 30_000);
     w2.advance(2_000);
     consume(&mut w2, &mut again);
     let bodies: BTreeSet<&str> = again.iter().map(|(_, b)| b.as_str()).collect();
@@ -711,11 +665,7 @@ fn pulls_follow_the_suggested_slave_and_switch_back_to_the_master() {
     w.sim.set_suggest_broker_id("broker-a", 1);
     subscribe(&mut w, 0, "*");
     let mut got = Vec::new();
-    w.run_until(60_000, |w| {
-        consume(w, &mut got);
-        got.len() >= 40
-    })
-    .unwrap();
+    consume_until(&mut w, &mut got, 40, 60_000);
     // The next pulls (after the acks) follow the suggestion to the slave, which has
     // nothing new and sends them back to the master (where they wait as long polls).
     let master_before = w.sim.request_count(A, RequestCode::PULL_MESSAGE);
@@ -730,11 +680,7 @@ fn pulls_follow_the_suggested_slave_and_switch_back_to_the_master() {
         "and came back to the master"
     );
     inject(&mut w, &["broker-a"], 40..44, |_| "TagA");
-    w.run_until(30_000, |w| {
-        consume(w, &mut got);
-        got.len() >= 44
-    })
-    .unwrap();
+    consume_until(&mut w, &mut got, 44, 30_000);
     let bodies: BTreeSet<&str> = got.iter().map(|(_, b)| b.as_str()).collect();
     assert_eq!((got.len(), bodies.len()), (44, 44), "each message once");
     w.advance(6_000);

@@ -492,3 +492,46 @@ fn a_batch_is_stored_in_order_with_one_uniq_key_per_message() {
         .send_batch(Instant::from_millis(now), 0, &mixed)
         .is_err());
 }
+
+#[test]
+fn more_sends_than_a_chunk_waiting_for_a_route_all_go_out_when_it_arrives() {
+    // One route answer must wake every send waiting for it, however many: the next
+    // refresh is 30 s away, past their 3 s deadline.
+    let cfg = SimConfig::new(NS).broker(
+        BrokerSpec::new("broker-a", A)
+            .topic(TopicSpec::new("TopicTest", 4))
+            .topic(TopicSpec::new("Second", 4)),
+    );
+    let mut w = world(&[]);
+    w.sim = Sim::new(cfg);
+    let first = send(&mut w, 0);
+    w.run_until(10_000, |w| outcomes(w).contains_key(&first))
+        .unwrap();
+    w.advance(1_000); // past the first periodic refresh (10 ms after start)
+    let now = w.now;
+    let ids: Vec<SendId> = (0..100)
+        .map(|i| {
+            let body = format!("second-{i}");
+            w.client()
+                .send(
+                    Instant::from_millis(now),
+                    0,
+                    &Message::new("Second", body.as_bytes()),
+                    SendMode::Sync,
+                )
+                .unwrap()
+        })
+        .collect();
+    w.run_until(10_000, |w| {
+        ids.iter().all(|id| outcomes(w).contains_key(id))
+    })
+    .unwrap();
+    let outs = outcomes(&w);
+    let failed = ids.iter().filter(|id| outs[id].is_err()).count();
+    assert_eq!(failed, 0, "every waiting send went out");
+    assert_eq!(
+        w.sim.request_count(NS, RequestCode::GET_ROUTEINFO_BY_TOPIC),
+        3,
+        "TopicTest, its refresh, Second"
+    );
+}

@@ -1041,7 +1041,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         };
         let Some(addr) = self.namesrv.choose().and_then(|a| Addr::try_from(a).ok()) else {
             // No NameServer: every send waiting for this route fails.
-            self.route_unavailable(now, topic);
+            self.route_unavailable(topic);
             return;
         };
         let conn = self.conn_for(&addr);
@@ -1073,20 +1073,35 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
 
     /// The route of `topic` could not be had (no NameServer, or no answer): sends
     /// waiting for it fail.
-    fn route_unavailable(&mut self, now: Instant, topic: &Name) {
-        let waiting: heapless::Vec<SendId, 64> = self
-            .sends
-            .iter()
-            .filter(|s| &s.topic == topic && s.phase == SendPhase::Route)
-            .map(|s| s.id)
-            .take(64)
-            .collect();
-        for id in waiting {
-            if let Some(op) = self.sends.iter_mut().find(|s| s.id == id) {
-                op.last_error = Some(SendError::NoRoute);
+    fn route_unavailable(&mut self, topic: &Name) {
+        self.for_each_send(
+            |s| &s.topic == topic && s.phase == SendPhase::Route,
+            |c, id| c.end_send(id, Err(SendError::NoRoute)),
+        );
+    }
+
+    /// Apply `f` to every send `pred` selects, in ascending id order (the order sends
+    /// are kept in), however many there are. Ids are gathered a chunk at a time because
+    /// `f` needs the whole client; `f` may end, advance or leave a send as it is.
+    fn for_each_send(
+        &mut self,
+        pred: impl Fn(&SendOp<B>) -> bool,
+        mut f: impl FnMut(&mut Self, SendId),
+    ) {
+        let mut after: Option<SendId> = None;
+        loop {
+            let chunk: heapless::Vec<SendId, 64> = self
+                .sends
+                .iter()
+                .filter(|s| after.is_none_or(|a| s.id > a) && pred(s))
+                .map(|s| s.id)
+                .take(64)
+                .collect();
+            let Some(&last) = chunk.last() else { return };
+            for id in chunk {
+                f(self, id);
             }
-            let _ = now;
-            self.end_send(id, Err(SendError::NoRoute));
+            after = Some(last);
         }
     }
 
@@ -1228,16 +1243,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     }
 
     fn wake_route_waiters(&mut self, now: Instant, topic: &Name) {
-        let waiting: heapless::Vec<SendId, 64> = self
-            .sends
-            .iter()
-            .filter(|s| &s.topic == topic && s.phase == SendPhase::Route)
-            .map(|s| s.id)
-            .take(64)
-            .collect();
-        for id in waiting {
-            self.advance_send(now, id);
-        }
+        self.for_each_send(
+            |s| &s.topic == topic && s.phase == SendPhase::Route,
+            |c, id| c.advance_send(now, id),
+        );
     }
 
     // ---------------------------------------------------------------- connections
@@ -1813,22 +1822,18 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             self.request_failed(now, purpose);
         }
         // Sends whose total deadline passed while waiting for a route.
-        let expired: heapless::Vec<SendId, 64> = self
-            .sends
-            .iter()
-            .filter(|s| s.deadline <= now && s.phase == SendPhase::Route)
-            .map(|s| s.id)
-            .take(64)
-            .collect();
-        for id in expired {
-            let err = self
-                .sends
-                .iter()
-                .find(|s| s.id == id)
-                .and_then(|s| s.last_error.clone())
-                .unwrap_or(SendError::Timeout);
-            self.end_send(id, Err(err));
-        }
+        self.for_each_send(
+            |s| s.deadline <= now && s.phase == SendPhase::Route,
+            |c, id| {
+                let err = c
+                    .sends
+                    .iter()
+                    .find(|s| s.id == id)
+                    .and_then(|s| s.last_error.clone())
+                    .unwrap_or(SendError::Timeout);
+                c.end_send(id, Err(err));
+            },
+        );
         if now >= self.next_route_refresh {
             self.next_route_refresh = now + self.config.route_refresh_interval;
             let topics: heapless::Vec<Name, 16> = self
@@ -3573,16 +3578,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 if (unacked || sending) && now < sd.until {
                     return;
                 }
-                let running: heapless::Vec<SendId, 64> = self
-                    .sends
-                    .iter()
-                    .filter(|s| s.phase != SendPhase::Done)
-                    .map(|s| s.id)
-                    .take(64)
-                    .collect();
-                for id in running {
-                    self.end_send(id, Err(SendError::Closed));
-                }
+                self.for_each_send(
+                    |s| s.phase != SendPhase::Done,
+                    |c, id| c.end_send(id, Err(SendError::Closed)),
+                );
                 if let Some(c) = self.consumer.as_mut() {
                     for q in c.queues.iter_mut() {
                         q.batch = None;
