@@ -535,3 +535,33 @@ fn more_sends_than_a_chunk_waiting_for_a_route_all_go_out_when_it_arrives() {
         "TopicTest, its refresh, Second"
     );
 }
+
+#[test]
+fn every_topic_is_refreshed_not_just_the_first_few() {
+    let mut spec = BrokerSpec::new("broker-a", A);
+    for i in 0..20 {
+        spec = spec.topic(TopicSpec::new(&format!("T{i}"), 1));
+    }
+    let mut w = world(&[]);
+    w.sim = Sim::new(SimConfig::new(NS).broker(spec));
+    for i in 0..20 {
+        let now = w.now;
+        let topic = format!("T{i}");
+        let id = w
+            .client()
+            .send(
+                Instant::from_millis(now),
+                0,
+                &Message::new(&topic, b"x"),
+                SendMode::Sync,
+            )
+            .unwrap();
+        w.run_until(10_000, |w| outcomes(w).contains_key(&id))
+            .unwrap();
+    }
+    w.advance(1_000); // the first refresh (10 ms after start) is behind us
+    let before = w.sim.request_count(NS, RequestCode::GET_ROUTEINFO_BY_TOPIC);
+    w.advance(30_000);
+    let refreshed = w.sim.request_count(NS, RequestCode::GET_ROUTEINFO_BY_TOPIC) - before;
+    assert_eq!(refreshed, 20, "one refresh per topic per 30 s");
+}

@@ -1836,15 +1836,13 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         );
         if now >= self.next_route_refresh {
             self.next_route_refresh = now + self.config.route_refresh_interval;
-            let topics: heapless::Vec<Name, 16> = self
-                .topics
-                .iter()
-                .filter(|t| !t.querying)
-                .map(|t| t.topic.clone())
-                .take(16)
-                .collect();
-            for t in topics {
-                self.query_route(now, &t, false);
+            // By index: topics are only ever appended, and every one is refreshed.
+            for i in 0..self.topics.len() {
+                let Some(t) = self.topics.get(i).filter(|t| !t.querying) else {
+                    continue;
+                };
+                let topic = t.topic.clone();
+                self.query_route(now, &topic, false);
             }
         }
         if now >= self.next_heartbeat {
@@ -1862,30 +1860,14 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         }
         // With a consumer, slaves too (they serve pulls); producers only need masters.
         let all = self.consumer.is_some();
-        let masters: heapless::Vec<Addr, 16> = self
-            .brokers
-            .iter()
-            .filter(|b| all || b.id == 0)
-            .map(|b| b.addr.clone())
-            .take(16)
-            .collect();
-        for addr in masters {
-            let conn = self.conn_for(&addr);
-            let deadline = now + self.config.request_timeout;
-            if let Ok(opaque) = self.inflight.insert(conn, deadline, Purpose::Heartbeat) {
-                if self
-                    .outbound
-                    .try_push(Outbound {
-                        conn,
-                        opaque,
-                        purpose: Purpose::Heartbeat,
-                        code: 0,
-                    })
-                    .is_err()
-                {
-                    self.inflight.complete(opaque);
-                }
-            }
+        let deadline = now + self.config.request_timeout;
+        // By index: queuing a request does not touch the broker table.
+        for i in 0..self.brokers.len() {
+            let Some(b) = self.brokers.get(i).filter(|b| all || b.id == 0) else {
+                continue;
+            };
+            let addr = b.addr.clone();
+            self.push_request(&addr, deadline, Purpose::Heartbeat);
         }
     }
 }
@@ -2385,14 +2367,18 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             return;
         }
         let broadcasting = c.model == crate::body::MessageModel::Broadcasting;
-        let topics: heapless::Vec<u16, 16> = c
-            .subs
-            .iter()
-            .filter_map(|s| self.topics.iter().position(|t| t.topic == s.topic))
-            .filter_map(|i| u16::try_from(i).ok())
-            .take(16)
-            .collect();
-        for ti in topics {
+        let subs = c.subs.len();
+        for si in 0..subs {
+            // By index: a rebalance does not change the subscriptions.
+            let Some(ti) = self
+                .consumer
+                .as_ref()
+                .and_then(|c| c.subs.get(si))
+                .and_then(|s| self.topics.iter().position(|t| t.topic == s.topic))
+                .and_then(|i| u16::try_from(i).ok())
+            else {
+                continue;
+            };
             if broadcasting {
                 // Every member reads every queue.
                 let all: heapless::Vec<(Name, i32), 64> = self
@@ -3604,14 +3590,12 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     return;
                 }
                 // Frames for connections that never opened cannot be written.
-                let open: heapless::Vec<ConnId, 64> = self
-                    .conns
-                    .iter()
-                    .filter(|c| c.state == ConnState::Open)
-                    .map(|c| c.id)
-                    .take(64)
-                    .collect();
-                self.outbound.retain_where(|o| open.contains(&o.conn));
+                let conns = &self.conns;
+                self.outbound.retain_where(|o| {
+                    conns
+                        .iter()
+                        .any(|c| c.id == o.conn && c.state == ConnState::Open)
+                });
                 self.shutdown = Some(Shutdown {
                     phase: ShutdownPhase::Done,
                     until: now,
@@ -3622,15 +3606,13 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     }
 
     fn unregister_everywhere(&mut self, now: Instant) {
-        let addrs: heapless::Vec<Addr, 16> = self
-            .brokers
-            .iter()
-            .map(|b| b.addr.clone())
-            .take(16)
-            .collect();
         let producers = self.producer_groups.len().min(usize::from(u8::MAX));
         let deadline = now + self.config.request_timeout;
-        for addr in &addrs {
+        for i in 0..self.brokers.len() {
+            let Some(addr) = self.brokers.get(i).map(|b| b.addr.clone()) else {
+                continue;
+            };
+            let addr = &addr;
             if self.consumer.is_some() {
                 self.push_request(addr, deadline, Purpose::Unregister { producer: None });
             }
