@@ -1,0 +1,1437 @@
+//! The push and lite-pull consumer: subscriptions, rebalance, pulls, deliveries, offsets.
+
+use super::*;
+
+/// Identifies one batch of pulled messages handed to the application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DeliveryId(pub u32);
+
+/// Settings of the (push-style) consumer. Defaults are Java's.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsumerConfig<'a> {
+    /// The consumer group.
+    pub group: &'a str,
+    /// Clustering (the group shares the queues) or broadcasting (each member reads all).
+    pub model: crate::body::MessageModel,
+    /// Where a queue with no committed offset starts.
+    pub from_where: crate::body::ConsumeFromWhere,
+    /// Messages per pull (`pullBatchSize`, 32).
+    pub batch_size: i32,
+    /// Long-poll hold on the broker (15 s).
+    pub suspend: Millis,
+    /// Pull timeout; must exceed the hold (30 s).
+    pub pull_timeout: Millis,
+    /// Rebalance period (20 s; woken sooner by NOTIFY_CONSUMER_IDS_CHANGED).
+    pub rebalance_interval: Millis,
+    /// Offset commit period (5 s).
+    pub commit_interval: Millis,
+    /// Commit consumed offsets every `commit_interval` (lite pull's `autoCommit`,
+    /// default true); when false only [`Client::commit`] does.
+    pub auto_commit: bool,
+    /// A pull-style consumer (Java `DefaultLitePullConsumer`: `CONSUME_ACTIVELY` in
+    /// heartbeats) rather than a push consumer.
+    pub lite_pull: bool,
+}
+
+impl<'a> ConsumerConfig<'a> {
+    /// Java's defaults for a clustering consumer of `group`, starting at the last
+    /// offset.
+    pub fn new(group: &'a str) -> Self {
+        ConsumerConfig {
+            group,
+            model: crate::body::MessageModel::Clustering,
+            from_where: crate::body::ConsumeFromWhere::LastOffset,
+            batch_size: 32,
+            suspend: Millis(15_000),
+            pull_timeout: Millis(30_000),
+            rebalance_interval: Millis(20_000),
+            commit_interval: Millis(5_000),
+            auto_commit: true,
+            lite_pull: false,
+        }
+    }
+
+    /// Java's `DefaultLitePullConsumer` defaults: pull style, auto-commit on.
+    pub fn lite_pull(group: &'a str) -> Self {
+        ConsumerConfig {
+            lite_pull: true,
+            ..ConsumerConfig::new(group)
+        }
+    }
+}
+
+/// A batch handed to the application: the raw pull body and where it came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'d> {
+    /// The topic.
+    pub topic: &'d str,
+    /// The broker.
+    pub broker_name: &'d str,
+    /// The queue.
+    pub queue_id: i32,
+    /// The subscription's TAG expression (`*` for all).
+    pub expression: &'d str,
+    pub(super) body: &'d [u8],
+}
+
+impl<'d> Delivery<'d> {
+    /// The messages, with those whose tag the subscription does not name left out
+    /// (the broker filters by hash only; Java re-filters by the exact tag). Records are
+    /// as stored: a compressed body (sysFlag bit 0x1) is read with
+    /// [`MessageRecord::decompressed_body`](crate::message::MessageRecord::decompressed_body)
+    /// (needs `alloc`).
+    pub fn messages(&self) -> impl Iterator<Item = crate::message::MessageRecord<'d>> + 'd {
+        delivered_records(self.body, self.expression)
+    }
+}
+
+/// The records of a pull body the application sees: those its TAG expression names
+/// (the broker filters by hash only; Java re-filters by the exact tag).
+pub(super) fn delivered_records<'d>(
+    body: &'d [u8],
+    expression: &'d str,
+) -> impl Iterator<Item = crate::message::MessageRecord<'d>> + 'd {
+    crate::message::RecordIter::new(body)
+        .map_while(Result::ok)
+        .filter(move |m| crate::message::parse_tag_expression(expression).matches_tag(m.tags()))
+        .take(64)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Sub {
+    pub(super) topic: Name,
+    pub(super) expression: Name,
+    pub(super) version: i64,
+    /// A SQL92 expression over message properties (broker-side filtering only)
+    /// instead of a TAG expression.
+    sql92: bool,
+}
+
+impl Sub {
+    /// The expression the client re-filters delivered messages with: the TAG
+    /// expression, or `*` for SQL92 (the broker alone evaluates those).
+    pub(super) fn client_filter(&self) -> &str {
+        if self.sql92 {
+            "*"
+        } else {
+            &self.expression
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum QueueStep {
+    /// Find the starting offset.
+    NeedOffset,
+    /// An offset query is in flight.
+    QueryingOffset,
+    /// Pull when possible.
+    Ready,
+    /// A pull is in flight.
+    Pulling,
+    /// A batch is with the application.
+    Delivered,
+    /// Retry the offset lookup at this time.
+    OffsetAt(Instant),
+    /// Retry the pull at this time.
+    PullAt(Instant),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Batch<B> {
+    pub(super) id: DeliveryId,
+    pub(super) body: B,
+    /// The queue offset after the batch.
+    pub(super) next_offset: i64,
+    pub(super) announced: bool,
+    /// Set by `nack`: the delay level asked for, and which delivered messages still
+    /// have to be sent back (bit per message; a batch holds at most 64).
+    pub(super) nack: Option<(i32, u64)>,
+    /// Failed send-backs are tried again at this time.
+    pub(super) retry_backs_at: Option<Instant>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct OwnedQueue<B> {
+    /// Identifies this ownership: responses for a queue dropped (and maybe re-owned)
+    /// since carry an old token and are ignored.
+    pub(super) token: u32,
+    pub(super) topic: u16,
+    pub(super) broker: Name,
+    pub(super) queue_id: i32,
+    pub(super) step: QueueStep,
+    pub(super) next_offset: i64,
+    /// Everything before this offset is consumed (the commit candidate); -1 unknown.
+    pub(super) consumed: i64,
+    pub(super) committed: i64,
+    pub(super) batch: Option<Batch<B>>,
+    /// Rebalanced away while a batch was with the application: kept only so that
+    /// batch stays readable until acked; never pulled or committed again, and its
+    /// ack/nack changes no offset and sends nothing back (behaviour.md §12, item 2).
+    pub(super) released: bool,
+    /// The broker id the last pull response suggested (`suggestWhichBrokerId`; 0 =
+    /// master): the next pull goes there (behaviour.md §1.6).
+    pub(super) suggested: i64,
+    /// The pull in flight goes to a slave: it must not carry a commit.
+    pub(super) from_slave: bool,
+}
+
+#[derive(Debug)]
+pub(super) struct ConsumerState<C: Collections, B: MessageBuf> {
+    pub(super) group: Name,
+    pub(super) model: crate::body::MessageModel,
+    pub(super) from_where: crate::body::ConsumeFromWhere,
+    pub(super) batch_size: i32,
+    pub(super) suspend: Millis,
+    pub(super) pull_timeout: Millis,
+    pub(super) rebalance_interval: Millis,
+    pub(super) commit_interval: Millis,
+    pub(super) subs: C::List<Sub>,
+    pub(super) queues: heapless::Vec<OwnedQueue<B>, 64>,
+    pub(super) next_rebalance: Instant,
+    pub(super) last_rebalance: Instant,
+    pub(super) next_commit: Instant,
+    pub(super) next_token: u32,
+    pub(super) next_delivery: u32,
+    pub(super) auto_commit: bool,
+    pub(super) lite_pull: bool,
+    /// Queues were assigned by the application: no rebalance.
+    pub(super) assigned: bool,
+    /// Broadcasting: offsets kept by the application (topic, broker, queue, offset).
+    pub(super) local_offsets: heapless::Vec<(Name, Name, i32, i64), 64>,
+    /// Broadcasting: `PersistOffsets` is due.
+    pub(super) persist_pending: bool,
+}
+
+impl<C: Collections, B: MessageBuf> ConsumerState<C, B> {
+    pub(super) fn consumer_data(&self) -> crate::body::ConsumerData<'_, C> {
+        use crate::body::{ConsumeType, ConsumerData, ExpressionType, SubscriptionData};
+        let mut data = ConsumerData {
+            group_name: Text::new(&self.group),
+            consume_type: if self.lite_pull {
+                ConsumeType::Actively
+            } else {
+                ConsumeType::Passively
+            },
+            message_model: self.model,
+            consume_from_where: self.from_where,
+            subscription_data_set: C::List::default(),
+            unit_mode: false,
+        };
+        for sub in self.subs.iter() {
+            let mut sd = SubscriptionData {
+                class_filter_mode: false,
+                topic: Text::new(&sub.topic),
+                sub_string: Text::new(&sub.expression),
+                tags_set: C::List::default(),
+                code_set: C::List::default(),
+                sub_version: sub.version,
+                expression_type: if sub.sql92 {
+                    ExpressionType::Sql92
+                } else {
+                    ExpressionType::Tag
+                },
+            };
+            if let (false, crate::message::TagExpression::Tags(tags)) = (
+                sub.sql92,
+                crate::message::parse_tag_expression(&sub.expression),
+            ) {
+                for t in tags {
+                    let _ = List::try_push(&mut sd.tags_set, Text::new(t.tag));
+                    let _ = List::try_push(&mut sd.code_set, t.code);
+                }
+            }
+            let _ = List::try_push(&mut data.subscription_data_set, sd);
+        }
+        data
+    }
+
+    pub(super) fn announce_delivery(&mut self) -> Option<DeliveryId> {
+        let b = self
+            .queues
+            .iter_mut()
+            .filter_map(|q| q.batch.as_mut())
+            .filter(|b| !b.announced)
+            .min_by_key(|b| b.id)?;
+        b.announced = true;
+        Some(b.id)
+    }
+
+    pub(super) fn next_timer(&self) -> Instant {
+        let mut t = self.next_rebalance.min(self.next_commit);
+        for q in &self.queues {
+            if let Some(at) = q.batch.as_ref().and_then(|b| b.retry_backs_at) {
+                t = t.min(at);
+            }
+            match q.step {
+                QueueStep::OffsetAt(at) | QueueStep::PullAt(at) => t = t.min(at),
+                QueueStep::NeedOffset | QueueStep::Ready => t = Instant::from_millis(0),
+                _ => {}
+            }
+        }
+        t
+    }
+}
+
+impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT> {
+    /// Subscribe the consumer (created by the first call) to `topic` with a TAG
+    /// expression (`*`, `TagA || TagB`). A clustering consumer also subscribes to its
+    /// group's retry topic `%RETRY%<group>`, as Java does. `wall_clock_ms` becomes the
+    /// subscription version.
+    pub fn subscribe(
+        &mut self,
+        now: Instant,
+        wall_clock_ms: i64,
+        config: &ConsumerConfig<'_>,
+        topic: &str,
+        expression: &str,
+    ) -> Result<(), CallError> {
+        self.subscribe_with(now, wall_clock_ms, config, topic, expression, false)
+    }
+
+    /// Subscribe with a SQL92 expression over message properties (e.g.
+    /// `a > 5 AND region = 'eu'`); the broker filters (it needs
+    /// `enablePropertyFilter=true` and version ≥ 4.1.0).
+    pub fn subscribe_sql92(
+        &mut self,
+        now: Instant,
+        wall_clock_ms: i64,
+        config: &ConsumerConfig<'_>,
+        topic: &str,
+        sql: &str,
+    ) -> Result<(), CallError> {
+        self.subscribe_with(now, wall_clock_ms, config, topic, sql, true)
+    }
+
+    pub(super) fn subscribe_with(
+        &mut self,
+        now: Instant,
+        wall_clock_ms: i64,
+        config: &ConsumerConfig<'_>,
+        topic: &str,
+        expression: &str,
+        sql92: bool,
+    ) -> Result<(), CallError> {
+        if self.shutdown.is_some() {
+            return Err(CallError::Closed);
+        }
+        check_group(config.group).map_err(CallError::Invalid)?;
+        check_topic(topic).map_err(CallError::Invalid)?;
+        if self.consumer.is_none() {
+            self.consumer = Some(ConsumerState {
+                group: name(config.group)?,
+                model: config.model,
+                from_where: config.from_where,
+                batch_size: config.batch_size,
+                suspend: config.suspend,
+                pull_timeout: config.pull_timeout,
+                rebalance_interval: config.rebalance_interval,
+                commit_interval: config.commit_interval,
+                subs: C::List::default(),
+                queues: heapless::Vec::new(),
+                next_rebalance: now,
+                last_rebalance: now,
+                next_commit: now + config.commit_interval,
+                next_token: 0,
+                next_delivery: 0,
+                auto_commit: config.auto_commit,
+                lite_pull: config.lite_pull,
+                assigned: false,
+                local_offsets: heapless::Vec::new(),
+                persist_pending: false,
+            });
+        }
+        let mut retry = Name::new();
+        let clustering = config.model == crate::body::MessageModel::Clustering && !config.lite_pull;
+        if clustering {
+            retry
+                .push_str("%RETRY%")
+                .and_then(|()| retry.push_str(config.group))
+                .map_err(|()| CallError::Full("name length"))?;
+        }
+        let mut add: heapless::Vec<(Name, Name), 2> = heapless::Vec::new();
+        let _ = add.push((name(topic)?, name(expression)?));
+        if clustering {
+            let _ = add.push((retry, name("*")?));
+        }
+        for (t, e) in add {
+            self.ensure_topic(&t)?;
+            let Some(c) = self.consumer.as_mut() else {
+                break;
+            };
+            c.subs.retain_where(|s| s.topic != t);
+            c.subs
+                .try_push(Sub {
+                    topic: t.clone(),
+                    expression: e,
+                    version: wall_clock_ms,
+                    sql92: sql92 && t.as_str() == topic,
+                })
+                .map_err(|_| CallError::Full("subscriptions"))?;
+            if !self
+                .topics
+                .iter()
+                .any(|ti| ti.topic == t && (ti.querying || !ti.sub_queues.is_empty()))
+            {
+                self.query_route(now, &t, false);
+            }
+        }
+        // Tell the brokers at once (Java heartbeats after subscribe) and rebalance.
+        self.next_heartbeat = now;
+        Ok(())
+    }
+
+    /// The batch `id`, while it is not acked.
+    pub fn delivery(&self, id: DeliveryId) -> Option<Delivery<'_>> {
+        let c = self.consumer.as_ref()?;
+        let q = c
+            .queues
+            .iter()
+            .find(|q| q.batch.as_ref().is_some_and(|b| b.id == id))?;
+        let topic = self.topics.get(usize::from(q.topic))?;
+        let expression = c
+            .subs
+            .iter()
+            .find(|s| s.topic == topic.topic)
+            .map_or("*", Sub::client_filter);
+        Some(Delivery {
+            topic: &topic.topic,
+            broker_name: &q.broker,
+            queue_id: q.queue_id,
+            expression,
+            body: q.batch.as_ref()?.body.as_ref(),
+        })
+    }
+
+    /// The application finished batch `id`: its offsets count as consumed (committed
+    /// at the next commit) and its queue is pulled again.
+    pub fn ack(&mut self, now: Instant, id: DeliveryId) {
+        let Some(c) = self.consumer.as_mut() else {
+            return;
+        };
+        if let Some(i) = c
+            .queues
+            .iter()
+            .position(|q| q.batch.as_ref().is_some_and(|b| b.id == id))
+        {
+            if let Some(q) = c.queues.get_mut(i) {
+                if q.released {
+                    // Its new owner consumes it again; nothing of ours counts.
+                    let _ = c.queues.remove(i);
+                } else {
+                    if let Some(b) = q.batch.take() {
+                        q.consumed = b.next_offset;
+                    }
+                    q.step = QueueStep::Ready;
+                }
+            }
+        }
+        self.consumer_tick(now);
+        self.shutdown_tick(now);
+    }
+
+    /// Queues this consumer owns now: (topic, broker, queue id).
+    pub fn owned_queues(&self) -> impl Iterator<Item = (&str, &str, i32)> {
+        self.consumer.iter().flat_map(move |c| {
+            c.queues
+                .iter()
+                .filter(|q| !q.released)
+                .filter_map(move |q| {
+                    let t = self.topics.get(usize::from(q.topic))?;
+                    Some((t.topic.as_str(), q.broker.as_str(), q.queue_id))
+                })
+        })
+    }
+
+    pub(super) fn push_request(
+        &mut self,
+        addr: &Addr,
+        deadline: Instant,
+        purpose: Purpose,
+    ) -> bool {
+        let conn = self.conn_for(addr);
+        let Ok(opaque) = self.inflight.insert(conn, deadline, purpose.clone()) else {
+            return false;
+        };
+        let ok = self
+            .outbound
+            .try_push(Outbound {
+                conn,
+                opaque,
+                purpose,
+                code: 0,
+            })
+            .is_ok();
+        if !ok {
+            self.inflight.complete(opaque);
+        }
+        ok
+    }
+
+    pub(super) fn consumer_tick(&mut self, now: Instant) {
+        if self.shutdown.is_some() {
+            return; // shutdown_tick commits; nothing new is pulled
+        }
+        let Some(c) = self.consumer.as_mut() else {
+            return;
+        };
+        if now >= c.next_rebalance {
+            c.next_rebalance = now + c.rebalance_interval;
+            c.last_rebalance = now;
+            self.rebalance(now);
+        }
+        let Some(c) = self.consumer.as_mut() else {
+            return;
+        };
+        if now >= c.next_commit {
+            c.next_commit = now + c.commit_interval;
+            if c.auto_commit {
+                self.commit_offsets();
+            }
+        }
+        self.drive_queues(now);
+    }
+
+    pub(super) fn rebalance(&mut self, now: Instant) {
+        let Some(c) = self.consumer.as_ref() else {
+            return;
+        };
+        if c.assigned {
+            return;
+        }
+        let broadcasting = c.model == crate::body::MessageModel::Broadcasting;
+        let subs = c.subs.len();
+        for si in 0..subs {
+            // By index: a rebalance does not change the subscriptions.
+            let Some(ti) = self
+                .consumer
+                .as_ref()
+                .and_then(|c| c.subs.get(si))
+                .and_then(|s| self.topics.iter().position(|t| t.topic == s.topic))
+                .and_then(|i| u16::try_from(i).ok())
+            else {
+                continue;
+            };
+            if broadcasting {
+                // Every member reads every queue.
+                let all: heapless::Vec<(Name, i32), 64> = self
+                    .topics
+                    .get(usize::from(ti))
+                    .map(|t| {
+                        t.sub_queues
+                            .iter()
+                            .map(|q| (q.broker.clone(), q.queue_id))
+                            .take(64)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                self.apply_assignment(ti, &all);
+                continue;
+            }
+            // Ask one broker of the topic for the group's members (Java: a random one).
+            let Some(broker) = self
+                .topics
+                .get(usize::from(ti))
+                .and_then(|t| t.sub_queues.first())
+                .map(|q| q.broker.clone())
+            else {
+                continue;
+            };
+            let Some(addr) = self.master_addr(&broker) else {
+                continue;
+            };
+            let deadline = now + self.config.request_timeout;
+            self.push_request(&addr, deadline, Purpose::ConsumerList { topic: ti });
+        }
+    }
+
+    pub(super) fn on_consumer_list(&mut self, now: Instant, topic: u16, cmd: &Command<'_>) {
+        use crate::body::{ConsumerIdList, MessageQueue};
+        use crate::consumer::allocate::{sort_for_allocation, AllocateStrategy};
+        if cmd.header.response_code() != ResponseCode::SUCCESS {
+            return self.rebalance_soon(now);
+        }
+        let Ok(list) = ConsumerIdList::<crate::collections::Fixed<64>>::decode(cmd.body) else {
+            return self.rebalance_soon(now);
+        };
+        let mine: heapless::Vec<(Name, i32), 64> = {
+            let Some(t) = self.topics.get(usize::from(topic)) else {
+                return;
+            };
+            let mut mqs: heapless::Vec<MessageQueue<'_>, 64> = heapless::Vec::new();
+            for q in t.sub_queues.iter() {
+                let _ = mqs.push(MessageQueue {
+                    topic: Text::new(&t.topic),
+                    broker_name: Text::new(&q.broker),
+                    queue_id: q.queue_id,
+                });
+            }
+            let mut cids: heapless::Vec<Text<'_>, 64> =
+                list.consumer_id_list.iter().copied().collect();
+            sort_for_allocation(&mut mqs, &mut cids);
+            let mut out = [0usize; 64];
+            let me = self.config.client_id.as_str();
+            let mine: heapless::Vec<(Name, i32), 64> =
+                match AllocateStrategy::Averagely.allocate(me, &mqs, &cids, &mut out, &mut []) {
+                    Ok(a) => a
+                        .queues(&mqs)
+                        .filter_map(|mq| {
+                            Some((Name::try_from(mq.broker_name.as_str()?).ok()?, mq.queue_id))
+                        })
+                        .collect(),
+                    Err(_) => heapless::Vec::new(),
+                };
+            mine
+        };
+        self.apply_assignment(topic, &mine);
+    }
+
+    pub(super) fn rebalance_soon(&mut self, now: Instant) {
+        if let Some(c) = self.consumer.as_mut() {
+            c.next_rebalance = c.next_rebalance.min(now + Millis(1_000));
+        }
+    }
+
+    /// Make the owned queues of `topic` exactly `mine`: drop the others (committing
+    /// what was consumed first), add the new ones.
+    pub(super) fn apply_assignment(&mut self, topic: u16, mine: &[(Name, i32)]) {
+        let Some(c) = self.consumer.as_mut() else {
+            return;
+        };
+        let mut dropped: heapless::Vec<(u32, i64, Name, i32), 64> = heapless::Vec::new();
+        for q in c.queues.iter_mut() {
+            let keep = q.released
+                || q.topic != topic
+                || mine
+                    .iter()
+                    .any(|(b, id)| *b == q.broker && *id == q.queue_id);
+            if !keep {
+                if q.consumed > q.committed {
+                    let _ = dropped.push((q.token, q.consumed, q.broker.clone(), q.queue_id));
+                }
+                // A batch with the application stays readable until acked.
+                q.released = true;
+            }
+        }
+        c.queues.retain(|q| !q.released || q.batch.is_some());
+        for (broker, queue_id) in mine {
+            let Some(c) = self.consumer.as_mut() else {
+                return;
+            };
+            if c.queues.iter().any(|q| {
+                !q.released && q.topic == topic && q.broker == *broker && q.queue_id == *queue_id
+            }) {
+                continue;
+            }
+            let token = c.next_token;
+            c.next_token = c.next_token.wrapping_add(1);
+            let _ = c.queues.push(OwnedQueue {
+                token,
+                topic,
+                broker: broker.clone(),
+                queue_id: *queue_id,
+                step: QueueStep::NeedOffset,
+                next_offset: -1,
+                consumed: -1,
+                committed: -1,
+                batch: None,
+                released: false,
+                suggested: 0,
+                from_slave: false,
+            });
+        }
+        // Persist the offsets of released queues so their next owner starts there.
+        for (token, offset, broker, queue_id) in dropped {
+            self.push_commit(topic, token, offset, &broker, queue_id);
+        }
+    }
+
+    pub(super) fn push_commit(
+        &mut self,
+        topic: u16,
+        token: u32,
+        offset: i64,
+        broker: &Name,
+        _queue_id: i32,
+    ) {
+        let _ = topic;
+        let Some(addr) = self.master_addr(broker) else {
+            return;
+        };
+        let conn = self.conn_for(&addr);
+        let opaque = self.next_oneway_opaque;
+        self.next_oneway_opaque = self.next_oneway_opaque.wrapping_sub(1).min(-1);
+        let _ = self.outbound.try_push(Outbound {
+            conn,
+            opaque,
+            purpose: Purpose::Commit { token, offset },
+            code: topic as i32,
+        });
+    }
+
+    pub(super) fn commit_offsets(&mut self) {
+        let Some(c) = self.consumer.as_mut() else {
+            return;
+        };
+        if c.model == crate::body::MessageModel::Broadcasting {
+            // Local offsets: record them and tell the application to store them.
+            let topics = &self.topics;
+            for q in c.queues.iter_mut() {
+                if q.released || q.consumed < 0 || q.consumed <= q.committed {
+                    continue;
+                }
+                let Some(t) = topics.get(usize::from(q.topic)) else {
+                    continue;
+                };
+                q.committed = q.consumed;
+                let entry = (t.topic.clone(), q.broker.clone(), q.queue_id, q.consumed);
+                match c
+                    .local_offsets
+                    .iter_mut()
+                    .find(|e| e.0 == entry.0 && e.1 == entry.1 && e.2 == entry.2)
+                {
+                    Some(e) => e.3 = entry.3,
+                    None => {
+                        let _ = c.local_offsets.push(entry);
+                    }
+                }
+                c.persist_pending = true;
+            }
+            return;
+        }
+        let due: heapless::Vec<(u16, u32, i64, Name, i32), 64> = c
+            .queues
+            .iter_mut()
+            .filter(|q| !q.released && q.consumed >= 0 && q.consumed > q.committed)
+            .map(|q| {
+                q.committed = q.consumed;
+                (q.topic, q.token, q.consumed, q.broker.clone(), q.queue_id)
+            })
+            .collect();
+        for (topic, token, offset, broker, queue_id) in due {
+            self.push_commit(topic, token, offset, &broker, queue_id);
+        }
+    }
+
+    pub(super) fn drive_queues(&mut self, now: Instant) {
+        self.retry_send_backs(now);
+        let Some(c) = self.consumer.as_mut() else {
+            return;
+        };
+        let mut todo: heapless::Vec<(u32, bool), 64> = heapless::Vec::new();
+        for q in c.queues.iter_mut().filter(|q| !q.released) {
+            match q.step {
+                QueueStep::OffsetAt(at) if now >= at => q.step = QueueStep::NeedOffset,
+                QueueStep::PullAt(at) if now >= at => q.step = QueueStep::Ready,
+                _ => {}
+            }
+            match q.step {
+                QueueStep::NeedOffset => {
+                    let _ = todo.push((q.token, false));
+                }
+                QueueStep::Ready => {
+                    let _ = todo.push((q.token, true));
+                }
+                _ => {}
+            }
+        }
+        for (token, pull) in todo {
+            if pull {
+                self.start_pull(now, token);
+            } else {
+                self.start_offset_lookup(now, token);
+            }
+        }
+    }
+
+    pub(super) fn queue_mut(&mut self, token: u32) -> Option<&mut OwnedQueue<B>> {
+        self.consumer
+            .as_mut()?
+            .queues
+            .iter_mut()
+            .find(|q| q.token == token)
+    }
+
+    pub(super) fn start_offset_lookup(&mut self, now: Instant, token: u32) {
+        use crate::body::{ConsumeFromWhere, MessageModel};
+        let Some(c) = self.consumer.as_ref() else {
+            return;
+        };
+        let (model, from_where) = (c.model, c.from_where);
+        let Some(q) = c.queues.iter().find(|q| q.token == token) else {
+            return;
+        };
+        let broker = q.broker.clone();
+        if model == MessageModel::Broadcasting {
+            // A stored local offset first (given back by the application).
+            let topic = self
+                .topics
+                .get(usize::from(q.topic))
+                .map(|t| t.topic.clone());
+            let local = c
+                .local_offsets
+                .iter()
+                .find(|e| Some(&e.0) == topic.as_ref() && e.1 == broker && e.2 == q.queue_id)
+                .map(|e| e.3);
+            if let Some(off) = local {
+                if let Some(q) = self.queue_mut(token) {
+                    q.next_offset = off;
+                    q.consumed = off;
+                    q.committed = off;
+                    q.step = QueueStep::Ready;
+                }
+                return;
+            }
+            // No broker-side offset: start per ConsumeFromWhere.
+            if from_where == ConsumeFromWhere::FirstOffset {
+                if let Some(q) = self.queue_mut(token) {
+                    q.next_offset = 0;
+                    q.step = QueueStep::Ready;
+                }
+                return;
+            }
+            return self.request_offset(now, token, &broker, true);
+        }
+        self.request_offset(now, token, &broker, false);
+    }
+
+    pub(super) fn request_offset(&mut self, now: Instant, token: u32, broker: &Name, max: bool) {
+        let Some(addr) = self.master_addr(broker) else {
+            if let Some(q) = self.queue_mut(token) {
+                q.step = QueueStep::OffsetAt(now + Millis(1_000));
+            }
+            return;
+        };
+        let ok = self.push_request(
+            &addr,
+            now + self.config.request_timeout,
+            Purpose::Offset { token, max },
+        );
+        if let Some(q) = self.queue_mut(token) {
+            q.step = if ok {
+                QueueStep::QueryingOffset
+            } else {
+                QueueStep::OffsetAt(now + Millis(1_000))
+            };
+        }
+    }
+
+    pub(super) fn on_offset(&mut self, now: Instant, token: u32, max: bool, cmd: &Command<'_>) {
+        use crate::body::ConsumeFromWhere;
+        use crate::header::OffsetResponse;
+        let from_where = self.consumer.as_ref().map(|c| c.from_where);
+        let is_retry_topic = self
+            .queue_mut(token)
+            .map(|q| q.topic)
+            .and_then(|t| self.topics.get(usize::from(t)))
+            .is_some_and(|t| t.topic.starts_with("%RETRY%"));
+        let code = cmd.header.response_code();
+        let offset: Option<i64> = cmd.decode_fields::<OffsetResponse>().ok().map(|r| r.offset);
+        let Some(broker) = self.queue_mut(token).map(|q| q.broker.clone()) else {
+            return; // dropped meanwhile
+        };
+        match (code, offset) {
+            (ResponseCode::SUCCESS, Some(off)) => {
+                if let Some(q) = self.queue_mut(token) {
+                    q.next_offset = off;
+                    q.consumed = off;
+                    q.committed = if max { -1 } else { off };
+                    q.step = QueueStep::Ready;
+                }
+            }
+            (ResponseCode::QUERY_NOT_FOUND, _) if !max => {
+                // First start of this group on this queue (wire.md §6.7).
+                match from_where {
+                    Some(ConsumeFromWhere::FirstOffset) => {
+                        if let Some(q) = self.queue_mut(token) {
+                            q.next_offset = 0;
+                            q.consumed = 0;
+                            q.step = QueueStep::Ready;
+                        }
+                    }
+                    _ if is_retry_topic => {
+                        if let Some(q) = self.queue_mut(token) {
+                            q.next_offset = 0;
+                            q.consumed = 0;
+                            q.step = QueueStep::Ready;
+                        }
+                    }
+                    // LAST (and TIMESTAMP, approximated): the queue's max offset.
+                    _ => self.request_offset(now, token, &broker, true),
+                }
+            }
+            _ => {
+                if let Some(q) = self.queue_mut(token) {
+                    q.step = QueueStep::OffsetAt(now + Millis(1_000));
+                }
+            }
+        }
+        self.drive_queues(now);
+    }
+
+    pub(super) fn start_pull(&mut self, now: Instant, token: u32) {
+        let Some(c) = self.consumer.as_ref() else {
+            return;
+        };
+        let timeout = c.pull_timeout;
+        let Some((broker, suggested)) = c
+            .queues
+            .iter()
+            .find(|q| q.token == token)
+            .map(|q| (q.broker.clone(), q.suggested))
+        else {
+            return;
+        };
+        let Some((addr, id)) = self.pull_addr(&broker, suggested) else {
+            if let Some(q) = self.queue_mut(token) {
+                q.step = QueueStep::PullAt(now + Millis(1_000));
+            }
+            return;
+        };
+        let ok = self.push_request(&addr, now + timeout, Purpose::Pull { token });
+        if let Some(q) = self.queue_mut(token) {
+            q.from_slave = id != 0;
+            q.step = if ok {
+                QueueStep::Pulling
+            } else {
+                QueueStep::PullAt(now + Millis(1_000))
+            };
+        }
+    }
+
+    pub(super) fn on_pull(&mut self, now: Instant, token: u32, cmd: &Command<'_>) {
+        use crate::header::PullMessageResponse;
+        let code = cmd.header.response_code();
+        let header: Option<PullMessageResponse> = cmd.decode_fields().ok();
+        let Some(c) = self.consumer.as_mut() else {
+            return;
+        };
+        let delivery = DeliveryId(c.next_delivery);
+        let Some(q) = c.queues.iter_mut().find(|q| q.token == token) else {
+            return; // dropped meanwhile: the pulled messages go to the next owner
+        };
+        let next = header.as_ref().map(|h| h.next_begin_offset);
+        if let Some(h) = &header {
+            q.suggested = h.suggest_which_broker_id;
+        }
+        if self.shutdown.is_some() {
+            // Stopping: nothing new reaches the application; the next owner pulls it.
+            q.step = QueueStep::Ready;
+            return;
+        }
+        match (code, next) {
+            (ResponseCode::SUCCESS, Some(next)) => match B::from_parts(&[cmd.body]) {
+                Some(body) => {
+                    q.batch = Some(Batch {
+                        id: delivery,
+                        body,
+                        next_offset: next,
+                        announced: false,
+                        nack: None,
+                        retry_backs_at: None,
+                    });
+                    q.next_offset = next;
+                    q.step = QueueStep::Delivered;
+                    c.next_delivery = c.next_delivery.wrapping_add(1);
+                }
+                // Larger than a message buffer: try again later (smaller batches are
+                // a configuration matter; the data is not lost).
+                None => q.step = QueueStep::PullAt(now + Millis(1_000)),
+            },
+            (ResponseCode::PULL_NOT_FOUND | ResponseCode::PULL_RETRY_IMMEDIATELY, Some(next)) => {
+                // Nothing (matching) there: everything before `next` is consumed.
+                q.next_offset = next;
+                q.consumed = next;
+                q.step = QueueStep::Ready;
+            }
+            (ResponseCode::PULL_OFFSET_MOVED, Some(next)) => {
+                // OFFSET_ILLEGAL: reset to where the broker says, and persist it.
+                q.next_offset = next;
+                q.consumed = next;
+                q.committed = -1;
+                q.step = QueueStep::Ready;
+            }
+            // Errors: Java pulls again after 1 s (20 ms after FLOW_CONTROL).
+            (ResponseCode::FLOW_CONTROL, _) => q.step = QueueStep::PullAt(now + Millis(20)),
+            _ => q.step = QueueStep::PullAt(now + Millis(1_000)),
+        }
+        self.drive_queues(now);
+    }
+
+    pub(super) fn consumer_request_failed(&mut self, now: Instant, purpose: &Purpose) {
+        match *purpose {
+            Purpose::SendBack { token, index, .. } => self.send_back_done(now, token, index, false),
+            Purpose::ConsumerList { .. } => self.rebalance_soon(now),
+            Purpose::Offset { token, .. } => {
+                if let Some(q) = self.queue_mut(token) {
+                    q.step = QueueStep::OffsetAt(now + Millis(1_000));
+                }
+            }
+            Purpose::Pull { token } => {
+                if let Some(q) = self.queue_mut(token) {
+                    q.step = QueueStep::PullAt(now + Millis(1_000));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn encode_consumer_request(
+        &self,
+        enc: &CommandEncoder,
+        ob: &Outbound,
+        buf: &mut [u8],
+    ) -> Result<usize, EncodeError> {
+        use crate::header::{
+            GetConsumerListByGroupRequest, GetMaxOffsetRequest, PullMessageRequest, PullSysFlag,
+            QueryConsumerOffsetRequest, UpdateConsumerOffsetRequest,
+        };
+        let missing = EncodeError::InvalidValue { field: "consumer" };
+        let c = self.consumer.as_ref().ok_or(missing)?;
+        let queue = |token: u32| c.queues.iter().find(|q| q.token == token);
+        let topic_of = |t: u16| self.topics.get(usize::from(t)).map(|t| t.topic.as_str());
+        match ob.purpose {
+            Purpose::ConsumerList { .. } => {
+                let req = GetConsumerListByGroupRequest {
+                    consumer_group: Text::new(&c.group),
+                    broker_name: None,
+                };
+                enc.encode(
+                    buf,
+                    &self.header(RequestCode::GET_CONSUMER_LIST_BY_GROUP, ob.opaque),
+                    &req,
+                    b"",
+                )
+            }
+            Purpose::Offset { token, max } => {
+                let q = queue(token).ok_or(missing)?;
+                let topic = Text::new(topic_of(q.topic).ok_or(missing)?);
+                if max {
+                    let req = GetMaxOffsetRequest {
+                        topic,
+                        queue_id: q.queue_id,
+                        committed: None,
+                        broker_name: Some(Text::new(&q.broker)),
+                    };
+                    enc.encode(
+                        buf,
+                        &self.header(RequestCode::GET_MAX_OFFSET, ob.opaque),
+                        &req,
+                        b"",
+                    )
+                } else {
+                    let req = QueryConsumerOffsetRequest {
+                        consumer_group: Text::new(&c.group),
+                        topic,
+                        queue_id: q.queue_id,
+                        set_zero_if_not_found: None,
+                        broker_name: Some(Text::new(&q.broker)),
+                    };
+                    enc.encode(
+                        buf,
+                        &self.header(RequestCode::QUERY_CONSUMER_OFFSET, ob.opaque),
+                        &req,
+                        b"",
+                    )
+                }
+            }
+            Purpose::Pull { token } => {
+                let q = queue(token).ok_or(missing)?;
+                let topic = topic_of(q.topic).ok_or(missing)?;
+                let sub = c.subs.iter().find(|s| s.topic == topic).ok_or(missing)?;
+                let clustering = c.model == crate::body::MessageModel::Clustering;
+                let mut flag = PullSysFlag::SUSPEND | PullSysFlag::SUBSCRIPTION;
+                // Only push consumers commit on pulls (wire.md §6.5); a pull consumer, or
+                // one with auto-commit off, commits only when asked.
+                if clustering && q.consumed > 0 && c.auto_commit && !c.lite_pull && !q.from_slave {
+                    flag = flag.with(PullSysFlag::COMMIT_OFFSET);
+                }
+                let req = PullMessageRequest {
+                    consumer_group: Text::new(&c.group),
+                    topic: Text::new(topic),
+                    queue_id: q.queue_id,
+                    queue_offset: q.next_offset,
+                    max_msg_nums: c.batch_size,
+                    sys_flag: flag,
+                    commit_offset: q.consumed.max(0),
+                    suspend_timeout_millis: c.suspend.0 as i64,
+                    subscription: Some(Text::new(&sub.expression)),
+                    sub_version: sub.version,
+                    expression_type: Some(Text::new(if sub.sql92 { "SQL92" } else { "TAG" })),
+                    max_msg_bytes: None,
+                    request_source: None,
+                    proxy_forward_client_id: None,
+                    broker_name: Some(Text::new(&q.broker)),
+                };
+                enc.encode(
+                    buf,
+                    &self.header(RequestCode::PULL_MESSAGE, ob.opaque),
+                    &req,
+                    b"",
+                )
+            }
+            Purpose::Commit { token, offset } => {
+                // The queue may have been released: its identity travels in the
+                // outbound (topic index in `code`) only as far as the token allows.
+                let (topic, queue_id, broker) = match queue(token) {
+                    Some(q) => (topic_of(q.topic), q.queue_id, Some(q.broker.as_str())),
+                    None => (None, -1, None),
+                };
+                let topic = topic
+                    .or_else(|| u16::try_from(ob.code).ok().and_then(topic_of))
+                    .ok_or(missing)?;
+                let req = UpdateConsumerOffsetRequest {
+                    consumer_group: Text::new(&c.group),
+                    topic: Text::new(topic),
+                    queue_id,
+                    commit_offset: offset,
+                    broker_name: broker.map(Text::new),
+                };
+                enc.encode(
+                    buf,
+                    &self
+                        .header(RequestCode::UPDATE_CONSUMER_OFFSET, ob.opaque)
+                        .oneway(),
+                    &req,
+                    b"",
+                )
+            }
+            Purpose::SendBack {
+                token,
+                index,
+                delay_level,
+            } => {
+                use crate::header::ConsumerSendMsgBackRequest;
+                let q = queue(token).ok_or(missing)?;
+                let topic = topic_of(q.topic).ok_or(missing)?;
+                let expression = c
+                    .subs
+                    .iter()
+                    .find(|s| s.topic == topic)
+                    .map_or("*", Sub::client_filter);
+                let batch = q.batch.as_ref().ok_or(missing)?;
+                let m = delivered_records(batch.body.as_ref(), expression)
+                    .nth(usize::from(index))
+                    .ok_or(missing)?;
+                let offset_id = m.offset_msg_id().to_hex();
+                let origin_msg_id = m.uniq_key().unwrap_or(offset_id.as_str());
+                // A message from the retry topic names its original topic.
+                let origin_topic = m.properties.get("RETRY_TOPIC").unwrap_or(m.topic);
+                let req = ConsumerSendMsgBackRequest {
+                    offset: m.physical_offset,
+                    group: Text::new(&c.group),
+                    delay_level,
+                    origin_msg_id: Some(Text::new(origin_msg_id)),
+                    origin_topic: Some(Text::new(origin_topic)),
+                    unit_mode: Some(false),
+                    max_reconsume_times: Some(MAX_RECONSUME_TIMES),
+                    broker_name: Some(Text::new(&q.broker)),
+                };
+                enc.encode(
+                    buf,
+                    &self.header(RequestCode::CONSUMER_SEND_MSG_BACK, ob.opaque),
+                    &req,
+                    b"",
+                )
+            }
+            _ => Err(missing),
+        }
+    }
+}
+
+/// Java's default `maxReconsumeTimes` for concurrent consumption: after this many
+/// retries the broker moves a message to the dead-letter topic `%DLQ%<group>`.
+pub const MAX_RECONSUME_TIMES: i32 = 16;
+
+impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT> {
+    /// The application failed to process batch `id`: every message of it goes back to
+    /// the broker (CONSUMER_SEND_MSG_BACK) to be redelivered later through the group's
+    /// retry topic — `delay_level` 0 lets the broker choose (3 + reconsume times, i.e.
+    /// 10 s, 30 s, 1 min …), a negative level sends it straight to the DLQ. Once every
+    /// message is accepted the batch counts as consumed; a failed send-back is tried
+    /// again after a second, so nothing is lost. Broadcasting consumers never send back
+    /// (Java drops the failure): there this acts as [`Client::ack`].
+    pub fn nack(&mut self, now: Instant, id: DeliveryId, delay_level: i32) {
+        let Some(c) = self.consumer.as_mut() else {
+            return;
+        };
+        if c.model == crate::body::MessageModel::Broadcasting {
+            return self.ack(now, id);
+        }
+        let topics = &self.topics;
+        let subs = &c.subs;
+        if c.queues
+            .iter()
+            .any(|q| q.released && q.batch.as_ref().is_some_and(|b| b.id == id))
+        {
+            return self.ack(now, id); // rebalanced away: no send-back
+        }
+        let Some(q) = c.queues.iter_mut().find(|q| {
+            q.batch
+                .as_ref()
+                .is_some_and(|b| b.id == id && b.nack.is_none())
+        }) else {
+            return;
+        };
+        let token = q.token;
+        let Some(b) = q.batch.as_mut() else { return };
+        let expression = topics
+            .get(usize::from(q.topic))
+            .and_then(|t| subs.iter().find(|s| s.topic == t.topic))
+            .map_or("*", Sub::client_filter);
+        let n = delivered_records(b.body.as_ref(), expression).count();
+        let mask = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+        b.nack = Some((delay_level, mask));
+        if n == 0 {
+            return self.ack(now, id);
+        }
+        self.push_send_backs(now, token);
+    }
+
+    /// Queue a send-back for every message still marked in the batch of `token`.
+    pub(super) fn push_send_backs(&mut self, now: Instant, token: u32) {
+        let Some(c) = self.consumer.as_ref() else {
+            return;
+        };
+        let Some(q) = c.queues.iter().find(|q| q.token == token) else {
+            return;
+        };
+        let Some((delay_level, mask)) = q.batch.as_ref().and_then(|b| b.nack) else {
+            return;
+        };
+        let broker = q.broker.clone();
+        let Some(addr) = self.master_addr(&broker) else {
+            if let Some(b) = self.queue_mut(token).and_then(|q| q.batch.as_mut()) {
+                b.retry_backs_at = Some(now + Millis(1_000));
+            }
+            return;
+        };
+        let deadline = now + self.config.request_timeout;
+        for index in 0..64u8 {
+            if mask & (1u64 << index) != 0 {
+                let purpose = Purpose::SendBack {
+                    token,
+                    index,
+                    delay_level,
+                };
+                // Already queued or in flight for this message: leave it.
+                let busy = self.inflight.iter().any(|(_, _, _, p)| *p == purpose);
+                if !busy && !self.push_request(&addr, deadline, purpose) {
+                    if let Some(b) = self.queue_mut(token).and_then(|q| q.batch.as_mut()) {
+                        b.retry_backs_at = Some(now + Millis(1_000));
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn send_back_done(&mut self, now: Instant, token: u32, index: u8, ok: bool) {
+        let Some(q) = self.queue_mut(token) else {
+            return;
+        };
+        let Some(b) = q.batch.as_mut() else { return };
+        let Some((level, mask)) = b.nack else { return };
+        if !ok {
+            b.retry_backs_at = Some(now + Millis(1_000));
+            return;
+        }
+        let mask = mask & !(1u64 << index);
+        b.nack = Some((level, mask));
+        if mask == 0 {
+            // Every message is safely with the broker: the batch is consumed.
+            let id = b.id;
+            self.ack(now, id);
+        }
+    }
+
+    pub(super) fn retry_send_backs(&mut self, now: Instant) {
+        let Some(c) = self.consumer.as_mut() else {
+            return;
+        };
+        let mut due: heapless::Vec<u32, 64> = heapless::Vec::new();
+        for q in c.queues.iter_mut() {
+            if let Some(b) = q.batch.as_mut() {
+                if b.retry_backs_at.is_some_and(|t| now >= t) {
+                    b.retry_backs_at = None;
+                    let _ = due.push(q.token);
+                }
+            }
+        }
+        for token in due {
+            self.push_send_backs(now, token);
+        }
+    }
+}
+
+impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT> {
+    /// RESET_CONSUMER_CLIENT_OFFSET (an admin reset through the broker, wire.md §6.13):
+    /// every owned queue named in the body jumps to its new offset. The batch with the
+    /// application (if any) is abandoned, a pull in flight is disowned (its answer will
+    /// carry a stale token), and the new offset is committed at the next commit.
+    pub(super) fn on_reset_offset(&mut self, now: Instant, cmd: &Command<'_>) {
+        use crate::body::ResetOffsetBody;
+        use crate::header::ResetConsumerClientOffsetRequest;
+        let Ok(h) = cmd.decode_fields::<ResetConsumerClientOffsetRequest<'_>>() else {
+            return;
+        };
+        let Ok(body) = ResetOffsetBody::<crate::collections::Fixed<64>>::decode(cmd.body) else {
+            return;
+        };
+        let Some(c) = self.consumer.as_mut() else {
+            return;
+        };
+        if h.group != c.group.as_str() {
+            return;
+        }
+        let topics = &self.topics;
+        for q in c.queues.iter_mut() {
+            let Some(topic) = topics.get(usize::from(q.topic)) else {
+                continue;
+            };
+            if h.topic != topic.topic.as_str() {
+                continue;
+            }
+            let Some(entry) = body.offset_table.iter().find(|e| {
+                e.message_queue.queue_id == q.queue_id
+                    && e.message_queue.broker_name == q.broker.as_str()
+                    && e.message_queue.topic == topic.topic.as_str()
+            }) else {
+                continue;
+            };
+            q.token = c.next_token;
+            c.next_token = c.next_token.wrapping_add(1);
+            q.batch = None;
+            q.next_offset = entry.offset;
+            q.consumed = entry.offset;
+            q.committed = -1;
+            q.step = QueueStep::Ready;
+        }
+        self.drive_queues(now);
+    }
+}
+
+impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT> {
+    /// Lite pull, assign mode: consume exactly `queues` (topic, broker name, queue id),
+    /// without rebalancing (Java `DefaultLitePullConsumer.assign`). Replaces any earlier
+    /// assignment; offsets start from the committed ones (or `from_where`).
+    pub fn assign(
+        &mut self,
+        now: Instant,
+        wall_clock_ms: i64,
+        config: &ConsumerConfig<'_>,
+        queues: &[(&str, &str, i32)],
+    ) -> Result<(), CallError> {
+        for (topic, _, _) in queues {
+            if self
+                .consumer
+                .as_ref()
+                .is_none_or(|c| !c.subs.iter().any(|s| s.topic == *topic))
+            {
+                self.subscribe(now, wall_clock_ms, config, topic, "*")?;
+            }
+        }
+        let Some(c) = self.consumer.as_mut() else {
+            return Err(CallError::NoConsumer);
+        };
+        c.assigned = true;
+        let topics: heapless::Vec<u16, 16> = c
+            .subs
+            .iter()
+            .filter_map(|s| self.topics.iter().position(|t| t.topic == s.topic))
+            .filter_map(|i| u16::try_from(i).ok())
+            .take(16)
+            .collect();
+        for ti in topics {
+            let Some(tname) = self.topics.get(usize::from(ti)).map(|t| t.topic.clone()) else {
+                continue;
+            };
+            let mine: heapless::Vec<(Name, i32), 64> = queues
+                .iter()
+                .filter(|(t, _, _)| *t == tname.as_str())
+                .filter_map(|(_, b, q)| Some((Name::try_from(*b).ok()?, *q)))
+                .collect();
+            self.apply_assignment(ti, &mine);
+        }
+        self.drive_queues(now);
+        Ok(())
+    }
+
+    /// Move an owned queue to `offset` (Java `seek`): its next pull starts there, a batch
+    /// with the application and a pull in flight are abandoned. `false` if the queue is
+    /// not owned.
+    pub fn seek(
+        &mut self,
+        now: Instant,
+        topic: &str,
+        broker: &str,
+        queue_id: i32,
+        offset: i64,
+    ) -> bool {
+        let Some(ti) = self.topics.iter().position(|t| t.topic == topic) else {
+            return false;
+        };
+        let Some(c) = self.consumer.as_mut() else {
+            return false;
+        };
+        let token = c.next_token;
+        let Some(q) = c
+            .queues
+            .iter_mut()
+            .find(|q| usize::from(q.topic) == ti && q.broker == broker && q.queue_id == queue_id)
+        else {
+            return false;
+        };
+        q.token = token;
+        q.batch = None;
+        q.next_offset = offset;
+        q.consumed = offset;
+        q.committed = -1;
+        q.step = QueueStep::Ready;
+        c.next_token = c.next_token.wrapping_add(1);
+        self.drive_queues(now);
+        true
+    }
+
+    /// Commit every consumed offset now (for `auto_commit: false`, or before a planned
+    /// stop). Commits are oneway, as Java sends them.
+    pub fn commit(&mut self) {
+        self.commit_offsets();
+    }
+}
+
+impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT> {
+    /// A broadcasting consumer's consumed offsets, to store after
+    /// [`Event::PersistOffsets`]: (topic, broker name, queue id, next offset to consume).
+    pub fn local_offsets(&self) -> impl Iterator<Item = (&str, &str, i32, i64)> {
+        self.consumer
+            .iter()
+            .flat_map(|c| c.local_offsets.iter())
+            .map(|(t, b, q, o)| (t.as_str(), b.as_str(), *q, *o))
+    }
+
+    /// Give a broadcasting consumer a stored offset (after a restart), right after
+    /// `subscribe` (before the next `handle_timeout`): a queue it owns starts there
+    /// instead of per ConsumeFromWhere.
+    pub fn set_local_offset(
+        &mut self,
+        topic: &str,
+        broker: &str,
+        queue_id: i32,
+        offset: i64,
+    ) -> Result<(), CallError> {
+        let c = self.consumer.as_mut().ok_or(CallError::NoConsumer)?;
+        let (t, b) = (name(topic)?, name(broker)?);
+        match c
+            .local_offsets
+            .iter_mut()
+            .find(|e| e.0 == t && e.1 == b && e.2 == queue_id)
+        {
+            Some(e) => e.3 = offset,
+            None => c
+                .local_offsets
+                .push((t, b, queue_id, offset))
+                .map_err(|_| CallError::Full("local offsets"))?,
+        }
+        Ok(())
+    }
+}
