@@ -22,6 +22,9 @@ pub trait List<T>: Default + Deref<Target = [T]> + DerefMut {
     fn remove_at(&mut self, index: usize) -> Option<T>;
     /// Keep only the elements `keep` accepts (order kept).
     fn retain_where(&mut self, keep: impl FnMut(&T) -> bool);
+    /// Whether the next `try_push` would certainly be refused (a fixed list at
+    /// capacity; a growable one only at its byte cap).
+    fn is_full(&self) -> bool;
 }
 
 impl<T, const N: usize> List<T> for heapless::Vec<T, N> {
@@ -33,6 +36,9 @@ impl<T, const N: usize> List<T> for heapless::Vec<T, N> {
     }
     fn retain_where(&mut self, keep: impl FnMut(&T) -> bool) {
         self.retain(keep)
+    }
+    fn is_full(&self) -> bool {
+        heapless::Vec::is_full(self)
     }
 }
 
@@ -63,6 +69,9 @@ impl<T> List<T> for alloc::vec::Vec<T> {
     }
     fn retain_where(&mut self, keep: impl FnMut(&T) -> bool) {
         self.retain(keep)
+    }
+    fn is_full(&self) -> bool {
+        self.len() >= GROWABLE_MAX_BYTES / core::mem::size_of::<T>().max(1)
     }
 }
 

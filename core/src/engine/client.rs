@@ -49,6 +49,7 @@ use crate::producer::validate::{check_body, check_group, check_topic, Validation
 use crate::text::Text;
 
 mod consumer;
+mod orderly;
 mod shutdown;
 mod transaction;
 
@@ -474,10 +475,17 @@ enum Purpose {
     Pull {
         token: u32,
     },
-    /// UPDATE_CONSUMER_OFFSET, oneway: nothing waits for it.
+    /// UPDATE_CONSUMER_OFFSET, oneway, of the outbound's queue: nothing waits for it.
     Commit {
-        token: u32,
         offset: i64,
+    },
+    /// LOCK_BATCH_MQ of every queue held on `brokers[broker]` (orderly).
+    Lock {
+        broker: u16,
+    },
+    /// UNLOCK_BATCH_MQ, oneway, of the outbound's queue on `brokers[broker]`.
+    Unlock {
+        broker: u16,
     },
     /// UNREGISTER_CLIENT for the consumer group (`producer: None`) or the producer
     /// group at that index.
@@ -488,10 +496,9 @@ enum Purpose {
     EndTransaction {
         seq: u32,
     },
-    /// CONSUMER_SEND_MSG_BACK of the `index`-th delivered message of the batch of an
-    /// owned queue.
+    /// CONSUMER_SEND_MSG_BACK of the `index`-th delivered message of a batch.
     SendBack {
-        token: u32,
+        batch: DeliveryId,
         index: u8,
         delay_level: i32,
     },
@@ -504,6 +511,17 @@ struct Outbound {
     purpose: Purpose,
     /// For replies: the response code.
     code: i32,
+    /// The queue a commit or unlock is about (it may be gone when the frame is
+    /// written).
+    mq: Option<QueueRef>,
+}
+
+/// A queue named by table indices (topics and brokers are only ever appended).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct QueueRef {
+    topic: u16,
+    broker: u16,
+    queue_id: i32,
 }
 
 /// The client engine. See the [module docs](self) for the loop it expects.
@@ -977,6 +995,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     opaque,
                     purpose: Purpose::Send(id),
                     code: 0,
+                    mq: None,
                 });
                 if pushed.is_err() {
                     self.inflight.complete(opaque);
@@ -1070,6 +1089,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 opaque,
                 purpose,
                 code: 0,
+                mq: None,
             })
             .is_err()
         {
@@ -1362,12 +1382,14 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             Purpose::Heartbeat
             | Purpose::Reply
             | Purpose::Commit { .. }
-            | Purpose::Unregister { .. }
+            | Purpose::Unlock { .. }
             | Purpose::EndTransaction { .. } => {}
-            Purpose::SendBack { token, index, .. } => self.send_back_done(now, token, index, false),
-            Purpose::ConsumerList { .. } | Purpose::Offset { .. } | Purpose::Pull { .. } => {
-                self.consumer_request_failed(now, &purpose)
-            }
+            Purpose::Unregister { .. } => self.shutdown_tick(now),
+            Purpose::SendBack { .. }
+            | Purpose::ConsumerList { .. }
+            | Purpose::Offset { .. }
+            | Purpose::Pull { .. }
+            | Purpose::Lock { .. } => self.consumer_request_failed(now, &purpose),
         }
     }
 
@@ -1428,12 +1450,15 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             Purpose::Heartbeat
             | Purpose::Reply
             | Purpose::Commit { .. }
-            | Purpose::Unregister { .. }
+            | Purpose::Unlock { .. }
             | Purpose::EndTransaction { .. } => {}
-            Purpose::SendBack { token, index, .. } => {
+            // The last answer ends the shutdown at once.
+            Purpose::Unregister { .. } => self.shutdown_tick(now),
+            Purpose::SendBack { batch, index, .. } => {
                 let ok = cmd.header.response_code() == ResponseCode::SUCCESS;
-                self.send_back_done(now, token, index, ok)
+                self.send_back_done(now, batch, index, ok)
             }
+            Purpose::Lock { broker } => self.on_lock(now, broker, cmd),
             Purpose::ConsumerList { topic } => self.on_consumer_list(now, topic, cmd),
             Purpose::Offset { token, max } => self.on_offset(now, token, max, cmd),
             Purpose::Pull { token } => self.on_pull(now, token, cmd),
@@ -1514,6 +1539,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             opaque: cmd.header.opaque,
             purpose: Purpose::Reply,
             code: ResponseCode::REQUEST_CODE_NOT_SUPPORTED.0,
+            mq: None,
         });
     }
 
@@ -1535,11 +1561,13 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         let Some(pos) = self.outbound.iter().position(|o| open(&self.conns, o.conn)) else {
             return Ok(None);
         };
-        let Some(ob) = self.outbound.get(pos).cloned() else {
+        let Some(ob) = self.outbound.get(pos) else {
             return Ok(None);
         };
-        let len = self.encode_outbound(&ob, buf)?;
-        let _ = self.outbound.remove_at(pos);
+        let len = self.encode_outbound(ob, buf)?;
+        let Some(ob) = self.outbound.remove_at(pos) else {
+            return Ok(None);
+        };
         if let Purpose::EndTransaction { seq } = ob.purpose {
             self.ends.retain_where(|e| e.seq != seq);
         }
@@ -1610,20 +1638,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 if let Some(c) = &self.consumer {
                     let _ = hb.consumer_data_set.try_push(c.consumer_data());
                 }
-                // The body is written after the header: measure it, then write both.
-                let body_len = hb.encoded_len();
                 let header = self.header(RequestCode::HEART_BEAT, ob.opaque);
-                let header_len = enc.header_len(&header, &EmptyFields)?;
-                let total = crate::frame::PREFIX_LEN + header_len + body_len;
-                let prefix = crate::frame::prefix(self.config.serialize_type, header_len, body_len)
-                    .ok_or(EncodeError::ValueOutOfRange { field: "length" })?;
-                let mut out = SliceOut::new(buf);
-                out.put(&prefix);
-                enc.write_header(&mut out, &header, &EmptyFields)?;
-                hb.encode(&mut out);
-                let n = out.finish()?;
-                debug_assert_eq!(n, total);
-                Ok(n)
+                self.encode_with_body(&enc, buf, &header, &hb)
             }
             Purpose::Send(id) => {
                 let op = self
@@ -1715,6 +1731,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             | Purpose::Offset { .. }
             | Purpose::Pull { .. }
             | Purpose::Commit { .. }
+            | Purpose::Lock { .. }
+            | Purpose::Unlock { .. }
             | Purpose::SendBack { .. } => self.encode_consumer_request(&enc, ob, buf),
             Purpose::Reply => {
                 let header = Header {
@@ -1730,6 +1748,26 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 )
             }
         }
+    }
+
+    /// A frame with a JSON body written straight into `buf` after the header (no
+    /// intermediate copy): the body is measured first, then both are written.
+    fn encode_with_body(
+        &self,
+        enc: &CommandEncoder,
+        buf: &mut [u8],
+        header: &Header<'_>,
+        body: &impl EncodeBody,
+    ) -> Result<usize, EncodeError> {
+        let body_len = body.encoded_len();
+        let header_len = enc.header_len(header, &EmptyFields)?;
+        let prefix = crate::frame::prefix(self.config.serialize_type, header_len, body_len)
+            .ok_or(EncodeError::ValueOutOfRange { field: "length" })?;
+        let mut out = SliceOut::new(buf);
+        out.put(&prefix);
+        enc.write_header(&mut out, header, &EmptyFields)?;
+        body.encode(&mut out);
+        out.finish()
     }
 
     /// The next event for the adapter.
@@ -1756,6 +1794,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         if let Some(id) = self
             .consumer
             .as_mut()
+            .filter(|_| self.shutdown.is_none())
             .and_then(ConsumerState::announce_delivery)
         {
             return Some(Event::Messages { id });
@@ -1789,7 +1828,11 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
 
     /// When [`Client::handle_timeout`] must next be called.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
-        let mut t = self.next_heartbeat.min(self.next_route_refresh);
+        let mut t = if self.shutdown.is_some() {
+            Instant::from_millis(u64::MAX) // no periodic work while stopping
+        } else {
+            self.next_heartbeat.min(self.next_route_refresh)
+        };
         if let Some(d) = self.inflight.next_deadline() {
             t = t.min(d);
         }
@@ -1844,6 +1887,11 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 c.end_send(id, Err(err));
             },
         );
+        // Stopping: no more periodic work (Java cancels its timers first).
+        if self.shutdown.is_some() {
+            self.shutdown_tick(now);
+            return;
+        }
         if now >= self.next_route_refresh {
             self.next_route_refresh = now + self.config.route_refresh_interval;
             // By index: topics are only ever appended, and every one is refreshed.

@@ -2,6 +2,10 @@
 
 use super::*;
 
+/// The client's view of an orderly lock's life: past it the queue is not consumed
+/// until locked again (the broker keeps locks 60 s, so nobody else can have taken it).
+pub const LOCK_EXPIRY: Millis = Millis(30_000);
+
 /// Identifies one batch of pulled messages handed to the application.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DeliveryId(pub u32);
@@ -31,6 +35,28 @@ pub struct ConsumerConfig<'a> {
     /// A pull-style consumer (Java `DefaultLitePullConsumer`: `CONSUME_ACTIVELY` in
     /// heartbeats) rather than a push consumer.
     pub lite_pull: bool,
+    /// Orderly consumption (Java `MessageListenerOrderly`): a clustering consumer locks
+    /// its queues on the broker (LOCK_BATCH_MQ, renewed every `lock_interval`), hands out
+    /// one batch of a queue at a time in offset order, and only while the lock is fresh
+    /// (30 s); [`Client::nack`] redelivers the same batch after `suspend_current_queue`.
+    pub orderly: bool,
+    /// How the group's queues are shared (every member must use the same strategy).
+    pub allocate: crate::consumer::allocate::AllocateStrategy<'static>,
+    /// Flow control: no pull for a queue while it has this many messages cached
+    /// (`pullThresholdForQueue`, 1 000).
+    pub pull_threshold_for_queue: u32,
+    /// Flow control: no pull for a queue while its cached bodies take this many bytes
+    /// (`pullThresholdSizeForQueue`, 100 MiB).
+    pub pull_threshold_size_for_queue: usize,
+    /// After this many failed deliveries a message goes to the dead-letter queue
+    /// (`maxReconsumeTimes`: 16 for concurrent consumers; orderly ones retry forever,
+    /// `i32::MAX`).
+    pub max_reconsume_times: i32,
+    /// Orderly: how long a nacked batch waits before it is delivered again
+    /// (`suspendCurrentQueueTimeMillis`, 1 s).
+    pub suspend_current_queue: Millis,
+    /// Orderly: lock renewal period (`rocketmq.client.rebalance.lockInterval`, 20 s).
+    pub lock_interval: Millis,
 }
 
 impl<'a> ConsumerConfig<'a> {
@@ -48,6 +74,22 @@ impl<'a> ConsumerConfig<'a> {
             commit_interval: Millis(5_000),
             auto_commit: true,
             lite_pull: false,
+            orderly: false,
+            allocate: crate::consumer::allocate::AllocateStrategy::Averagely,
+            pull_threshold_for_queue: 1_000,
+            pull_threshold_size_for_queue: 100 << 20,
+            max_reconsume_times: MAX_RECONSUME_TIMES,
+            suspend_current_queue: Millis(1_000),
+            lock_interval: Millis(20_000),
+        }
+    }
+
+    /// Java's defaults for an orderly (`MessageListenerOrderly`) consumer of `group`.
+    pub fn orderly(group: &'a str) -> Self {
+        ConsumerConfig {
+            orderly: true,
+            max_reconsume_times: i32::MAX,
+            ..ConsumerConfig::new(group)
         }
     }
 
@@ -71,6 +113,9 @@ pub struct Delivery<'d> {
     pub queue_id: i32,
     /// The subscription's TAG expression (`*` for all).
     pub expression: &'d str,
+    /// How often this batch was delivered before (orderly redeliveries after
+    /// [`Client::nack`]).
+    pub redeliveries: u32,
     pub(super) body: &'d [u8],
 }
 
@@ -93,8 +138,8 @@ pub(super) fn delivered_records<'d>(
 ) -> impl Iterator<Item = crate::message::MessageRecord<'d>> + 'd {
     crate::message::RecordIter::new(body)
         .map_while(Result::ok)
-        .filter(move |m| crate::message::parse_tag_expression(expression).matches_tag(m.tags()))
         .take(64)
+        .filter(move |m| crate::message::parse_tag_expression(expression).matches_tag(m.tags()))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,8 +174,9 @@ pub(super) enum QueueStep {
     Ready,
     /// A pull is in flight.
     Pulling,
-    /// A batch is with the application.
-    Delivered,
+    /// Flow control or (orderly) a missing lock holds the queue: re-checked whenever
+    /// a batch is acked or a lock answer arrives.
+    Blocked,
     /// Retry the offset lookup at this time.
     OffsetAt(Instant),
     /// Retry the pull at this time.
@@ -140,10 +186,20 @@ pub(super) enum QueueStep {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Batch<B> {
     pub(super) id: DeliveryId,
+    /// The owned queue it came from.
+    pub(super) token: u32,
     pub(super) body: B,
+    /// The queue offset the pull asked for: nothing before it is in this batch.
+    pub(super) start_offset: i64,
     /// The queue offset after the batch.
     pub(super) next_offset: i64,
+    /// Records in `body` (flow control).
+    pub(super) messages: u32,
     pub(super) announced: bool,
+    /// Orderly: a nacked batch is delivered again (not before this time).
+    pub(super) hold_until: Option<Instant>,
+    /// Orderly: deliveries so far beyond the first.
+    pub(super) redeliveries: u32,
     /// Set by `nack`: the delay level asked for, and which delivered messages still
     /// have to be sent back (bit per message; a batch holds at most 64).
     pub(super) nack: Option<(i32, u64)>,
@@ -152,7 +208,7 @@ pub(super) struct Batch<B> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct OwnedQueue<B> {
+pub(super) struct OwnedQueue {
     /// Identifies this ownership: responses for a queue dropped (and maybe re-owned)
     /// since carry an old token and are ignored.
     pub(super) token: u32,
@@ -164,16 +220,31 @@ pub(super) struct OwnedQueue<B> {
     /// Everything before this offset is consumed (the commit candidate); -1 unknown.
     pub(super) consumed: i64,
     pub(super) committed: i64,
-    pub(super) batch: Option<Batch<B>>,
-    /// Rebalanced away while a batch was with the application: kept only so that
-    /// batch stays readable until acked; never pulled or committed again, and its
+    /// Rebalanced away while batches were with the application: kept only so those
+    /// stay readable until acked; never pulled or committed again, and their
     /// ack/nack changes no offset and sends nothing back (behaviour.md §12, item 2).
     pub(super) released: bool,
+    /// Orderly: when the broker last granted this queue's lock (None: not locked).
+    pub(super) locked_at: Option<Instant>,
     /// The broker id the last pull response suggested (`suggestWhichBrokerId`; 0 =
     /// master): the next pull goes there (behaviour.md §1.6).
     pub(super) suggested: i64,
     /// The pull in flight goes to a slave: it must not carry a commit.
     pub(super) from_slave: bool,
+}
+
+impl OwnedQueue {
+    /// Start the queue over at `offset` under a new `token`: answers to requests made
+    /// for the old one are ignored, and its batches are the caller's to drop.
+    fn restart(&mut self, token: u32, offset: i64) {
+        self.token = token;
+        self.next_offset = offset;
+        self.consumed = offset;
+        self.committed = -1;
+        if self.step != QueueStep::Blocked {
+            self.step = QueueStep::Ready;
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -187,7 +258,10 @@ pub(super) struct ConsumerState<C: Collections, B: MessageBuf> {
     pub(super) rebalance_interval: Millis,
     pub(super) commit_interval: Millis,
     pub(super) subs: C::List<Sub>,
-    pub(super) queues: heapless::Vec<OwnedQueue<B>, 64>,
+    pub(super) queues: C::List<OwnedQueue>,
+    /// Pulled batches, cached or with the application, of every queue (bounded by the
+    /// list's capacity and the per-queue thresholds).
+    pub(super) batches: C::List<Batch<B>>,
     pub(super) next_rebalance: Instant,
     pub(super) last_rebalance: Instant,
     pub(super) next_commit: Instant,
@@ -198,7 +272,16 @@ pub(super) struct ConsumerState<C: Collections, B: MessageBuf> {
     /// Queues were assigned by the application: no rebalance.
     pub(super) assigned: bool,
     /// Broadcasting: offsets kept by the application (topic, broker, queue, offset).
-    pub(super) local_offsets: heapless::Vec<(Name, Name, i32, i64), 64>,
+    pub(super) local_offsets: C::List<(Name, Name, i32, i64)>,
+    pub(super) orderly: bool,
+    pub(super) allocate: crate::consumer::allocate::AllocateStrategy<'static>,
+    pub(super) pull_threshold_for_queue: u32,
+    pub(super) pull_threshold_size_for_queue: usize,
+    pub(super) max_reconsume_times: i32,
+    pub(super) suspend_current_queue: Millis,
+    pub(super) lock_interval: Millis,
+    /// Orderly: next LOCK_BATCH_MQ round.
+    pub(super) next_lock: Instant,
     /// Broadcasting: `PersistOffsets` is due.
     pub(super) persist_pending: bool,
 }
@@ -246,23 +329,89 @@ impl<C: Collections, B: MessageBuf> ConsumerState<C, B> {
         data
     }
 
+    /// Orderly clustering consumption needs broker locks.
+    pub(super) fn locks_queues(&self) -> bool {
+        self.orderly && self.model == crate::body::MessageModel::Clustering
+    }
+
+    /// The next batch to hand out: the oldest not yet announced. An orderly queue's
+    /// batches go one at a time, oldest first, only while its lock is held and not
+    /// while one is held back after a nack.
     pub(super) fn announce_delivery(&mut self) -> Option<DeliveryId> {
-        let b = self
-            .queues
-            .iter_mut()
-            .filter_map(|q| q.batch.as_mut())
-            .filter(|b| !b.announced)
-            .min_by_key(|b| b.id)?;
+        let orderly = self.orderly;
+        let locks = self.locks_queues();
+        let queues = &self.queues;
+        let batches = &self.batches;
+        let ready = |b: &Batch<B>| {
+            if b.announced || b.hold_until.is_some() {
+                return false;
+            }
+            if !orderly {
+                return true;
+            }
+            let q = queues.iter().find(|q| q.token == b.token);
+            let locked = !locks || q.is_some_and(|q| q.locked_at.is_some() && !q.released);
+            // Oldest batch of its queue, and none of the queue's is out.
+            let first = batches
+                .iter()
+                .filter(|o| o.token == b.token)
+                .all(|o| o.id == b.id || (o.start_offset > b.start_offset && !o.announced));
+            locked && first
+        };
+        let id = self
+            .batches
+            .iter()
+            .filter(|b| ready(b))
+            .map(|b| b.id)
+            .min()?;
+        let b = self.batches.iter_mut().find(|b| b.id == id)?;
         b.announced = true;
-        Some(b.id)
+        Some(id)
+    }
+
+    /// Messages and body bytes cached for the queue `token`.
+    pub(super) fn cached(&self, token: u32) -> (u32, usize) {
+        self.batches
+            .iter()
+            .filter(|b| b.token == token)
+            .fold((0u32, 0usize), |(n, size), b| {
+                (
+                    n.saturating_add(b.messages),
+                    size.saturating_add(b.body.as_ref().len()),
+                )
+            })
+    }
+
+    /// Everything of queue `token` before this offset is consumed: the start of its
+    /// oldest batch not yet acked, else where its next pull starts.
+    pub(super) fn consumed_offset(&self, q: &OwnedQueue) -> i64 {
+        self.batches
+            .iter()
+            .filter(|b| b.token == q.token)
+            .map(|b| b.start_offset)
+            .min()
+            .unwrap_or(q.next_offset)
     }
 
     pub(super) fn next_timer(&self) -> Instant {
         let mut t = self.next_rebalance.min(self.next_commit);
-        for q in &self.queues {
-            if let Some(at) = q.batch.as_ref().and_then(|b| b.retry_backs_at) {
+        if self.locks_queues() {
+            t = t.min(self.next_lock);
+            for q in self.queues.iter() {
+                if let Some(at) = q.locked_at {
+                    t = t.min(at + LOCK_EXPIRY);
+                }
+            }
+        }
+        for b in self.batches.iter() {
+            if let Some(at) = b.retry_backs_at {
                 t = t.min(at);
             }
+            if let Some(at) = b.hold_until {
+                t = t.min(at);
+            }
+        }
+        for q in self.queues.iter() {
             match q.step {
                 QueueStep::OffsetAt(at) | QueueStep::PullAt(at) => t = t.min(at),
                 QueueStep::NeedOffset | QueueStep::Ready => t = Instant::from_millis(0),
@@ -328,7 +477,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 rebalance_interval: config.rebalance_interval,
                 commit_interval: config.commit_interval,
                 subs: C::List::default(),
-                queues: heapless::Vec::new(),
+                queues: C::List::default(),
+                batches: C::List::default(),
                 next_rebalance: now,
                 last_rebalance: now,
                 next_commit: now + config.commit_interval,
@@ -337,8 +487,17 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 auto_commit: config.auto_commit,
                 lite_pull: config.lite_pull,
                 assigned: false,
-                local_offsets: heapless::Vec::new(),
+                local_offsets: C::List::default(),
                 persist_pending: false,
+                orderly: config.orderly,
+                allocate: config.allocate,
+                pull_threshold_for_queue: config.pull_threshold_for_queue.max(1),
+                pull_threshold_size_for_queue: config.pull_threshold_size_for_queue.max(1),
+                max_reconsume_times: config.max_reconsume_times,
+                suspend_current_queue: Millis(config.suspend_current_queue.0.clamp(10, 30_000)),
+                lock_interval: config.lock_interval,
+                // Java: first lock round 1 s after start.
+                next_lock: now + Millis(1_000),
             });
         }
         let mut retry = Name::new();
@@ -384,10 +543,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     /// The batch `id`, while it is not acked.
     pub fn delivery(&self, id: DeliveryId) -> Option<Delivery<'_>> {
         let c = self.consumer.as_ref()?;
-        let q = c
-            .queues
-            .iter()
-            .find(|q| q.batch.as_ref().is_some_and(|b| b.id == id))?;
+        let b = c.batches.iter().find(|b| b.id == id && b.announced)?;
+        let q = c.queues.iter().find(|q| q.token == b.token)?;
         let topic = self.topics.get(usize::from(q.topic))?;
         let expression = c
             .subs
@@ -399,35 +556,57 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             broker_name: &q.broker,
             queue_id: q.queue_id,
             expression,
-            body: q.batch.as_ref()?.body.as_ref(),
+            redeliveries: b.redeliveries,
+            body: b.body.as_ref(),
         })
     }
 
-    /// The application finished batch `id`: its offsets count as consumed (committed
-    /// at the next commit) and its queue is pulled again.
+    /// The application finished batch `id`: its messages count as consumed (committed
+    /// at the next commit once every older batch of the queue is acked too) and its
+    /// queue may be pulled again if flow control held it.
     pub fn ack(&mut self, now: Instant, id: DeliveryId) {
-        let Some(c) = self.consumer.as_mut() else {
-            return;
-        };
-        if let Some(i) = c
-            .queues
-            .iter()
-            .position(|q| q.batch.as_ref().is_some_and(|b| b.id == id))
-        {
-            if let Some(q) = c.queues.get_mut(i) {
-                if q.released {
-                    // Its new owner consumes it again; nothing of ours counts.
-                    let _ = c.queues.remove(i);
-                } else {
-                    if let Some(b) = q.batch.take() {
-                        q.consumed = b.next_offset;
-                    }
-                    q.step = QueueStep::Ready;
-                }
-            }
+        if let Some(token) = self.remove_batch(id) {
+            self.queue_settled(now, token);
         }
         self.consumer_tick(now);
         self.shutdown_tick(now);
+    }
+
+    /// Take batch `id` out of the cache; the queue it came from.
+    fn remove_batch(&mut self, id: DeliveryId) -> Option<u32> {
+        let c = self.consumer.as_mut()?;
+        let i = c.batches.iter().position(|b| b.id == id && b.announced)?;
+        c.batches.remove_at(i).map(|b| b.token)
+    }
+
+    /// A batch of queue `token` left the cache: move its consumed offset, or, for a
+    /// released queue whose last batch it was, forget the queue (unlocking it first
+    /// when orderly).
+    fn queue_settled(&mut self, now: Instant, token: u32) {
+        let Some(c) = self.consumer.as_mut() else {
+            return;
+        };
+        let Some(i) = c.queues.iter().position(|q| q.token == token) else {
+            return;
+        };
+        let Some(q) = c.queues.get(i) else { return };
+        if q.released {
+            // Its new owner consumes it again; nothing of ours counts.
+            if !c.batches.iter().any(|b| b.token == token) {
+                let unlock = c.locks_queues() && q.locked_at.is_some();
+                if let Some(q) = c.queues.remove_at(i) {
+                    if unlock {
+                        self.push_unlock(&q);
+                    }
+                }
+            }
+            return;
+        }
+        let consumed = c.consumed_offset(q);
+        if let Some(q) = c.queues.get_mut(i) {
+            q.consumed = consumed;
+        }
+        let _ = now;
     }
 
     /// Queues this consumer owns now: (topic, broker, queue id).
@@ -460,6 +639,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 opaque,
                 purpose,
                 code: 0,
+                mq: None,
             })
             .is_ok();
         if !ok {
@@ -489,6 +669,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 self.commit_offsets();
             }
         }
+        self.orderly_tick(now);
         self.drive_queues(now);
     }
 
@@ -514,18 +695,18 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             };
             if broadcasting {
                 // Every member reads every queue.
-                let all: heapless::Vec<(Name, i32), 64> = self
+                let mut all = C::List::<(Name, i32)>::default();
+                for q in self
                     .topics
                     .get(usize::from(ti))
-                    .map(|t| {
-                        t.sub_queues
-                            .iter()
-                            .map(|q| (q.broker.clone(), q.queue_id))
-                            .take(64)
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                self.apply_assignment(ti, &all);
+                    .iter()
+                    .flat_map(|t| t.sub_queues.iter())
+                {
+                    if all.try_push((q.broker.clone(), q.queue_id)).is_err() {
+                        break; // capacity: the rest stay unowned
+                    }
+                }
+                self.apply_assignment(now, ti, &all);
                 continue;
             }
             // Ask one broker of the topic for the group's members (Java: a random one).
@@ -547,43 +728,62 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
 
     pub(super) fn on_consumer_list(&mut self, now: Instant, topic: u16, cmd: &Command<'_>) {
         use crate::body::{ConsumerIdList, MessageQueue};
-        use crate::consumer::allocate::{sort_for_allocation, AllocateStrategy};
+        use crate::consumer::allocate::{sort_for_allocation, RingNode};
         if cmd.header.response_code() != ResponseCode::SUCCESS {
             return self.rebalance_soon(now);
         }
-        let Ok(list) = ConsumerIdList::<crate::collections::Fixed<64>>::decode(cmd.body) else {
+        let Ok(list) = ConsumerIdList::<C>::decode(cmd.body) else {
             return self.rebalance_soon(now);
         };
-        let mine: heapless::Vec<(Name, i32), 64> = {
-            let Some(t) = self.topics.get(usize::from(topic)) else {
-                return;
-            };
-            let mut mqs: heapless::Vec<MessageQueue<'_>, 64> = heapless::Vec::new();
+        let Some(strategy) = self.consumer.as_ref().map(|c| c.allocate) else {
+            return;
+        };
+        // `None`: a list did not fit its capacity; rebalance again soon.
+        let mine: Option<C::List<(Name, i32)>> = (|| {
+            let t = self.topics.get(usize::from(topic))?;
+            let mut mqs = C::List::<MessageQueue<'_>>::default();
+            let mut out = C::List::<usize>::default();
             for q in t.sub_queues.iter() {
-                let _ = mqs.push(MessageQueue {
+                let pushed = mqs.try_push(MessageQueue {
                     topic: Text::new(&t.topic),
                     broker_name: Text::new(&q.broker),
                     queue_id: q.queue_id,
                 });
+                if pushed.is_err() || out.try_push(0).is_err() {
+                    return None;
+                }
             }
-            let mut cids: heapless::Vec<Text<'_>, 64> =
-                list.consumer_id_list.iter().copied().collect();
+            let mut cids = list.consumer_id_list;
             sort_for_allocation(&mut mqs, &mut cids);
-            let mut out = [0usize; 64];
+            let mut ring = C::List::<RingNode>::default();
+            for _ in 0..strategy.ring_len(cids.len()) {
+                if ring.try_push(RingNode::default()).is_err() {
+                    return None;
+                }
+            }
             let me = self.config.client_id.as_str();
-            let mine: heapless::Vec<(Name, i32), 64> =
-                match AllocateStrategy::Averagely.allocate(me, &mqs, &cids, &mut out, &mut []) {
-                    Ok(a) => a
-                        .queues(&mqs)
-                        .filter_map(|mq| {
-                            Some((Name::try_from(mq.broker_name.as_str()?).ok()?, mq.queue_id))
-                        })
-                        .collect(),
-                    Err(_) => heapless::Vec::new(),
-                };
-            mine
+            let mut mine = C::List::default();
+            if let Ok(a) = strategy.allocate(me, &mqs, &cids, &mut out, &mut ring) {
+                for mq in a.queues(&mqs) {
+                    // ByConfig names queues of every topic: keep this topic's.
+                    if mq.topic != t.topic.as_str() {
+                        continue;
+                    }
+                    let Some(b) = mq.broker_name.as_str().and_then(|b| Name::try_from(b).ok())
+                    else {
+                        continue;
+                    };
+                    if mine.try_push((b, mq.queue_id)).is_err() {
+                        break;
+                    }
+                }
+            }
+            Some(mine)
+        })();
+        let Some(mine) = mine else {
+            return self.rebalance_soon(now);
         };
-        self.apply_assignment(topic, &mine);
+        self.apply_assignment(now, topic, &mine);
     }
 
     pub(super) fn rebalance_soon(&mut self, now: Instant) {
@@ -592,28 +792,47 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         }
     }
 
-    /// Make the owned queues of `topic` exactly `mine`: drop the others (committing
-    /// what was consumed first), add the new ones.
-    pub(super) fn apply_assignment(&mut self, topic: u16, mine: &[(Name, i32)]) {
-        let Some(c) = self.consumer.as_mut() else {
-            return;
-        };
-        let mut dropped: heapless::Vec<(u32, i64, Name, i32), 64> = heapless::Vec::new();
-        for q in c.queues.iter_mut() {
-            let keep = q.released
-                || q.topic != topic
-                || mine
+    /// Make the owned queues of `topic` exactly `mine`: release the others (committing
+    /// what was consumed first; cached batches not yet handed out are dropped), add the
+    /// new ones.
+    pub(super) fn apply_assignment(&mut self, now: Instant, topic: u16, mine: &[(Name, i32)]) {
+        // By index: releasing commits (which needs the whole client) as it goes.
+        let mut i = 0;
+        while let Some(q) = self.consumer.as_ref().and_then(|c| c.queues.get(i)) {
+            let release = !q.released
+                && q.topic == topic
+                && !mine
                     .iter()
                     .any(|(b, id)| *b == q.broker && *id == q.queue_id);
-            if !keep {
-                if q.consumed > q.committed {
-                    let _ = dropped.push((q.token, q.consumed, q.broker.clone(), q.queue_id));
+            if !release {
+                i += 1;
+                continue;
+            }
+            let (token, consumed, committed) = (q.token, q.consumed, q.committed);
+            let (broker, queue_id) = (q.broker.clone(), q.queue_id);
+            // Persist what was consumed so the next owner starts there.
+            if consumed > committed {
+                self.push_commit(topic, consumed, &broker, queue_id);
+            }
+            let Some(c) = self.consumer.as_mut() else {
+                return;
+            };
+            c.batches.retain_where(|b| b.token != token || b.announced);
+            if c.batches.iter().any(|b| b.token == token) {
+                // Batches with the application stay readable until acked.
+                if let Some(q) = c.queues.get_mut(i) {
+                    q.released = true;
                 }
-                // A batch with the application stays readable until acked.
-                q.released = true;
+                i += 1;
+            } else {
+                let unlock = c.locks_queues();
+                if let Some(q) = c.queues.remove_at(i) {
+                    if unlock && q.locked_at.is_some() {
+                        self.push_unlock(&q);
+                    }
+                }
             }
         }
-        c.queues.retain(|q| !q.released || q.batch.is_some());
         for (broker, queue_id) in mine {
             let Some(c) = self.consumer.as_mut() else {
                 return;
@@ -623,39 +842,54 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             }) {
                 continue;
             }
+            let locks = c.locks_queues();
             let token = c.next_token;
             c.next_token = c.next_token.wrapping_add(1);
-            let _ = c.queues.push(OwnedQueue {
+            let added = c.queues.try_push(OwnedQueue {
                 token,
                 topic,
                 broker: broker.clone(),
                 queue_id: *queue_id,
-                step: QueueStep::NeedOffset,
+                // Orderly: nothing happens on a queue before its lock is granted.
+                step: if locks {
+                    QueueStep::Blocked
+                } else {
+                    QueueStep::NeedOffset
+                },
                 next_offset: -1,
                 consumed: -1,
                 committed: -1,
-                batch: None,
                 released: false,
+                locked_at: None,
                 suggested: 0,
                 from_slave: false,
             });
-        }
-        // Persist the offsets of released queues so their next owner starts there.
-        for (token, offset, broker, queue_id) in dropped {
-            self.push_commit(topic, token, offset, &broker, queue_id);
+            if added.is_ok() && locks {
+                c.next_lock = now;
+            }
         }
     }
 
-    pub(super) fn push_commit(
-        &mut self,
-        topic: u16,
-        token: u32,
-        offset: i64,
-        broker: &Name,
-        _queue_id: i32,
-    ) {
-        let _ = topic;
-        let Some(addr) = self.master_addr(broker) else {
+    /// UPDATE_CONSUMER_OFFSET (oneway) for one queue.
+    pub(super) fn push_commit(&mut self, topic: u16, offset: i64, broker: &Name, queue_id: i32) {
+        let mq = self.queue_ref(topic, broker, queue_id);
+        self.push_oneway(broker, Purpose::Commit { offset }, mq);
+    }
+
+    /// A queue's identity as an outbound frame keeps it (the queue itself may be gone
+    /// by the time the frame is written).
+    pub(super) fn queue_ref(&self, topic: u16, broker: &Name, queue_id: i32) -> Option<QueueRef> {
+        let broker = self.brokers.iter().position(|b| b.name == *broker)?;
+        Some(QueueRef {
+            topic,
+            broker: u16::try_from(broker).ok()?,
+            queue_id,
+        })
+    }
+
+    /// Queue a oneway request about `mq` to the master of `broker`.
+    pub(super) fn push_oneway(&mut self, broker: &Name, purpose: Purpose, mq: Option<QueueRef>) {
+        let (Some(addr), Some(mq)) = (self.master_addr(broker), mq) else {
             return;
         };
         let conn = self.conn_for(&addr);
@@ -664,8 +898,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         let _ = self.outbound.try_push(Outbound {
             conn,
             opaque,
-            purpose: Purpose::Commit { token, offset },
-            code: topic as i32,
+            purpose,
+            code: 0,
+            mq: Some(mq),
         });
     }
 
@@ -692,59 +927,85 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 {
                     Some(e) => e.3 = entry.3,
                     None => {
-                        let _ = c.local_offsets.push(entry);
+                        let _ = c.local_offsets.try_push(entry);
                     }
                 }
                 c.persist_pending = true;
             }
             return;
         }
-        let due: heapless::Vec<(u16, u32, i64, Name, i32), 64> = c
-            .queues
-            .iter_mut()
-            .filter(|q| !q.released && q.consumed >= 0 && q.consumed > q.committed)
-            .map(|q| {
-                q.committed = q.consumed;
-                (q.topic, q.token, q.consumed, q.broker.clone(), q.queue_id)
-            })
-            .collect();
-        for (topic, token, offset, broker, queue_id) in due {
-            self.push_commit(topic, token, offset, &broker, queue_id);
+        // By index: committing does not change the queue table.
+        for i in 0..c.queues.len() {
+            let Some(q) = self
+                .consumer
+                .as_mut()
+                .and_then(|c| c.queues.get_mut(i))
+                .filter(|q| !q.released && q.consumed >= 0 && q.consumed > q.committed)
+            else {
+                continue;
+            };
+            q.committed = q.consumed;
+            let (topic, offset, broker, queue_id) =
+                (q.topic, q.consumed, q.broker.clone(), q.queue_id);
+            self.push_commit(topic, offset, &broker, queue_id);
         }
     }
 
+    /// Start what each queue is ready for: an offset lookup or a pull, unless flow
+    /// control or (orderly) a missing lock holds it.
     pub(super) fn drive_queues(&mut self, now: Instant) {
         self.retry_send_backs(now);
-        let Some(c) = self.consumer.as_mut() else {
+        let Some(c) = self.consumer.as_ref() else {
             return;
         };
-        let mut todo: heapless::Vec<(u32, bool), 64> = heapless::Vec::new();
-        for q in c.queues.iter_mut().filter(|q| !q.released) {
+        // By index: starting a request does not change the queue table.
+        for i in 0..c.queues.len() {
+            let Some(c) = self.consumer.as_mut() else {
+                return;
+            };
+            let locks = c.locks_queues();
+            let (count_limit, size_limit) =
+                (c.pull_threshold_for_queue, c.pull_threshold_size_for_queue);
+            let batches_full = c.batches.is_full();
+            let Some(q) = c.queues.get(i).filter(|q| !q.released) else {
+                continue;
+            };
+            let token = q.token;
+            let (count, size) = c.cached(token);
+            let Some(q) = c.queues.get_mut(i) else {
+                continue;
+            };
             match q.step {
                 QueueStep::OffsetAt(at) if now >= at => q.step = QueueStep::NeedOffset,
                 QueueStep::PullAt(at) if now >= at => q.step = QueueStep::Ready,
+                QueueStep::Blocked => {
+                    q.step = if q.next_offset < 0 {
+                        QueueStep::NeedOffset
+                    } else {
+                        QueueStep::Ready
+                    };
+                }
                 _ => {}
             }
+            let held = locks && q.locked_at.is_none();
             match q.step {
-                QueueStep::NeedOffset => {
-                    let _ = todo.push((q.token, false));
+                QueueStep::NeedOffset | QueueStep::Ready if held => {
+                    q.step = QueueStep::Blocked;
                 }
+                QueueStep::NeedOffset => self.start_offset_lookup(now, token),
                 QueueStep::Ready => {
-                    let _ = todo.push((q.token, true));
+                    if batches_full || count >= count_limit || size >= size_limit {
+                        q.step = QueueStep::Blocked; // flow control
+                    } else {
+                        self.start_pull(now, token);
+                    }
                 }
                 _ => {}
-            }
-        }
-        for (token, pull) in todo {
-            if pull {
-                self.start_pull(now, token);
-            } else {
-                self.start_offset_lookup(now, token);
             }
         }
     }
 
-    pub(super) fn queue_mut(&mut self, token: u32) -> Option<&mut OwnedQueue<B>> {
+    pub(super) fn queue_mut(&mut self, token: u32) -> Option<&mut OwnedQueue> {
         self.consumer
             .as_mut()?
             .queues
@@ -903,46 +1164,100 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         use crate::header::PullMessageResponse;
         let code = cmd.header.response_code();
         let header: Option<PullMessageResponse> = cmd.decode_fields().ok();
+        let stopping = self.shutdown.is_some();
         let Some(c) = self.consumer.as_mut() else {
             return;
         };
+        let locks = c.locks_queues();
         let delivery = DeliveryId(c.next_delivery);
-        let Some(q) = c.queues.iter_mut().find(|q| q.token == token) else {
+        let batches_full = c.batches.is_full();
+        let Some(qi) = c.queues.iter().position(|q| q.token == token) else {
             return; // dropped meanwhile: the pulled messages go to the next owner
+        };
+        let topic = c.queues.get(qi).map(|q| q.topic);
+        // The client-side filter: a batch nothing of which the application would see is
+        // consumed at once (Java re-pulls immediately).
+        let expression = topic
+            .and_then(|t| self.topics.get(usize::from(t)))
+            .and_then(|t| c.subs.iter().find(|s| s.topic == t.topic))
+            .map_or("*", Sub::client_filter);
+        let Some(q) = c.queues.get_mut(qi) else {
+            return;
         };
         let next = header.as_ref().map(|h| h.next_begin_offset);
         if let Some(h) = &header {
             q.suggested = h.suggest_which_broker_id;
         }
-        if self.shutdown.is_some() {
+        if stopping {
             // Stopping: nothing new reaches the application; the next owner pulls it.
             q.step = QueueStep::Ready;
             return;
         }
+        if locks && q.locked_at.is_none() {
+            // The lock was lost while the pull was out: consuming now could overlap
+            // the new owner. Pull it again once locked.
+            q.step = QueueStep::Blocked;
+            return self.drive_queues(now);
+        }
         match (code, next) {
-            (ResponseCode::SUCCESS, Some(next)) => match B::from_parts(&[cmd.body]) {
-                Some(body) => {
-                    q.batch = Some(Batch {
-                        id: delivery,
-                        body,
-                        next_offset: next,
-                        announced: false,
-                        nack: None,
-                        retry_backs_at: None,
-                    });
-                    q.next_offset = next;
-                    q.step = QueueStep::Delivered;
-                    c.next_delivery = c.next_delivery.wrapping_add(1);
+            (ResponseCode::SUCCESS, Some(next))
+                if delivered_records(cmd.body, expression).next().is_some() =>
+            {
+                let body = if batches_full {
+                    None
+                } else {
+                    B::from_parts(&[cmd.body])
+                };
+                // A delivery holds at most 64 messages (nack keeps a bit per message):
+                // a longer answer ends at the 65th, which is pulled again.
+                let mut records = crate::message::RecordIter::new(cmd.body).map_while(Result::ok);
+                let messages = records.by_ref().take(64).count();
+                let next = records.next().map_or(next, |r| r.queue_offset);
+                match body {
+                    Some(body) => {
+                        let batch = Batch {
+                            id: delivery,
+                            token,
+                            body,
+                            start_offset: q.next_offset,
+                            next_offset: next,
+                            messages: messages as u32,
+                            announced: false,
+                            hold_until: None,
+                            redeliveries: 0,
+                            nack: None,
+                            retry_backs_at: None,
+                        };
+                        q.next_offset = next;
+                        q.step = QueueStep::Ready;
+                        c.next_delivery = c.next_delivery.wrapping_add(1);
+                        if let Err(batch) = c.batches.try_push(batch) {
+                            // Checked above; should it happen, pull the range again.
+                            if let Some(q) = c.queues.get_mut(qi) {
+                                q.next_offset = batch.start_offset;
+                                q.step = QueueStep::PullAt(now + Millis(50));
+                            }
+                        }
+                    }
+                    // Larger than a message buffer, or no room: try again later
+                    // (smaller batches are a configuration matter; nothing is lost).
+                    None => q.step = QueueStep::PullAt(now + Millis(1_000)),
                 }
-                // Larger than a message buffer: try again later (smaller batches are
-                // a configuration matter; the data is not lost).
-                None => q.step = QueueStep::PullAt(now + Millis(1_000)),
-            },
-            (ResponseCode::PULL_NOT_FOUND | ResponseCode::PULL_RETRY_IMMEDIATELY, Some(next)) => {
-                // Nothing (matching) there: everything before `next` is consumed.
+            }
+            (
+                ResponseCode::SUCCESS
+                | ResponseCode::PULL_NOT_FOUND
+                | ResponseCode::PULL_RETRY_IMMEDIATELY,
+                Some(next),
+            ) => {
+                // Nothing (matching) there: with no batch of the queue outstanding,
+                // everything before `next` is consumed (Java's correctTagsOffset).
                 q.next_offset = next;
-                q.consumed = next;
                 q.step = QueueStep::Ready;
+                let consumed = c.queues.get(qi).map(|q| c.consumed_offset(q));
+                if let (Some(q), Some(consumed)) = (c.queues.get_mut(qi), consumed) {
+                    q.consumed = consumed;
+                }
             }
             (ResponseCode::PULL_OFFSET_MOVED, Some(next)) => {
                 // OFFSET_ILLEGAL: reset to where the broker says, and persist it.
@@ -950,6 +1265,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 q.consumed = next;
                 q.committed = -1;
                 q.step = QueueStep::Ready;
+                c.batches.retain_where(|b| b.token != token || b.announced);
             }
             // Errors: Java pulls again after 1 s (20 ms after FLOW_CONTROL).
             (ResponseCode::FLOW_CONTROL, _) => q.step = QueueStep::PullAt(now + Millis(20)),
@@ -960,8 +1276,14 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
 
     pub(super) fn consumer_request_failed(&mut self, now: Instant, purpose: &Purpose) {
         match *purpose {
-            Purpose::SendBack { token, index, .. } => self.send_back_done(now, token, index, false),
+            Purpose::SendBack { batch, index, .. } => self.send_back_done(now, batch, index, false),
             Purpose::ConsumerList { .. } => self.rebalance_soon(now),
+            Purpose::Lock { .. } => {
+                // Tried again soon (Java: "try lock later", 3 s).
+                if let Some(c) = self.consumer.as_mut() {
+                    c.next_lock = c.next_lock.min(now + Millis(3_000));
+                }
+            }
             Purpose::Offset { token, .. } => {
                 if let Some(q) = self.queue_mut(token) {
                     q.step = QueueStep::OffsetAt(now + Millis(1_000));
@@ -1070,22 +1392,21 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     b"",
                 )
             }
-            Purpose::Commit { token, offset } => {
-                // The queue may have been released: its identity travels in the
-                // outbound (topic index in `code`) only as far as the token allows.
-                let (topic, queue_id, broker) = match queue(token) {
-                    Some(q) => (topic_of(q.topic), q.queue_id, Some(q.broker.as_str())),
-                    None => (None, -1, None),
-                };
-                let topic = topic
-                    .or_else(|| u16::try_from(ob.code).ok().and_then(topic_of))
+            Purpose::Commit { offset } => {
+                // The queue may be gone (released): the frame carries its identity.
+                let mq = ob.mq.ok_or(missing)?;
+                let topic = topic_of(mq.topic).ok_or(missing)?;
+                let broker = self
+                    .brokers
+                    .get(usize::from(mq.broker))
+                    .map(|b| b.name.as_str())
                     .ok_or(missing)?;
                 let req = UpdateConsumerOffsetRequest {
                     consumer_group: Text::new(&c.group),
                     topic: Text::new(topic),
-                    queue_id,
+                    queue_id: mq.queue_id,
                     commit_offset: offset,
-                    broker_name: broker.map(Text::new),
+                    broker_name: Some(Text::new(broker)),
                 };
                 enc.encode(
                     buf,
@@ -1096,20 +1417,64 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     b"",
                 )
             }
+            Purpose::Lock { broker } | Purpose::Unlock { broker } => {
+                use crate::body::{LockBatchRequestBody, MessageQueue};
+                let broker = self
+                    .brokers
+                    .get(usize::from(broker))
+                    .map(|b| b.name.as_str())
+                    .ok_or(missing)?;
+                let mut body = LockBatchRequestBody::<C>::new(
+                    Text::new(&c.group),
+                    Text::new(self.config.client_id.as_str()),
+                );
+                let mut add = |topic: u16, queue_id: i32| {
+                    let topic = topic_of(topic).ok_or(missing)?;
+                    List::try_push(
+                        &mut body.mq_set,
+                        MessageQueue {
+                            topic: Text::new(topic),
+                            broker_name: Text::new(broker),
+                            queue_id,
+                        },
+                    )
+                    .map_err(|_| EncodeError::ValueOutOfRange { field: "mqSet" })
+                };
+                let code = match (ob.purpose.clone(), ob.mq) {
+                    // UNLOCK_BATCH_MQ names the one queue released.
+                    (Purpose::Unlock { .. }, Some(mq)) => {
+                        add(mq.topic, mq.queue_id)?;
+                        RequestCode::UNLOCK_BATCH_MQ
+                    }
+                    (Purpose::Unlock { .. }, None) => return Err(missing),
+                    // LOCK_BATCH_MQ renews every queue held on that broker.
+                    _ => {
+                        for q in c.queues.iter().filter(|q| q.broker == broker) {
+                            add(q.topic, q.queue_id)?;
+                        }
+                        RequestCode::LOCK_BATCH_MQ
+                    }
+                };
+                let mut header = self.header(code, ob.opaque);
+                if code == RequestCode::UNLOCK_BATCH_MQ {
+                    header = header.oneway();
+                }
+                self.encode_with_body(enc, buf, &header, &body)
+            }
             Purpose::SendBack {
-                token,
+                batch,
                 index,
                 delay_level,
             } => {
                 use crate::header::ConsumerSendMsgBackRequest;
-                let q = queue(token).ok_or(missing)?;
+                let batch = c.batches.iter().find(|b| b.id == batch).ok_or(missing)?;
+                let q = queue(batch.token).ok_or(missing)?;
                 let topic = topic_of(q.topic).ok_or(missing)?;
                 let expression = c
                     .subs
                     .iter()
                     .find(|s| s.topic == topic)
                     .map_or("*", Sub::client_filter);
-                let batch = q.batch.as_ref().ok_or(missing)?;
                 let m = delivered_records(batch.body.as_ref(), expression)
                     .nth(usize::from(index))
                     .ok_or(missing)?;
@@ -1124,7 +1489,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     origin_msg_id: Some(Text::new(origin_msg_id)),
                     origin_topic: Some(Text::new(origin_topic)),
                     unit_mode: Some(false),
-                    max_reconsume_times: Some(MAX_RECONSUME_TIMES),
+                    max_reconsume_times: Some(c.max_reconsume_times),
                     broker_name: Some(Text::new(&q.broker)),
                 };
                 enc.encode(
@@ -1144,13 +1509,22 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
 pub const MAX_RECONSUME_TIMES: i32 = 16;
 
 impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT> {
-    /// The application failed to process batch `id`: every message of it goes back to
-    /// the broker (CONSUMER_SEND_MSG_BACK) to be redelivered later through the group's
-    /// retry topic — `delay_level` 0 lets the broker choose (3 + reconsume times, i.e.
-    /// 10 s, 30 s, 1 min …), a negative level sends it straight to the DLQ. Once every
-    /// message is accepted the batch counts as consumed; a failed send-back is tried
-    /// again after a second, so nothing is lost. Broadcasting consumers never send back
-    /// (Java drops the failure): there this acts as [`Client::ack`].
+    /// The application failed to process batch `id`.
+    ///
+    /// Concurrent consumers: every message of it goes back to the broker
+    /// (CONSUMER_SEND_MSG_BACK) to be redelivered later through the group's retry topic
+    /// — `delay_level` 0 lets the broker choose (3 + reconsume times, i.e. 10 s, 30 s,
+    /// 1 min …), a negative level sends it straight to the DLQ. Once every message is
+    /// accepted the batch counts as consumed; a failed send-back is tried again after a
+    /// second, so nothing is lost.
+    ///
+    /// Orderly consumers (Java `SUSPEND_CURRENT_QUEUE_A_MOMENT`): the same batch is
+    /// delivered again, under a new id, after `suspend_current_queue`; nothing later in
+    /// the queue is delivered before it. After `max_reconsume_times` deliveries it goes to
+    /// the DLQ instead (`delay_level` is not used).
+    ///
+    /// Broadcasting consumers never send back (Java drops the failure): there this acts
+    /// as [`Client::ack`].
     pub fn nack(&mut self, now: Instant, id: DeliveryId, delay_level: i32) {
         let Some(c) = self.consumer.as_mut() else {
             return;
@@ -1158,78 +1532,105 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         if c.model == crate::body::MessageModel::Broadcasting {
             return self.ack(now, id);
         }
-        let topics = &self.topics;
-        let subs = &c.subs;
-        if c.queues
+        let (orderly, max, suspend) = (c.orderly, c.max_reconsume_times, c.suspend_current_queue);
+        let Some(b) = c
+            .batches
             .iter()
-            .any(|q| q.released && q.batch.as_ref().is_some_and(|b| b.id == id))
-        {
-            return self.ack(now, id); // rebalanced away: no send-back
-        }
-        let Some(q) = c.queues.iter_mut().find(|q| {
-            q.batch
-                .as_ref()
-                .is_some_and(|b| b.id == id && b.nack.is_none())
-        }) else {
+            .find(|b| b.id == id && b.announced && b.nack.is_none())
+        else {
             return;
         };
-        let token = q.token;
-        let Some(b) = q.batch.as_mut() else { return };
-        let expression = topics
+        let Some(q) = c.queues.iter().find(|q| q.token == b.token) else {
+            return;
+        };
+        if q.released {
+            return self.ack(now, id); // rebalanced away: no send-back
+        }
+        let to_dlq = orderly && i64::from(b.redeliveries) + 1 >= i64::from(max);
+        if orderly && !to_dlq {
+            let next_id = DeliveryId(c.next_delivery);
+            c.next_delivery = c.next_delivery.wrapping_add(1);
+            if let Some(b) = c.batches.iter_mut().find(|b| b.id == id) {
+                b.id = next_id;
+                b.announced = false;
+                b.redeliveries = b.redeliveries.saturating_add(1);
+                b.hold_until = Some(now + suspend);
+            }
+            return;
+        }
+        let delay_level = if to_dlq { -1 } else { delay_level };
+        let expression = self
+            .topics
             .get(usize::from(q.topic))
-            .and_then(|t| subs.iter().find(|s| s.topic == t.topic))
+            .and_then(|t| c.subs.iter().find(|s| s.topic == t.topic))
             .map_or("*", Sub::client_filter);
         let n = delivered_records(b.body.as_ref(), expression).count();
         let mask = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
-        b.nack = Some((delay_level, mask));
+        if let Some(b) = c.batches.iter_mut().find(|b| b.id == id) {
+            b.nack = Some((delay_level, mask));
+        }
         if n == 0 {
             return self.ack(now, id);
         }
-        self.push_send_backs(now, token);
+        self.push_send_backs(now, id);
     }
 
-    /// Queue a send-back for every message still marked in the batch of `token`.
-    pub(super) fn push_send_backs(&mut self, now: Instant, token: u32) {
+    /// Queue a send-back for every message still marked in batch `id`.
+    pub(super) fn push_send_backs(&mut self, now: Instant, id: DeliveryId) {
         let Some(c) = self.consumer.as_ref() else {
             return;
         };
-        let Some(q) = c.queues.iter().find(|q| q.token == token) else {
+        let Some(b) = c.batches.iter().find(|b| b.id == id) else {
             return;
         };
-        let Some((delay_level, mask)) = q.batch.as_ref().and_then(|b| b.nack) else {
+        let Some((delay_level, mask)) = b.nack else {
             return;
         };
-        let broker = q.broker.clone();
-        let Some(addr) = self.master_addr(&broker) else {
-            if let Some(b) = self.queue_mut(token).and_then(|q| q.batch.as_mut()) {
+        let Some(broker) = c
+            .queues
+            .iter()
+            .find(|q| q.token == b.token)
+            .map(|q| q.broker.clone())
+        else {
+            return;
+        };
+        let retry_later = |client: &mut Self| {
+            if let Some(b) = client
+                .consumer
+                .as_mut()
+                .and_then(|c| c.batches.iter_mut().find(|b| b.id == id))
+            {
                 b.retry_backs_at = Some(now + Millis(1_000));
             }
-            return;
+        };
+        let Some(addr) = self.master_addr(&broker) else {
+            return retry_later(self);
         };
         let deadline = now + self.config.request_timeout;
         for index in 0..64u8 {
             if mask & (1u64 << index) != 0 {
                 let purpose = Purpose::SendBack {
-                    token,
+                    batch: id,
                     index,
                     delay_level,
                 };
                 // Already queued or in flight for this message: leave it.
                 let busy = self.inflight.iter().any(|(_, _, _, p)| *p == purpose);
                 if !busy && !self.push_request(&addr, deadline, purpose) {
-                    if let Some(b) = self.queue_mut(token).and_then(|q| q.batch.as_mut()) {
-                        b.retry_backs_at = Some(now + Millis(1_000));
-                    }
+                    retry_later(self);
                 }
             }
         }
     }
 
-    pub(super) fn send_back_done(&mut self, now: Instant, token: u32, index: u8, ok: bool) {
-        let Some(q) = self.queue_mut(token) else {
+    pub(super) fn send_back_done(&mut self, now: Instant, id: DeliveryId, index: u8, ok: bool) {
+        let Some(b) = self
+            .consumer
+            .as_mut()
+            .and_then(|c| c.batches.iter_mut().find(|b| b.id == id))
+        else {
             return;
         };
-        let Some(b) = q.batch.as_mut() else { return };
         let Some((level, mask)) = b.nack else { return };
         if !ok {
             b.retry_backs_at = Some(now + Millis(1_000));
@@ -1239,26 +1640,33 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         b.nack = Some((level, mask));
         if mask == 0 {
             // Every message is safely with the broker: the batch is consumed.
-            let id = b.id;
             self.ack(now, id);
         }
     }
 
+    /// Send-backs that failed are tried again; held (orderly) batches come back.
     pub(super) fn retry_send_backs(&mut self, now: Instant) {
         let Some(c) = self.consumer.as_mut() else {
             return;
         };
-        let mut due: heapless::Vec<u32, 64> = heapless::Vec::new();
-        for q in c.queues.iter_mut() {
-            if let Some(b) = q.batch.as_mut() {
-                if b.retry_backs_at.is_some_and(|t| now >= t) {
-                    b.retry_backs_at = None;
-                    let _ = due.push(q.token);
-                }
+        for b in c.batches.iter_mut() {
+            if b.hold_until.is_some_and(|t| now >= t) {
+                b.hold_until = None;
             }
         }
-        for token in due {
-            self.push_send_backs(now, token);
+        // By index: pushing requests does not change the batch table.
+        for i in 0..c.batches.len() {
+            let Some(b) = self
+                .consumer
+                .as_mut()
+                .and_then(|c| c.batches.get_mut(i))
+                .filter(|b| b.retry_backs_at.is_some_and(|t| now >= t))
+            else {
+                continue;
+            };
+            b.retry_backs_at = None;
+            let id = b.id;
+            self.push_send_backs(now, id);
         }
     }
 }
@@ -1274,7 +1682,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         let Ok(h) = cmd.decode_fields::<ResetConsumerClientOffsetRequest<'_>>() else {
             return;
         };
-        let Ok(body) = ResetOffsetBody::<crate::collections::Fixed<64>>::decode(cmd.body) else {
+        let Ok(body) = ResetOffsetBody::<C>::decode(cmd.body) else {
             return;
         };
         let Some(c) = self.consumer.as_mut() else {
@@ -1298,13 +1706,11 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             }) else {
                 continue;
             };
-            q.token = c.next_token;
+            let old = q.token;
+            let token = c.next_token;
             c.next_token = c.next_token.wrapping_add(1);
-            q.batch = None;
-            q.next_offset = entry.offset;
-            q.consumed = entry.offset;
-            q.committed = -1;
-            q.step = QueueStep::Ready;
+            q.restart(token, entry.offset);
+            c.batches.retain_where(|b| b.token != old);
         }
         self.drive_queues(now);
     }
@@ -1334,23 +1740,26 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             return Err(CallError::NoConsumer);
         };
         c.assigned = true;
-        let topics: heapless::Vec<u16, 16> = c
-            .subs
-            .iter()
-            .filter_map(|s| self.topics.iter().position(|t| t.topic == s.topic))
-            .filter_map(|i| u16::try_from(i).ok())
-            .take(16)
-            .collect();
-        for ti in topics {
+        // By index: assigning does not change the subscriptions.
+        for si in 0..c.subs.len() {
+            let Some(ti) = self
+                .consumer
+                .as_ref()
+                .and_then(|c| c.subs.get(si))
+                .and_then(|s| self.topics.iter().position(|t| t.topic == s.topic))
+                .and_then(|i| u16::try_from(i).ok())
+            else {
+                continue;
+            };
             let Some(tname) = self.topics.get(usize::from(ti)).map(|t| t.topic.clone()) else {
                 continue;
             };
-            let mine: heapless::Vec<(Name, i32), 64> = queues
-                .iter()
-                .filter(|(t, _, _)| *t == tname.as_str())
-                .filter_map(|(_, b, q)| Some((Name::try_from(*b).ok()?, *q)))
-                .collect();
-            self.apply_assignment(ti, &mine);
+            let mut mine = C::List::<(Name, i32)>::default();
+            for (_, b, q) in queues.iter().filter(|(t, _, _)| *t == tname.as_str()) {
+                mine.try_push((name(b)?, *q))
+                    .map_err(|_| CallError::Full("owned queues"))?;
+            }
+            self.apply_assignment(now, ti, &mine);
         }
         self.drive_queues(now);
         Ok(())
@@ -1381,12 +1790,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         else {
             return false;
         };
-        q.token = token;
-        q.batch = None;
-        q.next_offset = offset;
-        q.consumed = offset;
-        q.committed = -1;
-        q.step = QueueStep::Ready;
+        let old = q.token;
+        q.restart(token, offset);
+        c.batches.retain_where(|b| b.token != old);
         c.next_token = c.next_token.wrapping_add(1);
         self.drive_queues(now);
         true
@@ -1429,7 +1835,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             Some(e) => e.3 = offset,
             None => c
                 .local_offsets
-                .push((t, b, queue_id, offset))
+                .try_push((t, b, queue_id, offset))
                 .map_err(|_| CallError::Full("local offsets"))?,
         }
         Ok(())

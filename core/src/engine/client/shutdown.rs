@@ -73,7 +73,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 let unacked = self
                     .consumer
                     .as_ref()
-                    .is_some_and(|c| c.queues.iter().any(|q| q.batch.is_some()));
+                    .is_some_and(|c| c.batches.iter().any(|b| b.announced));
                 let sending = self.sends.iter().any(|s| s.phase != SendPhase::Done);
                 if (unacked || sending) && now < sd.until {
                     return;
@@ -83,11 +83,11 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     |c, id| c.end_send(id, Err(SendError::Closed)),
                 );
                 if let Some(c) = self.consumer.as_mut() {
-                    for q in c.queues.iter_mut() {
-                        q.batch = None;
-                    }
+                    // Not acked in time: not committed; the next owner gets them again.
+                    c.batches.retain_where(|_| false);
                 }
                 self.commit_offsets();
+                self.unlock_all();
                 self.unregister_everywhere(now);
                 self.shutdown = Some(Shutdown {
                     phase: ShutdownPhase::Unregistering,

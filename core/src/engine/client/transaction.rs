@@ -130,6 +130,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 opaque,
                 purpose: Purpose::EndTransaction { seq },
                 code: 0,
+                mq: None,
             })
             .is_err()
         {
