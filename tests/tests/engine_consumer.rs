@@ -699,3 +699,478 @@ fn pulls_follow_the_suggested_slave_and_switch_back_to_the_master() {
         );
     }
 }
+
+/// Subscribe `node` with `cfg` (from the first offset) to all of TopicTest.
+fn subscribe_with(w: &mut World, node: usize, mut cfg: ConsumerConfig<'static>) {
+    cfg.from_where = ConsumeFromWhere::FirstOffset;
+    let now = Instant::from_millis(w.now);
+    w.nodes[node]
+        .client
+        .subscribe(now, 1_700_000_000_000, &cfg, "TopicTest", "*")
+        .unwrap();
+}
+
+/// Queue ids of the PULL_MESSAGE requests the broker at `addr` served so far.
+fn pulls_of_queue(w: &World, addr: &str, queue: i32) -> usize {
+    use rocketmq_proto::codes::RequestCode;
+    w.sim
+        .requests()
+        .iter()
+        .filter(|r| r.addr == addr && r.code == RequestCode::PULL_MESSAGE)
+        .filter(|r| r.fields.get("topic").map(String::as_str) == Some("TopicTest"))
+        .filter(|r| r.fields.get("queueId").map(String::as_str) == Some(&queue.to_string()))
+        .count()
+}
+
+#[test]
+fn flow_control_stops_pulling_a_queue_while_its_cached_messages_reach_the_threshold() {
+    use rocketmq_proto::engine::client::DeliveryId;
+    let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
+    for i in 0..200 {
+        let body = format!("m{i}");
+        w.sim
+            .inject_message(0, "broker-a", "TopicTest", 0, body.as_bytes(), &[])
+            .unwrap();
+    }
+    let mut cfg = ConsumerConfig::new(GROUP);
+    cfg.pull_threshold_for_queue = 40;
+    subscribe_with(&mut w, 0, cfg);
+    // The application does not ack: batches pile up until the threshold holds the queue.
+    let mut out: Vec<DeliveryId> = Vec::new();
+    let collect = |w: &mut World, out: &mut Vec<DeliveryId>| {
+        for e in std::mem::take(&mut w.nodes[0].events) {
+            if let Event::Messages { id } = e {
+                out.push(id);
+            }
+        }
+    };
+    w.advance(5_000);
+    collect(&mut w, &mut out);
+    assert_eq!(out.len(), 2, "32 + 32 messages reach the threshold of 40");
+    let pulls = pulls_of_queue(&w, A, 0);
+    w.advance(30_000);
+    collect(&mut w, &mut out);
+    assert_eq!(out.len(), 2, "no pull while held");
+    assert_eq!(pulls_of_queue(&w, A, 0), pulls, "not even a pull request");
+    // One batch acked: 32 cached, under the threshold: the queue is pulled again.
+    let now = Instant::from_millis(w.now);
+    let first = out.remove(0);
+    w.client().ack(now, first);
+    w.advance(1_000);
+    collect(&mut w, &mut out);
+    assert_eq!(out.len(), 2, "exactly one more batch");
+    assert_eq!(pulls_of_queue(&w, A, 0), pulls + 1);
+    // The offset committed stops at the oldest batch still out: 32, not past it.
+    w.advance(6_000);
+    assert_eq!(
+        w.sim.committed_offset("broker-a", GROUP, "TopicTest", 0),
+        Some(32)
+    );
+    // Acking out of order: the newest first moves nothing; then the oldest moves it to
+    // the end of both.
+    let now = Instant::from_millis(w.now);
+    w.client().ack(now, out[1]);
+    w.advance(6_000);
+    assert_eq!(
+        w.sim.committed_offset("broker-a", GROUP, "TopicTest", 0),
+        Some(32)
+    );
+    let now = Instant::from_millis(w.now);
+    w.client().ack(now, out[0]);
+    w.advance(6_000);
+    assert!(
+        w.sim
+            .committed_offset("broker-a", GROUP, "TopicTest", 0)
+            .unwrap()
+            >= 96
+    );
+}
+
+#[test]
+fn the_size_threshold_holds_a_queue_too() {
+    let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
+    let body = vec![b'x'; 1_000];
+    for _ in 0..100 {
+        w.sim
+            .inject_message(0, "broker-a", "TopicTest", 0, &body, &[])
+            .unwrap();
+    }
+    let mut cfg = ConsumerConfig::new(GROUP);
+    cfg.pull_threshold_size_for_queue = 10_000; // one batch of 32 KB is over it
+    subscribe_with(&mut w, 0, cfg);
+    w.advance(10_000);
+    let delivered = w
+        .events()
+        .iter()
+        .filter(|e| matches!(e, Event::Messages { .. }))
+        .count();
+    assert_eq!(delivered, 1);
+}
+
+#[test]
+fn averagely_by_circle_in_the_engine_matches_java_queue_for_queue() {
+    use rocketmq_proto::consumer::allocate::AllocateStrategy;
+    let mut w = World::new(sim(&[("broker-a", A), ("broker-b", B)]), engine(1), 0);
+    w.add(engine(2));
+    for node in 0..2 {
+        let mut cfg = ConsumerConfig::new(GROUP);
+        cfg.allocate = AllocateStrategy::AveragelyByCircle;
+        subscribe_with(&mut w, node, cfg);
+    }
+    w.advance(45_000);
+    // Java: sort queues (broker, id) and client ids; consumer i of c takes every queue k
+    // with k mod c == i.
+    let mut ids: Vec<String> = (0..2)
+        .map(|n| w.nodes[n].client.client_id().to_string())
+        .collect();
+    ids.sort();
+    let all: Vec<(&str, i32)> = ["broker-a", "broker-b"]
+        .iter()
+        .flat_map(|b| (0..4).map(move |q| (*b, q)))
+        .collect();
+    for n in 0..2 {
+        let me = ids
+            .iter()
+            .position(|i| *i == w.nodes[n].client.client_id())
+            .unwrap();
+        let expected: BTreeSet<(String, i32)> = all
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| k % 2 == me)
+            .map(|(_, (b, q))| (b.to_string(), *q))
+            .collect();
+        let owned: BTreeSet<(String, i32)> = w.nodes[n]
+            .client
+            .owned_queues()
+            .filter(|(t, _, _)| *t == "TopicTest")
+            .map(|(_, b, q)| (b.to_string(), q))
+            .collect();
+        assert_eq!(owned, expected, "node {n}");
+    }
+}
+
+// ------------------------------------------------------------------------ orderly
+
+/// Deliveries seen by an orderly test: (node, delivery id, queue, bodies).
+type Seen = Vec<(
+    usize,
+    rocketmq_proto::engine::client::DeliveryId,
+    i32,
+    Vec<String>,
+)>;
+
+fn take_deliveries(w: &mut World, seen: &mut Seen) {
+    for node in 0..w.nodes.len() {
+        for e in std::mem::take(&mut w.nodes[node].events) {
+            if let Event::Messages { id } = e {
+                let d = w.nodes[node].client.delivery(id).unwrap();
+                let bodies = d
+                    .messages()
+                    .map(|m| String::from_utf8(m.body.to_vec()).unwrap())
+                    .collect();
+                seen.push((node, id, d.queue_id, bodies));
+            }
+        }
+    }
+}
+
+#[test]
+fn orderly_locks_before_pulling_and_hands_out_one_batch_of_a_queue_at_a_time_in_order() {
+    use rocketmq_proto::codes::RequestCode;
+    let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
+    for i in 0..150 {
+        let body = format!("m{i}");
+        w.sim
+            .inject_message(0, "broker-a", "TopicTest", 0, body.as_bytes(), &[])
+            .unwrap();
+    }
+    subscribe_with(&mut w, 0, ConsumerConfig::orderly(GROUP));
+    let mut seen = Seen::new();
+    let mut consumed = Vec::new();
+    // Each round: take what was handed out (at most one batch per queue may be out),
+    // check it, let time pass with it still out, then ack it.
+    for _ in 0..40 {
+        w.advance(300);
+        let before = seen.len();
+        take_deliveries(&mut w, &mut seen);
+        let new = &seen[before..];
+        let mut queues: Vec<i32> = new.iter().map(|s| s.2).collect();
+        queues.sort();
+        queues.dedup();
+        assert_eq!(
+            queues.len(),
+            new.len(),
+            "two batches of one queue out at once"
+        );
+        w.advance(300);
+        let mut more = Seen::new();
+        take_deliveries(&mut w, &mut more);
+        assert!(
+            more.iter().all(|m| !new.iter().any(|n| n.2 == m.2)),
+            "a queue's next batch came before its previous one was acked"
+        );
+        seen.extend(more);
+        let now = Instant::from_millis(w.now);
+        for (_, id, q, bodies) in &seen[before..] {
+            if *q == 0 {
+                consumed.extend(bodies.iter().cloned());
+            }
+            w.client().ack(now, *id);
+        }
+    }
+    let expected: Vec<String> = (0..150).map(|i| format!("m{i}")).collect();
+    assert_eq!(consumed, expected, "queue 0 consumed once, in order");
+    // Every pull came after the lock of its queue was granted.
+    let reqs = w.sim.requests();
+    let first_lock = reqs
+        .iter()
+        .position(|r| r.code == RequestCode::LOCK_BATCH_MQ)
+        .expect("locked");
+    let first_pull = reqs
+        .iter()
+        .position(|r| r.code == RequestCode::PULL_MESSAGE)
+        .unwrap();
+    assert!(first_lock < first_pull);
+    let locks: Vec<_> = w
+        .sim
+        .locks("broker-a")
+        .into_iter()
+        .filter(|l| l.topic == "TopicTest")
+        .collect();
+    assert_eq!(locks.len(), 4, "all four queues locked: {locks:?}");
+    // Renewed every 20 s.
+    let renewals = w.sim.request_count(A, RequestCode::LOCK_BATCH_MQ);
+    w.advance(41_000);
+    assert!(w.sim.request_count(A, RequestCode::LOCK_BATCH_MQ) >= renewals + 2);
+}
+
+#[test]
+fn orderly_nack_redelivers_the_same_batch_after_the_suspend_time_and_nothing_behind_it() {
+    let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
+    for i in 0..40 {
+        let body = format!("m{i}");
+        w.sim
+            .inject_message(0, "broker-a", "TopicTest", 0, body.as_bytes(), &[])
+            .unwrap();
+    }
+    subscribe_with(&mut w, 0, ConsumerConfig::orderly(GROUP));
+    let mut seen = Seen::new();
+    w.run_until(10_000, |w| {
+        take_deliveries(w, &mut seen);
+        !seen.is_empty()
+    })
+    .unwrap();
+    let (_, id, _, first) = seen.remove(0);
+    let nacked_at = w.now;
+    w.client().nack(Instant::from_millis(nacked_at), id, 0);
+    assert!(w.client().delivery(id).is_none(), "the nacked id is over");
+    let mut again = Seen::new();
+    w.run_until(5_000, |w| {
+        take_deliveries(w, &mut again);
+        !again.is_empty()
+    })
+    .unwrap();
+    assert!(w.now >= nacked_at + 1_000, "suspended for 1 s");
+    let (_, id2, _, bodies) = &again[0];
+    assert_eq!(
+        bodies, &first,
+        "the same messages again, nothing behind them first"
+    );
+    assert_eq!(w.client().delivery(*id2).unwrap().redeliveries, 1);
+    // Nothing was sent back: orderly retries stay local.
+    use rocketmq_proto::codes::RequestCode;
+    assert_eq!(
+        w.sim.request_count(A, RequestCode::CONSUMER_SEND_MSG_BACK),
+        0
+    );
+}
+
+#[test]
+fn orderly_gives_up_after_max_reconsume_times_by_sending_to_the_dlq() {
+    use rocketmq_proto::codes::RequestCode;
+    let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
+    w.sim
+        .inject_message(0, "broker-a", "TopicTest", 0, b"poison", &[])
+        .unwrap();
+    w.sim
+        .inject_message(0, "broker-a", "TopicTest", 0, b"next", &[])
+        .unwrap();
+    let mut cfg = ConsumerConfig::orderly(GROUP);
+    cfg.max_reconsume_times = 3;
+    cfg.batch_size = 1;
+    subscribe_with(&mut w, 0, cfg);
+    let mut deliveries = 0;
+    let mut next_seen = false;
+    w.run_until(30_000, |w| {
+        let mut seen = Seen::new();
+        take_deliveries(w, &mut seen);
+        let now = Instant::from_millis(w.now);
+        for (_, id, _, bodies) in seen {
+            if bodies == ["poison"] {
+                assert!(!next_seen);
+                deliveries += 1;
+                w.client().nack(now, id, 0);
+            } else {
+                next_seen = true;
+                w.client().ack(now, id);
+            }
+        }
+        next_seen
+    })
+    .unwrap();
+    assert_eq!(deliveries, 3, "delivered max_reconsume_times times");
+    assert_eq!(
+        w.sim.request_count(A, RequestCode::CONSUMER_SEND_MSG_BACK),
+        1
+    );
+    let back = w
+        .sim
+        .requests()
+        .iter()
+        .find(|r| r.code == RequestCode::CONSUMER_SEND_MSG_BACK)
+        .unwrap();
+    assert_eq!(
+        back.fields.get("delayLevel").map(String::as_str),
+        Some("-1")
+    );
+}
+
+#[test]
+fn an_orderly_queue_whose_lock_is_not_renewed_stops_after_30_s_and_resumes_when_locked() {
+    use rocketmq_proto::codes::{RequestCode, ResponseCode};
+    let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
+    subscribe_with(&mut w, 0, ConsumerConfig::orderly(GROUP));
+    w.advance(5_000);
+    assert_eq!(
+        w.sim.locks("broker-a").len(),
+        5,
+        "TopicTest's 4 and the retry topic's"
+    );
+    let last_lock = w
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.code == RequestCode::LOCK_BATCH_MQ)
+        .map(|r| r.at)
+        .max()
+        .unwrap();
+    // The broker refuses the next renewals (every 3 s after the first failure).
+    w.sim
+        .fail_next(A, RequestCode::LOCK_BATCH_MQ, ResponseCode::SYSTEM_ERROR, 6);
+    w.advance(last_lock + 31_000 - w.now);
+    // Expired in the client's view: a message arriving now is not handed out…
+    w.sim
+        .inject_message(w.now, "broker-a", "TopicTest", 1, b"late", &[])
+        .unwrap();
+    let mut seen = Seen::new();
+    let relocked = loop {
+        w.advance(100);
+        take_deliveries(&mut w, &mut seen);
+        let granted = w
+            .sim
+            .requests()
+            .iter()
+            .filter(|r| r.code == RequestCode::LOCK_BATCH_MQ && r.at > last_lock)
+            .count()
+            > 6;
+        if granted || w.now > last_lock + 60_000 {
+            break granted;
+        }
+        assert!(
+            seen.is_empty(),
+            "consumed at {} without a fresh lock",
+            w.now
+        );
+    };
+    assert!(relocked);
+    // …until the lock is back.
+    w.run_until(10_000, |w| {
+        take_deliveries(w, &mut seen);
+        !seen.is_empty()
+    })
+    .unwrap();
+    assert_eq!(seen[0].3, ["late"]);
+}
+
+#[test]
+fn an_orderly_queue_moves_to_a_new_member_only_after_the_old_one_acked_and_unlocked() {
+    use rocketmq_proto::codes::RequestCode;
+    let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
+    subscribe_with(&mut w, 0, ConsumerConfig::orderly(GROUP));
+    w.advance(3_000);
+    // Node 0 holds a batch of every queue.
+    for q in 0..4 {
+        for i in 0..3 {
+            let body = format!("q{q}-{i}");
+            w.sim
+                .inject_message(w.now, "broker-a", "TopicTest", q, body.as_bytes(), &[])
+                .unwrap();
+        }
+    }
+    let mut held = Seen::new();
+    w.run_until(5_000, |w| {
+        take_deliveries(w, &mut held);
+        held.len() == 4
+    })
+    .unwrap();
+    // A second member joins; the rebalance gives it two queues.
+    let n1 = w.add(engine(2));
+    subscribe_with(&mut w, n1, ConsumerConfig::orderly(GROUP));
+    let mut seen = Seen::new();
+    w.advance(25_000);
+    take_deliveries(&mut w, &mut seen);
+    assert!(
+        seen.is_empty(),
+        "nothing handed out while node 0 still holds batches"
+    );
+    let moved: Vec<i32> = w.nodes[n1]
+        .client
+        .owned_queues()
+        .filter(|(t, _, _)| *t == "TopicTest")
+        .map(|(_, _, q)| q)
+        .collect();
+    assert_eq!(moved.len(), 2);
+    for l in w.sim.locks("broker-a") {
+        assert_eq!(
+            l.client_id,
+            w.nodes[0].client.client_id(),
+            "still node 0's: {l:?}"
+        );
+    }
+    // Node 0 finishes: its released queues are committed and unlocked; node 1 locks
+    // them and goes on after the acked messages, in order.
+    let now = Instant::from_millis(w.now);
+    for (_, id, _, _) in &held {
+        w.nodes[0].client.ack(now, *id);
+    }
+    for q in &moved {
+        let body = format!("q{q}-after");
+        w.sim
+            .inject_message(w.now, "broker-a", "TopicTest", *q, body.as_bytes(), &[])
+            .unwrap();
+    }
+    w.run_until(20_000, |w| {
+        take_deliveries(w, &mut seen);
+        seen.iter().filter(|s| s.0 == n1).count() >= 2
+    })
+    .unwrap();
+    assert!(w.sim.request_count(A, RequestCode::UNLOCK_BATCH_MQ) >= 2);
+    for (node, _, q, bodies) in seen.iter().filter(|s| moved.contains(&s.2)) {
+        assert_eq!(
+            *node, n1,
+            "node 0 got nothing new of the moved queues: {seen:?}"
+        );
+        // Node 0 held the lock until it acked: its ack was committed before the queue
+        // moved, so node 1 starts after it.
+        let acked: Vec<&String> = held
+            .iter()
+            .filter(|h| h.2 == *q)
+            .flat_map(|h| &h.3)
+            .collect();
+        assert!(
+            bodies.iter().all(|b| !acked.contains(&b)),
+            "nothing consumed twice: {seen:?}"
+        );
+        assert_eq!(bodies.last(), Some(&format!("q{q}-after")));
+    }
+}

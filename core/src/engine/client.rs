@@ -617,6 +617,11 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         Ok(())
     }
 
+    /// This client's id (as brokers list it among a group's members).
+    pub fn client_id(&self) -> &str {
+        self.config.client_id.as_str()
+    }
+
     /// Requests in flight (for back-pressure: compare with `INFLIGHT`).
     pub fn in_flight(&self) -> usize {
         self.inflight.len()

@@ -591,13 +591,21 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         };
         let Some(q) = c.queues.get(i) else { return };
         if q.released {
-            // Its new owner consumes it again; nothing of ours counts.
-            if !c.batches.iter().any(|b| b.token == token) {
-                let unlock = c.locks_queues() && q.locked_at.is_some();
-                if let Some(q) = c.queues.remove_at(i) {
-                    if unlock {
-                        self.push_unlock(&q);
+            if c.batches.iter().any(|b| b.token == token) {
+                return;
+            }
+            // An orderly queue we still hold the lock of: nobody else can have consumed
+            // it, so what was acked is committed before the lock is given back, and the
+            // next owner starts after it (Java discards it and redelivers). Without a
+            // lock the next owner may be consuming already: nothing of ours counts.
+            let holds_lock = c.locks_queues() && q.locked_at.is_some();
+            let consumed = c.consumed_offset(q);
+            if let Some(q) = c.queues.remove_at(i) {
+                if holds_lock {
+                    if consumed > q.committed {
+                        self.push_commit(q.topic, consumed, &q.broker, q.queue_id);
                     }
+                    self.push_unlock(&q);
                 }
             }
             return;
