@@ -1174,3 +1174,138 @@ fn an_orderly_queue_moves_to_a_new_member_only_after_the_old_one_acked_and_unloc
         assert_eq!(bodies.last(), Some(&format!("q{q}-after")));
     }
 }
+
+// ------------------------------------------------------------------ broker requests
+
+#[test]
+fn get_consumer_running_info_is_answered_from_the_engines_state() {
+    use rocketmq_proto::codes::ResponseCode;
+    let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
+    inject(&mut w, &["broker-a"], 0..8, |_| "TagA");
+    subscribe(&mut w, 0, "TagA || TagB");
+    let mut got = Vec::new();
+    consume_until(&mut w, &mut got, 8, 30_000);
+    let id = w.client().client_id().to_string();
+    let now = w.now;
+    let (conn, opaque) = w
+        .sim
+        .get_consumer_running_info(now, A, GROUP, &id)
+        .expect("the client is registered");
+    w.advance(10);
+    let reply = w.sim.client_reply(conn, opaque).expect("answered");
+    assert_eq!(reply.code, ResponseCode::SUCCESS);
+    let body = String::from_utf8(reply.body.clone()).unwrap();
+    // The queues as fastjson object keys, so Java admin tools read them.
+    for q in 0..4 {
+        let key = format!(
+            "{{\"brokerName\":\"broker-a\",\"queueId\":{q},\"topic\":\"TopicTest\"}}:{{\"cachedMsgCount\":0,"
+        );
+        assert!(body.contains(&key), "{key} in {body}");
+    }
+    for needle in [
+        "\"PROP_CONSUME_TYPE\":\"CONSUME_PASSIVELY\"",
+        "\"PROP_CONSUMEORDERLY\":\"false\"",
+        "\"PROP_NAMESERVER_ADDR\":\"127.0.0.1:9876;\"",
+        "\"consumerGroup\":\"CG\"",
+        "\"subString\":\"TagA || TagB\"",
+        "\"allocateMessageQueueStrategy\":\"AVG\"",
+        "\"statusTable\":{}",
+    ] {
+        assert!(body.contains(needle), "{needle} in {body}");
+    }
+    // Committed offsets are reported: 2 messages per queue.
+    assert!(body.contains("\"commitOffset\":2,"), "{body}");
+
+    // Another group: SYSTEM_ERROR, as Java answers.
+    let (conn, opaque) = {
+        let h = [("consumerGroup", "other"), ("clientId", id.as_str())];
+        let now = w.now;
+        (
+            conn,
+            w.sim.request_client(
+                now,
+                conn,
+                rocketmq_proto::codes::RequestCode::GET_CONSUMER_RUNNING_INFO,
+                &h,
+                b"",
+                false,
+            ),
+        )
+    };
+    w.advance(10);
+    let reply = w.sim.client_reply(conn, opaque).expect("answered");
+    assert_eq!(reply.code, ResponseCode::SYSTEM_ERROR);
+}
+
+#[test]
+fn consume_message_directly_goes_to_the_application_and_its_verdict_back_to_the_broker() {
+    use rocketmq_proto::codes::{RequestCode, ResponseCode};
+    use rocketmq_proto::engine::client::ConsumeResult;
+    let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
+    let stored = w
+        .sim
+        .inject_message(
+            0,
+            "broker-a",
+            "TopicTest",
+            0,
+            b"resend me",
+            &[("KEYS", "k1")],
+        )
+        .unwrap();
+    subscribe(&mut w, 0, "*");
+    w.advance(3_000);
+    w.nodes[0].events.clear();
+    let id = w.client().client_id().to_string();
+    let (conn, _) = w
+        .sim
+        .get_consumer_running_info(w.now, A, GROUP, &id)
+        .unwrap();
+    let msg_id = stored.offset_msg_id();
+    let fields = [
+        ("consumerGroup", GROUP),
+        ("clientId", id.as_str()),
+        ("msgId", msg_id.as_str()),
+        ("brokerName", "broker-a"),
+    ];
+    let now = w.now;
+    let opaque = w.sim.request_client(
+        now,
+        conn,
+        RequestCode::CONSUME_MESSAGE_DIRECTLY,
+        &fields,
+        &stored.record,
+        false,
+    );
+    w.advance(10);
+    let direct = w
+        .events()
+        .iter()
+        .find_map(|e| match e {
+            Event::ConsumeDirectly { id } => Some(*id),
+            _ => None,
+        })
+        .expect("handed to the application");
+    let m = w.client().direct_message(direct).unwrap();
+    assert_eq!(m.body, b"resend me");
+    assert_eq!(m.properties.get("KEYS"), Some("k1"));
+    assert!(
+        w.sim.client_reply(conn, opaque).is_none(),
+        "waits for the listener"
+    );
+    w.client()
+        .answer_direct(direct, ConsumeResult::Success, 7)
+        .unwrap();
+    w.advance(10);
+    let reply = w.sim.client_reply(conn, opaque).expect("answered");
+    assert_eq!(reply.code, ResponseCode::SUCCESS);
+    assert_eq!(
+        std::str::from_utf8(&reply.body).unwrap(),
+        r#"{"autoCommit":true,"consumeResult":"CR_SUCCESS","order":false,"remark":"","spentTimeMills":7}"#
+    );
+    assert!(w.client().direct_message(direct).is_none(), "answered once");
+    assert!(w
+        .client()
+        .answer_direct(direct, ConsumeResult::Later, 1)
+        .is_err());
+}

@@ -63,7 +63,7 @@ mod lock;
 mod message_queue;
 mod reset_offset;
 mod route;
-mod scan;
+pub(crate) mod scan;
 
 pub use assignment::{
     MessageQueueAssignment, QueryAssignmentRequestBody, QueryAssignmentResponseBody,

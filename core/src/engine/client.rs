@@ -48,11 +48,14 @@ use crate::producer::select::RoundRobin;
 use crate::producer::validate::{check_body, check_group, check_topic, ValidationError};
 use crate::text::Text;
 
+mod admin;
 mod consumer;
 mod orderly;
 mod shutdown;
 mod transaction;
 
+pub use admin::{ConsumeResult, DirectId};
+use admin::{DirectRequest, ReplyBody};
 use consumer::ConsumerState;
 pub use consumer::{ConsumerConfig, Delivery, DeliveryId, MAX_RECONSUME_TIMES};
 use shutdown::Shutdown;
@@ -327,6 +330,13 @@ pub enum Event {
         /// Which check.
         id: CheckId,
     },
+    /// A broker forwards an admin's "consume this message" (CONSUME_MESSAGE_DIRECTLY):
+    /// read it with [`Client::direct_message`], run the listener on it, and answer
+    /// with [`Client::answer_direct`].
+    ConsumeDirectly {
+        /// Which request.
+        id: DirectId,
+    },
     /// A broadcasting consumer's offsets moved: store [`Client::local_offsets`] (file,
     /// flash…) and give them back with [`Client::set_local_offset`] after a restart.
     /// Reported at most once per commit interval.
@@ -461,7 +471,7 @@ enum Purpose {
     Heartbeat,
     Send(SendId),
     /// An answer to a broker's request: nothing waits for it.
-    Reply,
+    Reply(ReplyBody),
     /// GET_CONSUMER_LIST_BY_GROUP for rebalancing `topics[topic]`.
     ConsumerList {
         topic: u16,
@@ -550,6 +560,8 @@ pub struct Client<C: Collections, B: MessageBuf, const INFLIGHT: usize> {
     ends: C::List<EndTx>,
     /// Broker transaction checks waiting for the application's answer.
     checks: C::List<TransactionCheck>,
+    /// CONSUME_MESSAGE_DIRECTLY requests waiting for the application's answer.
+    directs: C::List<DirectRequest<B>>,
     next_seq: u32,
     /// Opaques for oneway requests (no in-flight entry), counted down from -1 so they
     /// never meet the in-flight table's.
@@ -586,6 +598,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             shutdown: None,
             ends: C::List::default(),
             checks: C::List::default(),
+            directs: C::List::default(),
             next_seq: 0,
             next_oneway_opaque: -1,
         }
@@ -1346,6 +1359,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             .and_then(|i| self.conns.remove_at(i))
             .map(|c| c.addr);
         self.outbound.retain_where(|o| o.conn != conn);
+        // Requests of a broker on this connection can no longer be answered.
+        self.directs.retain_where(|d| d.conn != conn);
         if let Some(addr) = &addr {
             self.namesrv.mark_failed(addr);
         }
@@ -1385,7 +1400,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 self.end_send(id, Err(SendError::Transport));
             }
             Purpose::Heartbeat
-            | Purpose::Reply
+            | Purpose::Reply(_)
             | Purpose::Commit { .. }
             | Purpose::Unlock { .. }
             | Purpose::EndTransaction { .. } => {}
@@ -1453,7 +1468,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             }
             Purpose::Send(id) => self.on_send_response(now, id, cmd),
             Purpose::Heartbeat
-            | Purpose::Reply
+            | Purpose::Reply(_)
             | Purpose::Commit { .. }
             | Purpose::Unlock { .. }
             | Purpose::EndTransaction { .. } => {}
@@ -1524,6 +1539,12 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         if cmd.header.request_code() == RequestCode::CHECK_TRANSACTION_STATE {
             return self.on_check_transaction(conn, cmd);
         }
+        if cmd.header.request_code() == RequestCode::GET_CONSUMER_RUNNING_INFO {
+            return self.on_running_info(conn, cmd);
+        }
+        if cmd.header.request_code() == RequestCode::CONSUME_MESSAGE_DIRECTLY {
+            return self.on_consume_directly(conn, cmd);
+        }
         if cmd.header.request_code() == RequestCode::RESET_CONSUMER_CLIENT_OFFSET {
             return self.on_reset_offset(now, cmd);
         }
@@ -1539,13 +1560,12 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         if cmd.header.is_oneway() {
             return;
         }
-        let _ = self.outbound.try_push(Outbound {
+        self.push_reply(
             conn,
-            opaque: cmd.header.opaque,
-            purpose: Purpose::Reply,
-            code: ResponseCode::REQUEST_CODE_NOT_SUPPORTED.0,
-            mq: None,
-        });
+            cmd.header.opaque,
+            ResponseCode::REQUEST_CODE_NOT_SUPPORTED,
+            ReplyBody::Empty,
+        );
     }
 
     // ---------------------------------------------------------------- output
@@ -1575,6 +1595,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         };
         if let Purpose::EndTransaction { seq } = ob.purpose {
             self.ends.retain_where(|e| e.seq != seq);
+        }
+        if let Purpose::Reply(ReplyBody::Direct(id)) = ob.purpose {
+            self.directs.retain_where(|d| d.id != id);
         }
         if let Purpose::Send(id) = ob.purpose {
             let oneway = self
@@ -1739,19 +1762,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             | Purpose::Lock { .. }
             | Purpose::Unlock { .. }
             | Purpose::SendBack { .. } => self.encode_consumer_request(&enc, ob, buf),
-            Purpose::Reply => {
-                let header = Header {
-                    language: self.config.language,
-                    version: self.config.version,
-                    ..Header::response(ResponseCode(ob.code), ob.opaque)
-                };
-                enc.encode(
-                    buf,
-                    &header.with_remark("request type not supported"),
-                    &NoFields,
-                    b"",
-                )
-            }
+            Purpose::Reply(body) => self.encode_reply(&enc, ob, *body, buf),
         }
     }
 
@@ -1803,6 +1814,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             .and_then(ConsumerState::announce_delivery)
         {
             return Some(Event::Messages { id });
+        }
+        if let Some(d) = self.directs.iter_mut().find(|d| !d.announced) {
+            d.announced = true;
+            return Some(Event::ConsumeDirectly { id: d.id });
         }
         if let Some(c) = self.checks.iter_mut().find(|c| !c.announced) {
             c.announced = true;
