@@ -70,6 +70,7 @@ pub mod frame;
 pub mod header;
 pub mod json;
 pub mod message;
+pub mod namespace;
 pub mod out;
 pub mod producer;
 pub mod text;

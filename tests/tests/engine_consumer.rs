@@ -1309,3 +1309,73 @@ fn consume_message_directly_goes_to_the_application_and_its_verdict_back_to_the_
         .answer_direct(direct, ConsumeResult::Later, 1)
         .is_err());
 }
+
+#[test]
+fn a_namespace_wraps_topics_and_groups_on_the_wire_and_unwraps_what_the_application_sees() {
+    use rocketmq_proto::engine::client::Message;
+    use rocketmq_proto::producer::retry::SendMode;
+    let cfg = SimConfig::new(NS)
+        .broker(BrokerSpec::new("broker-a", A).topic(TopicSpec::new("ns1%TopicTest", 4)));
+    let namespaced = |pid| {
+        let id =
+            ClientId::build("127.0.0.1", InstanceName::Process { pid, nonce: 1 }, None).unwrap();
+        let mut config = Config::new(id);
+        config.namespace = Some("ns1".try_into().unwrap());
+        let uniq = UniqKeyGenerator::new("127.0.0.1".parse().unwrap(), pid as u16, 0);
+        let mut c = EngineClient::new(config, uniq, pid, Instant::from_millis(0));
+        c.set_namesrv(NS).unwrap();
+        c
+    };
+    let mut w = World::new(Sim::new(cfg), namespaced(1), 0);
+    let p = w.add(namespaced(2));
+    w.nodes[p].client.register_producer("PG").unwrap();
+    subscribe(&mut w, 0, "*");
+    w.advance(2_000);
+    let now = Instant::from_millis(w.now);
+    let mut msg = Message::new("TopicTest", b"hello");
+    msg.tags = Some("TagA");
+    w.nodes[p]
+        .client
+        .send(now, 1_700_000_000_000, &msg, SendMode::Sync)
+        .unwrap();
+    let mut seen = Vec::new();
+    w.run_until(20_000, |w| {
+        for e in std::mem::take(&mut w.nodes[0].events) {
+            if let Event::Messages { id } = e {
+                let d = w.nodes[0].client.delivery(id).unwrap();
+                let topic = d.topic.to_string();
+                for m in d.messages() {
+                    seen.push((
+                        topic.clone(),
+                        m.topic.to_string(),
+                        m.properties.get("INSTANCE_ID").map(str::to_string),
+                    ));
+                }
+                let now = Instant::from_millis(w.now);
+                w.nodes[0].client.ack(now, id);
+            }
+        }
+        !seen.is_empty()
+    })
+    .unwrap();
+    assert_eq!(
+        seen,
+        [(
+            "TopicTest".to_string(),
+            "ns1%TopicTest".to_string(),
+            Some("ns1".to_string())
+        )],
+        "stored under the namespace, shown without it"
+    );
+    // Groups and the retry topic carry the namespace on the broker.
+    assert_eq!(w.sim.consumer_ids(A, "ns1%CG").len(), 1);
+    assert!(w.sim.consumer_ids(A, "CG").is_empty());
+    assert_eq!(w.sim.producer_ids(A, "ns1%PG").len(), 1);
+    assert!(w.sim.subscription(A, "ns1%CG", "%RETRY%ns1%CG").is_some());
+    let owned: BTreeSet<&str> = w.nodes[0]
+        .client
+        .owned_queues()
+        .map(|(t, _, _)| t)
+        .collect();
+    assert_eq!(owned, BTreeSet::from(["TopicTest", "%RETRY%CG"]));
+}

@@ -144,6 +144,10 @@ pub struct Config {
     pub max_message_size: usize,
     /// Local time zone offset, for UNIQ_KEY's "ms since start of month".
     pub utc_offset_ms: i64,
+    /// Namespace (Java `namespace`, see [`crate::namespace`]): topics and groups the
+    /// application names are sent as `<namespace>%<name>`, messages carry
+    /// `INSTANCE_ID`, and names handed back are unwrapped.
+    pub namespace: Option<Name>,
 }
 
 impl Config {
@@ -161,6 +165,7 @@ impl Config {
             retry: RetryPolicy::default(),
             max_message_size: crate::producer::validate::DEFAULT_MAX_MESSAGE_SIZE,
             utc_offset_ms: 0,
+            namespace: None,
         }
     }
 }
@@ -408,6 +413,8 @@ struct TopicInfo<C: Collections> {
     missing: bool,
     /// Queues consumers read (READ perm), from the topic's own route.
     sub_queues: C::List<PubQueue>,
+    /// The name as the application knows it (namespace removed).
+    display: Name,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -621,7 +628,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         if self.producer_groups.iter().any(|g| g == group) {
             return Ok(());
         }
-        let name = name(group)?;
+        let name = self.wrapped(group)?;
+        if self.producer_groups.iter().any(|g| *g == name) {
+            return Ok(());
+        }
         self.producer_groups
             .try_push(name)
             .map_err(|_| CallError::Full("producer groups"))?;
@@ -721,7 +731,13 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             transactional
                 .then_some((keys::TRAN_MSG, "true"))
                 .into_iter()
-                .chain(transactional.then_some((keys::PGROUP, group.as_str()))),
+                .chain(transactional.then_some((keys::PGROUP, group.as_str())))
+                .chain(
+                    self.config
+                        .namespace
+                        .as_deref()
+                        .map(|ns| (keys::INSTANCE_ID, ns)),
+                ),
         )?;
         // Java compresses single-message bodies of 4 KiB or more (zlib, level 5) and
         // marks them in sysFlag. Without an allocator bodies go uncompressed (valid on the
@@ -744,7 +760,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         };
         let data = B::from_parts(&[props.get(..props_len).unwrap_or_default(), body])
             .ok_or(CallError::Full("message buffer"))?;
-        let topic = name(msg.topic)?;
+        let topic = self.wrapped(msg.topic)?;
         self.ensure_topic(&topic)?;
         let id = SendId(self.next_send);
         self.next_send = self.next_send.wrapping_add(1);
@@ -873,7 +889,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             }
             first_id.get_or_insert(id);
         }
-        let topic = name(first.topic)?;
+        let topic = self.wrapped(first.topic)?;
         self.ensure_topic(&topic)?;
         let id = SendId(self.next_send);
         self.next_send = self.next_send.wrapping_add(1);
@@ -906,10 +922,29 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         Ok(id)
     }
 
+    /// `resource` as sent: under the namespace, if one is set.
+    fn wrapped(&self, resource: &str) -> Result<Name, CallError> {
+        match self.config.namespace.as_deref() {
+            Some(ns) => crate::namespace::wrap(ns, resource).ok_or(CallError::Full("name length")),
+            None => name(resource),
+        }
+    }
+
+    /// `resource` as the application knows it.
+    fn unwrapped(&self, resource: &str) -> Name {
+        self.config
+            .namespace
+            .as_deref()
+            .and_then(|ns| crate::namespace::unwrap(ns, resource))
+            .or_else(|| Name::try_from(resource).ok())
+            .unwrap_or_default()
+    }
+
     fn ensure_topic(&mut self, topic: &Name) -> Result<(), CallError> {
         if self.topics.iter().any(|t| &t.topic == topic) {
             return Ok(());
         }
+        let display = self.unwrapped(topic);
         self.topics
             .try_push(TopicInfo {
                 topic: topic.clone(),
@@ -920,6 +955,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 tried_default: false,
                 missing: false,
                 sub_queues: C::List::default(),
+                display,
             })
             .map_err(|_| CallError::Full("topics"))
     }

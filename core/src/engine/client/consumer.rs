@@ -466,9 +466,11 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         }
         check_group(config.group).map_err(CallError::Invalid)?;
         check_topic(topic).map_err(CallError::Invalid)?;
+        let group = self.wrapped(config.group)?;
+        let topic_name = self.wrapped(topic)?;
         if self.consumer.is_none() {
             self.consumer = Some(ConsumerState {
-                group: name(config.group)?,
+                group: group.clone(),
                 model: config.model,
                 from_where: config.from_where,
                 batch_size: config.batch_size,
@@ -504,12 +506,12 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         let clustering = config.model == crate::body::MessageModel::Clustering && !config.lite_pull;
         if clustering {
             retry
-                .push_str("%RETRY%")
-                .and_then(|()| retry.push_str(config.group))
+                .push_str(crate::namespace::RETRY_PREFIX)
+                .and_then(|()| retry.push_str(&group))
                 .map_err(|()| CallError::Full("name length"))?;
         }
         let mut add: heapless::Vec<(Name, Name), 2> = heapless::Vec::new();
-        let _ = add.push((name(topic)?, name(expression)?));
+        let _ = add.push((topic_name.clone(), name(expression)?));
         if clustering {
             let _ = add.push((retry, name("*")?));
         }
@@ -524,7 +526,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     topic: t.clone(),
                     expression: e,
                     version: wall_clock_ms,
-                    sql92: sql92 && t.as_str() == topic,
+                    sql92: sql92 && t == topic_name,
                 })
                 .map_err(|_| CallError::Full("subscriptions"))?;
             if !self
@@ -552,7 +554,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             .find(|s| s.topic == topic.topic)
             .map_or("*", Sub::client_filter);
         Some(Delivery {
-            topic: &topic.topic,
+            topic: &topic.display,
             broker_name: &q.broker,
             queue_id: q.queue_id,
             expression,
@@ -625,7 +627,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 .filter(|q| !q.released)
                 .filter_map(move |q| {
                     let t = self.topics.get(usize::from(q.topic))?;
-                    Some((t.topic.as_str(), q.broker.as_str(), q.queue_id))
+                    Some((t.display.as_str(), q.broker.as_str(), q.queue_id))
                 })
         })
     }
@@ -927,7 +929,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     continue;
                 };
                 q.committed = q.consumed;
-                let entry = (t.topic.clone(), q.broker.clone(), q.queue_id, q.consumed);
+                let entry = (t.display.clone(), q.broker.clone(), q.queue_id, q.consumed);
                 match c
                     .local_offsets
                     .iter_mut()
@@ -1036,7 +1038,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             let topic = self
                 .topics
                 .get(usize::from(q.topic))
-                .map(|t| t.topic.clone());
+                .map(|t| t.display.clone());
             let local = c
                 .local_offsets
                 .iter()
@@ -1736,10 +1738,11 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         queues: &[(&str, &str, i32)],
     ) -> Result<(), CallError> {
         for (topic, _, _) in queues {
+            let wrapped = self.wrapped(topic)?;
             if self
                 .consumer
                 .as_ref()
-                .is_none_or(|c| !c.subs.iter().any(|s| s.topic == *topic))
+                .is_none_or(|c| !c.subs.iter().any(|s| s.topic == wrapped))
             {
                 self.subscribe(now, wall_clock_ms, config, topic, "*")?;
             }
@@ -1763,7 +1766,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 continue;
             };
             let mut mine = C::List::<(Name, i32)>::default();
-            for (_, b, q) in queues.iter().filter(|(t, _, _)| *t == tname.as_str()) {
+            for (t, b, q) in queues {
+                if self.wrapped(t)? != tname {
+                    continue;
+                }
                 mine.try_push((name(b)?, *q))
                     .map_err(|_| CallError::Full("owned queues"))?;
             }
@@ -1784,6 +1790,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         queue_id: i32,
         offset: i64,
     ) -> bool {
+        let Ok(topic) = self.wrapped(topic) else {
+            return false;
+        };
         let Some(ti) = self.topics.iter().position(|t| t.topic == topic) else {
             return false;
         };
@@ -1814,7 +1823,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
 }
 
 impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT> {
-    /// A broadcasting consumer's consumed offsets, to store after
+    /// A broadcasting consumer's consumed offsets (topics as the application names
+    /// them), to store after
     /// [`Event::PersistOffsets`]: (topic, broker name, queue id, next offset to consume).
     pub fn local_offsets(&self) -> impl Iterator<Item = (&str, &str, i32, i64)> {
         self.consumer

@@ -15,7 +15,8 @@ pub struct TransactionCheck {
     pub msg_id: MsgId,
     /// The transaction id (= UNIQ_KEY).
     pub transaction_id: MsgId,
-    /// The producer group the half message belongs to (its `PGROUP`).
+    /// The producer group the half message belongs to (its `PGROUP`, namespace
+    /// removed).
     pub producer_group: Name,
     /// The real topic of the half message.
     pub topic: Name,
@@ -98,11 +99,12 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             .checks
             .remove_at(i)
             .ok_or(CallError::Full("no such check"))?;
+        let group = self.wrapped(&c.producer_group)?;
         self.push_end(
             &c.addr,
             EndTx {
                 seq: 0,
-                group: c.producer_group,
+                group,
                 tran_state_table_offset: c.tran_state_table_offset,
                 commit_log_offset: c.commit_log_offset,
                 resolution,
@@ -178,9 +180,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 .transaction_id
                 .map(|t| text_to(&t))
                 .unwrap_or_else(|| MsgId::try_from(uniq).unwrap_or_default()),
-            producer_group: Name::try_from(record.properties.get(keys::PGROUP).unwrap_or_default())
-                .unwrap_or_default(),
-            topic: Name::try_from(record.topic).unwrap_or_default(),
+            producer_group: self.unwrapped(record.properties.get(keys::PGROUP).unwrap_or_default()),
+            topic: self.unwrapped(record.topic),
             tran_state_table_offset: h.tran_state_table_offset,
             commit_log_offset: h.commit_log_offset,
             addr,
