@@ -625,11 +625,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     /// Register a producer group (included in heartbeats).
     pub fn register_producer(&mut self, group: &str) -> Result<(), CallError> {
         check_group(group).map_err(CallError::Invalid)?;
-        if self.producer_groups.iter().any(|g| g == group) {
-            return Ok(());
-        }
         let name = self.wrapped(group)?;
-        if self.producer_groups.iter().any(|g| *g == name) {
+        if self.producer_groups.contains(&name) {
             return Ok(());
         }
         self.producer_groups
