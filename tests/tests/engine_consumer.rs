@@ -1379,3 +1379,118 @@ fn a_namespace_wraps_topics_and_groups_on_the_wire_and_unwraps_what_the_applicat
         .collect();
     assert_eq!(owned, BTreeSet::from(["TopicTest", "%RETRY%CG"]));
 }
+
+// ------------------------------------------------------------------ request-reply
+
+#[test]
+fn request_reply_round_trip_through_the_broker_and_a_timeout_without_replier() {
+    use rocketmq_proto::codes::RequestCode;
+    use rocketmq_proto::engine::client::{Message, RequestError};
+    use rocketmq_proto::engine::Millis;
+    let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
+    let requester = w.add(engine(2));
+    w.nodes[requester]
+        .client
+        .register_producer("PG-req")
+        .unwrap();
+    w.client().register_producer("PG-rep").unwrap();
+    subscribe(&mut w, 0, "*");
+    w.advance(2_000);
+    let now = Instant::from_millis(w.now);
+    let id = w.nodes[requester]
+        .client
+        .request(
+            now,
+            1_700_000_000_000,
+            &Message::new("TopicTest", b"ping"),
+            Millis(5_000),
+        )
+        .unwrap();
+    // The replier consumes the request and answers it.
+    let mut reply_event = None;
+    w.run_until(10_000, |w| {
+        for e in std::mem::take(&mut w.nodes[0].events) {
+            if let Event::Messages { id } = e {
+                let now = Instant::from_millis(w.now);
+                let c = &mut w.nodes[0].client;
+                let records: Vec<Vec<u8>> = c
+                    .delivery(id)
+                    .unwrap()
+                    .messages()
+                    .map(|m| {
+                        assert_eq!(m.body, b"ping");
+                        let mut raw = Vec::new();
+                        rocketmq_proto::message::record::encode(
+                            &mut rocketmq_proto::out::BufMutOut(&mut raw),
+                            &m,
+                        )
+                        .unwrap();
+                        raw
+                    })
+                    .collect();
+                for raw in records {
+                    let m = rocketmq_proto::message::RecordIter::new(&raw)
+                        .next()
+                        .unwrap()
+                        .unwrap();
+                    c.send_reply(now, 1_700_000_000_000, &m, b"pong").unwrap();
+                }
+                c.ack(now, id);
+            }
+        }
+        for e in std::mem::take(&mut w.nodes[requester].events) {
+            match e {
+                Event::Reply { id: r } => reply_event = Some(r),
+                Event::SendOk { id: s, .. } if s == id => {
+                    panic!("a request's SendOk is not reported")
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        reply_event.is_some()
+    })
+    .unwrap();
+    assert_eq!(reply_event, Some(id));
+    assert_eq!(
+        w.sim.request_count(A, RequestCode::SEND_REPLY_MESSAGE_V2),
+        1
+    );
+    let c = &mut w.nodes[requester].client;
+    let reply = c.reply(id).unwrap();
+    assert_eq!(reply.body, b"pong");
+    assert_eq!(reply.properties.get("MSG_TYPE"), Some("reply"));
+    let correlation = reply.properties.get("CORRELATION_ID").unwrap().to_string();
+    assert_eq!(correlation.len(), 36, "a UUID: {correlation}");
+    c.release_reply(id);
+    assert!(c.reply(id).is_none());
+
+    // Nobody answers the next one: it fails after its timeout, not before.
+    w.nodes[0]
+        .client
+        .shutdown(Instant::from_millis(w.now), Millis(0));
+    w.advance(1_000);
+    let start = w.now;
+    let now = Instant::from_millis(start);
+    let id = w.nodes[requester]
+        .client
+        .request(
+            now,
+            1_700_000_000_000,
+            &Message::new("TopicTest", b"ping"),
+            Millis(3_000),
+        )
+        .unwrap();
+    let mut failed = None;
+    w.run_until(10_000, |w| {
+        for e in std::mem::take(&mut w.nodes[requester].events) {
+            if let Event::RequestFailed { id: f, error } = e {
+                failed = Some((f, error, w.now));
+            }
+        }
+        failed.is_some()
+    })
+    .unwrap();
+    let (f, error, at) = failed.unwrap();
+    assert_eq!((f, error), (id, RequestError::NoReply));
+    assert_eq!(at, start + 3_000);
+}

@@ -51,6 +51,7 @@ use crate::text::Text;
 mod admin;
 mod consumer;
 mod orderly;
+mod reply;
 mod shutdown;
 mod transaction;
 
@@ -58,6 +59,8 @@ pub use admin::{ConsumeResult, DirectId};
 use admin::{DirectRequest, ReplyBody};
 use consumer::ConsumerState;
 pub use consumer::{ConsumerConfig, Delivery, DeliveryId, MAX_RECONSUME_TIMES};
+use reply::PendingRequest;
+pub use reply::{ReplyMessage, RequestError};
 use shutdown::Shutdown;
 use transaction::EndTx;
 pub use transaction::{CheckId, TransactionCheck};
@@ -241,6 +244,35 @@ impl Message<'_> {
     }
 }
 
+/// How one message is sent.
+#[derive(Debug, Clone, Copy)]
+struct SendOptions<'a> {
+    mode: SendMode,
+    /// Ordered send: the queue is chosen by this key's hash.
+    order_key: Option<&'a str>,
+    /// A transaction's half message.
+    transactional: bool,
+    /// A reply to a request-reply message (SEND_REPLY_MESSAGE_V2).
+    reply: bool,
+    /// Properties added after the message's own.
+    extra: &'a [(&'a str, &'a str)],
+    /// Total budget including retries.
+    timeout: Millis,
+}
+
+impl SendOptions<'_> {
+    fn new(mode: SendMode, timeout: Millis) -> Self {
+        SendOptions {
+            mode,
+            order_key: None,
+            transactional: false,
+            reply: false,
+            extra: &[],
+            timeout,
+        }
+    }
+}
+
 /// Identifies one send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SendId(pub u32);
@@ -334,6 +366,19 @@ pub enum Event {
     CheckTransaction {
         /// Which check.
         id: CheckId,
+    },
+    /// The reply to [`Client::request`] `id` arrived: read it with [`Client::reply`],
+    /// then free it with [`Client::release_reply`].
+    Reply {
+        /// Which request.
+        id: SendId,
+    },
+    /// Request `id` ended without a reply.
+    RequestFailed {
+        /// Which request.
+        id: SendId,
+        /// Why.
+        error: RequestError,
     },
     /// A broker forwards an admin's "consume this message" (CONSUME_MESSAGE_DIRECTLY):
     /// read it with [`Client::direct_message`], run the listener on it, and answer
@@ -448,6 +493,8 @@ struct SendOp<B: MessageBuf> {
     sys_flag: i32,
     /// SEND_BATCH_MESSAGE: `data` holds the header properties, then the batch body.
     batch: bool,
+    /// SEND_REPLY_MESSAGE_V2: a reply to a request-reply message.
+    reply: bool,
     born_timestamp: i64,
     msg_id: MsgId,
     deadline: Instant,
@@ -569,6 +616,8 @@ pub struct Client<C: Collections, B: MessageBuf, const INFLIGHT: usize> {
     checks: C::List<TransactionCheck>,
     /// CONSUME_MESSAGE_DIRECTLY requests waiting for the application's answer.
     directs: C::List<DirectRequest<B>>,
+    /// Request-reply requests waiting for (or holding) their reply.
+    requests: C::List<PendingRequest<B>>,
     next_seq: u32,
     /// Opaques for oneway requests (no in-flight entry), counted down from -1 so they
     /// never meet the in-flight table's.
@@ -606,6 +655,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             ends: C::List::default(),
             checks: C::List::default(),
             directs: C::List::default(),
+            requests: C::List::default(),
             next_seq: 0,
             next_oneway_opaque: -1,
         }
@@ -664,7 +714,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         msg: &Message<'_>,
         mode: SendMode,
     ) -> Result<SendId, CallError> {
-        self.start_send(now, wall_clock_ms, msg, mode, None, false)
+        let opts = SendOptions::new(mode, self.config.send_timeout);
+        self.start_send(now, wall_clock_ms, msg, &opts)
     }
 
     /// Send `msg` in order with every other message of the same `key`: the queue is
@@ -678,7 +729,11 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         msg: &Message<'_>,
         key: &str,
     ) -> Result<SendId, CallError> {
-        self.start_send(now, wall_clock_ms, msg, SendMode::Sync, Some(key), false)
+        let opts = SendOptions {
+            order_key: Some(key),
+            ..SendOptions::new(SendMode::Sync, self.config.send_timeout)
+        };
+        self.start_send(now, wall_clock_ms, msg, &opts)
     }
 
     /// Send the half message of a transaction (messages.md §7): stored but invisible
@@ -691,7 +746,11 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         wall_clock_ms: i64,
         msg: &Message<'_>,
     ) -> Result<SendId, CallError> {
-        self.start_send(now, wall_clock_ms, msg, SendMode::Sync, None, true)
+        let opts = SendOptions {
+            transactional: true,
+            ..SendOptions::new(SendMode::Sync, self.config.send_timeout)
+        };
+        self.start_send(now, wall_clock_ms, msg, &opts)
     }
 
     fn start_send(
@@ -699,10 +758,16 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         now: Instant,
         wall_clock_ms: i64,
         msg: &Message<'_>,
-        mode: SendMode,
-        order_key: Option<&str>,
-        transactional: bool,
+        opts: &SendOptions<'_>,
     ) -> Result<SendId, CallError> {
+        let SendOptions {
+            mode,
+            order_key,
+            transactional,
+            reply,
+            extra,
+            timeout,
+        } = *opts;
         if self.shutdown.is_some() {
             return Err(CallError::Closed);
         }
@@ -734,7 +799,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                         .namespace
                         .as_deref()
                         .map(|ns| (keys::INSTANCE_ID, ns)),
-                ),
+                )
+                .chain(extra.iter().copied()),
         )?;
         // Java compresses single-message bodies of 4 KiB or more (zlib, level 5) and
         // marks them in sysFlag. Without an allocator bodies go uncompressed (valid on the
@@ -771,9 +837,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             flag: msg.flag,
             sys_flag,
             batch: false,
+            reply,
             born_timestamp: wall_clock_ms,
             msg_id,
-            deadline: now + self.config.send_timeout,
+            deadline: now + timeout,
             attempts: 0,
             last_broker: None,
             current: None,
@@ -900,6 +967,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             flag: 0,
             sys_flag: 0,
             batch: true,
+            reply: false,
             born_timestamp: wall_clock_ms,
             msg_id: first_id.unwrap_or_default(),
             deadline: now + self.config.send_timeout,
@@ -1572,6 +1640,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         if cmd.header.request_code() == RequestCode::CHECK_TRANSACTION_STATE {
             return self.on_check_transaction(conn, cmd);
         }
+        if cmd.header.request_code() == RequestCode::PUSH_REPLY_MESSAGE_TO_CLIENT {
+            return self.on_push_reply(conn, cmd);
+        }
         if cmd.header.request_code() == RequestCode::GET_CONSUMER_RUNNING_INFO {
             return self.on_running_info(conn, cmd);
         }
@@ -1732,6 +1803,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 };
                 let code = if op.batch {
                     RequestCode::SEND_BATCH_MESSAGE
+                } else if op.reply {
+                    RequestCode::SEND_REPLY_MESSAGE_V2
                 } else {
                     RequestCode::SEND_MESSAGE_V2
                 };
@@ -1860,21 +1933,31 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             c.persist_pending = false;
             return Some(Event::PersistOffsets);
         }
-        let Some(i) = self
-            .sends
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.outcome.is_some())
-            .min_by_key(|(_, s)| s.ended_seq.wrapping_sub(self.ended_seq))
-            .map(|(i, _)| i)
-        else {
-            return self.shutdown_event();
-        };
-        let op = self.sends.remove_at(i)?;
-        Some(match op.outcome? {
-            Ok(receipt) => Event::SendOk { id: op.id, receipt },
-            Err(error) => Event::SendFailed { id: op.id, error },
-        })
+        loop {
+            if let Some(e) = self.request_event() {
+                return Some(e);
+            }
+            let Some(i) = self
+                .sends
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.outcome.is_some())
+                .min_by_key(|(_, s)| s.ended_seq.wrapping_sub(self.ended_seq))
+                .map(|(i, _)| i)
+            else {
+                return self.shutdown_event();
+            };
+            let op = self.sends.remove_at(i)?;
+            let outcome = op.outcome?;
+            // A request's send is reported through the request.
+            if self.request_send_ended(op.id, outcome.as_ref().err().cloned()) {
+                continue;
+            }
+            return Some(match outcome {
+                Ok(receipt) => Event::SendOk { id: op.id, receipt },
+                Err(error) => Event::SendFailed { id: op.id, error },
+            });
+        }
     }
 
     // ---------------------------------------------------------------- time
@@ -1894,7 +1977,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 t = t.min(c.next_timer());
             }
         }
-        if let Some(sd) = &self.shutdown {
+        if let Some(sd) = self.shutdown.as_ref().filter(|sd| !sd.finished()) {
             t = t.min(sd.until);
         }
         if let Some(d) = self
@@ -1904,6 +1987,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             .map(|s| s.deadline)
             .min()
         {
+            t = t.min(d);
+        }
+        if let Some(d) = self.next_request_deadline() {
             t = t.min(d);
         }
         Some(t)
@@ -1940,6 +2026,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 c.end_send(id, Err(err));
             },
         );
+        self.expire_requests(now);
         // Stopping: no more periodic work (Java cancels its timers first).
         if self.shutdown.is_some() {
             self.shutdown_tick(now);

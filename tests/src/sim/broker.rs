@@ -175,6 +175,9 @@ impl Sim {
             RequestCode::UNLOCK_BATCH_MQ => self.handle_lock(req, cmd, name, false),
             RequestCode::CONSUMER_SEND_MSG_BACK => self.handle_send_back(req, cmd, name, id),
             RequestCode::END_TRANSACTION => self.handle_end_transaction(req, cmd, name),
+            RequestCode::SEND_REPLY_MESSAGE | RequestCode::SEND_REPLY_MESSAGE_V2 => {
+                self.handle_send_reply(req, cmd, name)
+            }
             _ => self.error(
                 req,
                 ResponseCode::REQUEST_CODE_NOT_SUPPORTED,
@@ -488,6 +491,76 @@ impl Sim {
             queue_id: resp_queue_id,
             queue_offset: stored.queue_offset,
             transaction_id: uniq.as_deref().map(Text::new),
+            batch_uniq_id: None,
+            recall_handle: None,
+            msg_region: Some(Text::new("DefaultRegion")),
+            trace_on: Some(Text::new("true")),
+        };
+        self.respond(req, ResponseCode::SUCCESS, None, &resp, &[]);
+    }
+
+    /// SEND_REPLY_MESSAGE(_V2), as Java's `ReplyMessageProcessor`: push the reply to the
+    /// producer channel of the client named by `REPLY_TO_CLIENT`
+    /// (PUSH_REPLY_MESSAGE_TO_CLIENT) and answer the replier. Reply messages are not
+    /// stored here (Java's `storeReplyMessageEnable` is not simulated).
+    fn handle_send_reply(&mut self, req: &Req, cmd: &Command<'_>, name: &str) {
+        use rocketmq_proto::header::PushReplyMessageRequest;
+        let h = match SendMessageRequest::decode_for_code(RequestCode(req.code), &cmd.fields()) {
+            Some(Ok(h)) => h,
+            Some(Err(e)) => return self.error(req, ResponseCode::SYSTEM_ERROR, &decode_remark(&e)),
+            None => return,
+        };
+        let mut props = PropertyMap::from_text(&h.properties.unwrap_or(Text::new("")));
+        let _ = props.insert(keys::PUSH_REPLY_TIME, &self.now.to_string());
+        let Some(sender) = props.get(keys::REPLY_TO_CLIENT).map(str::to_owned) else {
+            return self.error(req, ResponseCode::SYSTEM_ERROR, "REPLY_TO_CLIENT is null");
+        };
+        let channel = self.servers.get(&req.addr).and_then(|srv| {
+            srv.clients
+                .producers
+                .values()
+                .flat_map(|chans| chans.iter())
+                .find(|(_, ch)| ch.client_id == sender)
+                .map(|(c, _)| *c)
+        });
+        let Some(conn) = channel else {
+            return self.error(
+                req,
+                ResponseCode::SYSTEM_ERROR,
+                &format!("push reply message fail, channel of <{sender}> not found."),
+            );
+        };
+        let properties = props.to_string();
+        let born = born_host(req.conn).to_string();
+        let store = self.groups[name].store_host.to_string();
+        let push = PushReplyMessageRequest {
+            producer_group: h.producer_group,
+            topic: h.topic,
+            default_topic: h.default_topic,
+            default_topic_queue_nums: h.default_topic_queue_nums,
+            queue_id: h.queue_id,
+            sys_flag: h.sys_flag,
+            born_timestamp: h.born_timestamp,
+            flag: h.flag,
+            properties: Some(Text::new(&properties)),
+            reconsume_times: h.reconsume_times,
+            unit_mode: h.unit_mode,
+            born_host: Text::new(&born),
+            store_host: Text::new(&store),
+            store_timestamp: self.now as i64,
+        };
+        self.push_request(
+            conn,
+            RequestCode::PUSH_REPLY_MESSAGE_TO_CLIENT,
+            &push,
+            cmd.body,
+            false,
+        );
+        let resp = SendMessageResponse {
+            msg_id: Text::new(""),
+            queue_id: h.queue_id,
+            queue_offset: 0,
+            transaction_id: None,
             batch_uniq_id: None,
             recall_handle: None,
             msg_region: Some(Text::new("DefaultRegion")),

@@ -22,6 +22,13 @@ pub(super) struct Shutdown {
     pub(super) until: Instant,
 }
 
+impl Shutdown {
+    /// Done: no deadline of its own is left.
+    pub(super) fn finished(&self) -> bool {
+        matches!(self.phase, ShutdownPhase::Done | ShutdownPhase::Reported)
+    }
+}
+
 impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT> {
     /// Begin a graceful shutdown (behaviour.md §8), bounded in time:
     ///
