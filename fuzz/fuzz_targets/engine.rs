@@ -5,7 +5,12 @@
 //! broker-sent NOTIFY_CONSUMER_IDS_CHANGED, subscriptions, application acks (late or
 //! never), raw garbage bytes, and time jumps.
 //!
-//! Invariants: no panic; every send ends exactly once; after the last send deadline
+//! Also: orderly consumers (LOCK_BATCH_MQ answered with fuzzed subsets), tiny flow-control
+//! thresholds, nacks, request-reply (replies pushed for fuzzed correlation ids) and
+//! the broker's GET_CONSUMER_RUNNING_INFO / CONSUME_MESSAGE_DIRECTLY.
+//!
+//! Invariants: no panic; every send ends exactly once; every request ends exactly once
+//! (reply or failure) and never as a send; after the last send deadline
 //! has passed no send is left pending; a `DeliveryId` is announced at most once and
 //! readable with `delivery` when announced; `delivery(id)` stays `Some` until
 //! `ack(id)` and is `None` after; `ack` of an unknown or already-acked id changes
@@ -21,7 +26,10 @@ use rocketmq_proto::body::{ConsumeFromWhere, MessageModel};
 use rocketmq_proto::codes::{RequestCode, ResponseCode, SerializeType};
 use rocketmq_proto::collections::Fixed;
 use rocketmq_proto::command::{Command, CommandEncoder, Header};
-use rocketmq_proto::engine::client::{Client, Config, ConsumerConfig, DeliveryId, Event, Message};
+use rocketmq_proto::engine::client::{
+    Client, Config, ConsumeResult, ConsumerConfig, DeliveryId, Event, Message,
+};
+use rocketmq_proto::engine::Millis;
 use rocketmq_proto::engine::client_id::{ClientId, InstanceName};
 use rocketmq_proto::engine::{ConnId, Instant};
 use rocketmq_proto::frame::{Decoded, FrameDecoder};
@@ -82,6 +90,12 @@ struct Harness {
     vanished: BTreeSet<u32>,
     consumer: Option<ConsumerConfig<'static>>,
     buf: Vec<u8>,
+    /// Nacked deliveries (they end when their send-backs do, or at once if orderly).
+    nacked: BTreeSet<u32>,
+    /// Request id -> how many times it ended (Reply or RequestFailed).
+    requests: BTreeMap<u32, u32>,
+    /// Correlation ids of requests written, to push replies for.
+    correlations: Vec<String>,
 }
 
 fn decode(bytes: &[u8]) -> Option<Command<'_>> {
@@ -107,6 +121,20 @@ impl Harness {
     /// Returns (frames written, events other than Connect).
     fn drain(&mut self) -> (usize, usize) {
         let (mut frames, mut events) = (0, 0);
+        // Answering an event (CONSUME_MESSAGE_DIRECTLY) queues a frame: go round until
+        // both are empty, as an adapter does.
+        loop {
+            let (f, e) = self.drain_once();
+            frames += f;
+            events += e;
+            if f == 0 && e == 0 {
+                return (frames, events);
+            }
+        }
+    }
+
+    fn drain_once(&mut self) -> (usize, usize) {
+        let (mut frames, mut events) = (0, 0);
         while let Ok(Some(t)) = self.c.poll_transmit(self.t(), &mut self.buf) {
             frames += 1;
             let bytes = self.buf[..t.len].to_vec();
@@ -124,7 +152,28 @@ impl Harness {
                 }
                 Event::Close { conn } => self.conns.retain(|c| *c != conn),
                 Event::SendOk { id, .. } | Event::SendFailed { id, .. } => {
+                    assert!(
+                        !self.requests.contains_key(&id.0),
+                        "request {} reported as a send",
+                        id.0
+                    );
                     *self.ended.entry(id.0).or_default() += 1;
+                }
+                Event::Reply { id } => {
+                    let r = self.c.reply(id).expect("a reply is readable when announced");
+                    let _ = (r.body.len(), r.properties.get("CORRELATION_ID"));
+                    self.c.release_reply(id);
+                    assert!(self.c.reply(id).is_none());
+                    *self.requests.get_mut(&id.0).expect("a known request") += 1;
+                }
+                Event::RequestFailed { id, .. } => {
+                    *self.requests.get_mut(&id.0).expect("a known request") += 1;
+                }
+                Event::ConsumeDirectly { id } => {
+                    let m = self.c.direct_message(id).expect("readable when announced");
+                    let _ = m.body.len();
+                    self.c.answer_direct(id, ConsumeResult::Success, 1).unwrap();
+                    assert!(self.c.direct_message(id).is_none());
                 }
                 Event::Messages { id } => {
                     tr!("  event Messages {}", id.0);
@@ -263,6 +312,12 @@ impl Harness {
             if extra & 1 != 0 {
                 cfg.model = MessageModel::Broadcasting;
             }
+            if extra & 0x20 != 0 {
+                cfg.orderly = true;
+            }
+            if extra & 0x10 != 0 {
+                cfg.pull_threshold_for_queue = 2;
+            }
             cfg.from_where = [
                 ConsumeFromWhere::LastOffset,
                 ConsumeFromWhere::FirstOffset,
@@ -276,7 +331,7 @@ impl Harness {
         let expr = ["*", "TagA", "TagA || TagB", "TagC", "a > 5"][usize::from(arg >> 2) % 5];
         tr!(
             "subscribe {topic} {expr:?} {:?}",
-            (cfg.model, cfg.from_where, cfg.lite_pull)
+            (cfg.model, cfg.from_where, cfg.lite_pull, cfg.orderly)
         );
         let r = if expr == "a > 5" {
             self.c
@@ -390,9 +445,45 @@ impl Harness {
                     body = pull_body(&topic, queue_id, at, n, v(), v());
                 }
             }
+            RequestCode::LOCK_BATCH_MQ => {
+                // Grant all, none, or every other queue asked for.
+                let a = v();
+                resp = if a & 7 == 7 { ResponseCode::SYSTEM_ERROR.0 } else { 0 };
+                let asked = rocketmq_proto::body::LockBatchRequestBody::<
+                    rocketmq_proto::collections::Growable,
+                >::decode(cmd.body);
+                if let Ok(asked) = asked {
+                    let granted: Vec<String> = asked
+                        .mq_set
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| match a & 3 {
+                            0 | 1 => true,
+                            2 => i % 2 == 0,
+                            _ => false,
+                        })
+                        .map(|(_, mq)| {
+                            format!(
+                                "{{\"brokerName\":\"{}\",\"queueId\":{},\"topic\":\"{}\"}}",
+                                mq.broker_name.as_str().unwrap_or(""),
+                                mq.queue_id,
+                                mq.topic.as_str().unwrap_or("")
+                            )
+                        })
+                        .collect();
+                    body = format!("{{\"lockOKMQSet\":[{}]}}", granted.join(",")).into_bytes();
+                }
+            }
             RequestCode::SEND_MESSAGE
             | RequestCode::SEND_MESSAGE_V2
             | RequestCode::SEND_BATCH_MESSAGE => {
+                // SEND_MESSAGE_V2 abbreviates `properties` to `i`.
+                let props = fields.get("properties").or_else(|| fields.get("i"));
+                if let Some(props) = props.map(|p| p.to_cow().into_owned()) {
+                    if let Some(c) = PropertiesView::new(&props).get("CORRELATION_ID") {
+                        self.correlations.push(c.to_owned());
+                    }
+                }
                 let a = v();
                 resp = [0, 0, 0, 1, 2, 13, 17, 10, 14][usize::from(a) % 9];
                 if a & 0x80 == 0 {
@@ -443,6 +534,65 @@ impl Harness {
         self.c.handle_timeout(self.t());
         self.drain();
         self.serve();
+    }
+
+    /// PUSH_REPLY_MESSAGE_TO_CLIENT for a correlation id the client sent (or another).
+    fn push_reply(&mut self, arg: u8, v: &mut dyn FnMut() -> u8) {
+        let Some(&conn) = self.conns.get(usize::from(arg) % self.conns.len().max(1)) else {
+            return;
+        };
+        let correlation = self
+            .correlations
+            .get(usize::from(v()) % self.correlations.len().max(1))
+            .cloned()
+            .unwrap_or_else(|| "unknown".into());
+        tr!("push reply {correlation} on {conn:?}");
+        let props = format!("CORRELATION_ID\u{1}{correlation}\u{2}MSG_TYPE\u{1}reply\u{2}");
+        let sys_flag = if arg & 0x80 != 0 { "1" } else { "0" };
+        let fields = [
+            ("producerGroup", "PG"),
+            ("topic", "c_REPLY_TOPIC"),
+            ("defaultTopic", "TBW102"),
+            ("defaultTopicQueueNums", "4"),
+            ("queueId", "0"),
+            ("sysFlag", sys_flag),
+            ("bornTimestamp", "1"),
+            ("flag", "0"),
+            ("properties", props.as_str()),
+            ("bornHost", "127.0.0.1:1"),
+            ("storeHost", "127.0.0.1:2"),
+            ("storeTimestamp", "2"),
+        ];
+        let enc = CommandEncoder::new(SerializeType::Json);
+        let hd = Header::request(RequestCode::PUSH_REPLY_MESSAGE_TO_CLIENT, i32::from(arg));
+        let mut out = vec![0u8; 2048];
+        let n = enc.encode(&mut out, &hd, &fields[..], b"pong").unwrap();
+        let r = self.c.handle_input(self.t(), conn, &out[..n]);
+        assert_eq!(r.ok(), Some(n));
+    }
+
+    /// GET_CONSUMER_RUNNING_INFO or CONSUME_MESSAGE_DIRECTLY from a broker.
+    fn broker_request(&mut self, arg: u8, v: &mut dyn FnMut() -> u8) {
+        let Some(&conn) = self.conns.get(usize::from(arg) % self.conns.len().max(1)) else {
+            return;
+        };
+        let group = if arg & 0x40 != 0 { "other" } else { GROUP };
+        let fields = [("consumerGroup", group), ("clientId", ME)];
+        let (code, body) = if arg & 0x80 != 0 {
+            let b = pull_body("TopicA", 0, 0, 1, v(), v());
+            let cut = usize::from(v()) % (b.len() + 1);
+            let body = if arg & 0x20 != 0 { b[..cut].to_vec() } else { b };
+            (RequestCode::CONSUME_MESSAGE_DIRECTLY, body)
+        } else {
+            (RequestCode::GET_CONSUMER_RUNNING_INFO, Vec::new())
+        };
+        tr!("broker request {code:?} on {conn:?} ({} body bytes)", body.len());
+        let enc = CommandEncoder::new(SerializeType::Json);
+        let hd = Header::request(code, i32::from(arg));
+        let mut out = vec![0u8; 4096];
+        let n = enc.encode(&mut out, &hd, &fields[..], &body).unwrap();
+        let r = self.c.handle_input(self.t(), conn, &out[..n]);
+        assert_eq!(r.ok(), Some(n));
     }
 
     fn serve(&mut self) {
@@ -518,14 +668,17 @@ fuzz_target!(|data: &[u8]| {
         vanished: BTreeSet::new(),
         consumer: None,
         buf: vec![0u8; 8192],
+        nacked: BTreeSet::new(),
+        requests: BTreeMap::new(),
+        correlations: Vec::new(),
     };
     let mut input = Input(data.iter());
 
     while let Some(&op) = input.0.next() {
         let arg = input.byte();
-        match op % 13 {
+        match op % 17 {
             0 | 1 => {
-                let mode = if op % 13 == 0 {
+                let mode = if op % 17 == 0 {
                     SendMode::Sync
                 } else {
                     SendMode::Oneway
@@ -622,6 +775,30 @@ fuzz_target!(|data: &[u8]| {
                 };
                 h.ack_noop(id);
             }
+            13 => {
+                // The application fails one of its batches.
+                if let Some(&id) = h
+                    .outstanding
+                    .iter()
+                    .nth(usize::from(arg) % h.outstanding.len().max(1))
+                {
+                    tr!("nack {id}");
+                    h.c.nack(h.t(), DeliveryId(id), i32::from(arg >> 4) - 1);
+                    h.outstanding.remove(&id);
+                    h.nacked.insert(id);
+                }
+            }
+            14 => {
+                let topic = ["TopicA", "TopicB", "bad topic"][usize::from(arg) % 3];
+                let msg = Message::new(topic, b"ping");
+                let timeout = Millis(500 * u64::from(1 + arg % 8));
+                if let Ok(id) = h.c.request(h.t(), 1_700_000_000_000, &msg, timeout) {
+                    tr!("request {} {topic}", id.0);
+                    h.requests.insert(id.0, 0);
+                }
+            }
+            15 => h.push_reply(arg, &mut || input.byte()),
+            16 => h.broker_request(arg, &mut || input.byte()),
             _ => h.pump(arg),
         }
         h.drain();
@@ -640,6 +817,9 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     assert!(h.ended.keys().all(|id| h.started.contains_key(id)));
+    for (id, n) in &h.requests {
+        assert_eq!(*n, 1, "request {id} must end exactly once");
+    }
     assert_eq!(h.c.pending_sends(), 0);
     // The application finally acks everything it still holds.
     for id in h.outstanding.clone() {

@@ -254,6 +254,8 @@ struct SendOptions<'a> {
     transactional: bool,
     /// A reply to a request-reply message (SEND_REPLY_MESSAGE_V2).
     reply: bool,
+    /// The message of a request-reply request: its outcome is the request's.
+    request: bool,
     /// Properties added after the message's own.
     extra: &'a [(&'a str, &'a str)],
     /// Total budget including retries.
@@ -267,6 +269,7 @@ impl SendOptions<'_> {
             order_key: None,
             transactional: false,
             reply: false,
+            request: false,
             extra: &[],
             timeout,
         }
@@ -495,6 +498,8 @@ struct SendOp<B: MessageBuf> {
     batch: bool,
     /// SEND_REPLY_MESSAGE_V2: a reply to a request-reply message.
     reply: bool,
+    /// A request-reply request: its outcome is reported through the request.
+    request: bool,
     born_timestamp: i64,
     msg_id: MsgId,
     deadline: Instant,
@@ -765,6 +770,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             order_key,
             transactional,
             reply,
+            request,
             extra,
             timeout,
         } = *opts;
@@ -838,6 +844,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             sys_flag,
             batch: false,
             reply,
+            request,
             born_timestamp: wall_clock_ms,
             msg_id,
             deadline: now + timeout,
@@ -968,6 +975,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             sys_flag: 0,
             batch: true,
             reply: false,
+            request: false,
             born_timestamp: wall_clock_ms,
             msg_id: first_id.unwrap_or_default(),
             deadline: now + self.config.send_timeout,
@@ -1949,8 +1957,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             };
             let op = self.sends.remove_at(i)?;
             let outcome = op.outcome?;
-            // A request's send is reported through the request.
-            if self.request_send_ended(op.id, outcome.as_ref().err().cloned()) {
+            // A request's send is reported through the request (which may have
+            // ended already: no reply in time).
+            if op.request {
+                self.request_send_ended(op.id, outcome.err());
                 continue;
             }
             return Some(match outcome {

@@ -174,9 +174,11 @@ pub(super) enum QueueStep {
     Ready,
     /// A pull is in flight.
     Pulling,
-    /// Flow control or (orderly) a missing lock holds the queue: re-checked whenever
-    /// a batch is acked or a lock answer arrives.
+    /// Flow control holds the queue: re-checked whenever cached batches leave.
     Blocked,
+    /// Orderly: not locked; once the lock is granted the offset is read again
+    /// (another member may have moved the queue meanwhile: Java's "previously locked").
+    WaitLock,
     /// Retry the offset lookup at this time.
     OffsetAt(Instant),
     /// Retry the pull at this time.
@@ -241,7 +243,7 @@ impl OwnedQueue {
         self.next_offset = offset;
         self.consumed = offset;
         self.committed = -1;
-        if self.step != QueueStep::Blocked {
+        if self.step != QueueStep::WaitLock {
             self.step = QueueStep::Ready;
         }
     }
@@ -411,7 +413,8 @@ impl<C: Collections, B: MessageBuf> ConsumerState<C, B> {
                 t = t.min(at);
             }
         }
-        for q in self.queues.iter() {
+        // Released queues are not driven (they only wait for their batches' acks).
+        for q in self.queues.iter().filter(|q| !q.released) {
             match q.step {
                 QueueStep::OffsetAt(at) | QueueStep::PullAt(at) => t = t.min(at),
                 QueueStep::NeedOffset | QueueStep::Ready => t = Instant::from_millis(0),
@@ -717,6 +720,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     }
                 }
                 self.apply_assignment(now, ti, &all);
+                self.drive_queues(now);
                 continue;
             }
             // Ask one broker of the topic for the group's members (Java: a random one).
@@ -794,6 +798,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             return self.rebalance_soon(now);
         };
         self.apply_assignment(now, topic, &mine);
+        // Released queues may have freed cache room other queues wait for.
+        self.drive_queues(now);
     }
 
     pub(super) fn rebalance_soon(&mut self, now: Instant) {
@@ -862,7 +868,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 queue_id: *queue_id,
                 // Orderly: nothing happens on a queue before its lock is granted.
                 step: if locks {
-                    QueueStep::Blocked
+                    QueueStep::WaitLock
                 } else {
                     QueueStep::NeedOffset
                 },
@@ -982,17 +988,19 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             };
             let token = q.token;
             let (count, size) = c.cached(token);
+            let has_batches = c.batches.iter().any(|b| b.token == token);
             let Some(q) = c.queues.get_mut(i) else {
                 continue;
             };
             match q.step {
                 QueueStep::OffsetAt(at) if now >= at => q.step = QueueStep::NeedOffset,
                 QueueStep::PullAt(at) if now >= at => q.step = QueueStep::Ready,
-                QueueStep::Blocked => {
-                    q.step = if q.next_offset < 0 {
-                        QueueStep::NeedOffset
-                    } else {
+                QueueStep::Blocked => q.step = QueueStep::Ready,
+                QueueStep::WaitLock if q.locked_at.is_some() => {
+                    q.step = if has_batches {
                         QueueStep::Ready
+                    } else {
+                        QueueStep::NeedOffset
                     };
                 }
                 _ => {}
@@ -1000,7 +1008,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             let held = locks && q.locked_at.is_none();
             match q.step {
                 QueueStep::NeedOffset | QueueStep::Ready if held => {
-                    q.step = QueueStep::Blocked;
+                    q.step = QueueStep::WaitLock;
                 }
                 QueueStep::NeedOffset => self.start_offset_lookup(now, token),
                 QueueStep::Ready => {
@@ -1181,8 +1189,12 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         let locks = c.locks_queues();
         let delivery = DeliveryId(c.next_delivery);
         let batches_full = c.batches.is_full();
-        let Some(qi) = c.queues.iter().position(|q| q.token == token) else {
-            return; // dropped meanwhile: the pulled messages go to the next owner
+        let Some(qi) = c
+            .queues
+            .iter()
+            .position(|q| q.token == token && !q.released)
+        else {
+            return; // released meanwhile: the pulled messages go to the next owner
         };
         let topic = c.queues.get(qi).map(|q| q.topic);
         // The client-side filter: a batch nothing of which the application would see is
@@ -1206,7 +1218,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         if locks && q.locked_at.is_none() {
             // The lock was lost while the pull was out: consuming now could overlap
             // the new owner. Pull it again once locked.
-            q.step = QueueStep::Blocked;
+            q.step = QueueStep::WaitLock;
             return self.drive_queues(now);
         }
         match (code, next) {

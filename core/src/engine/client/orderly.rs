@@ -2,7 +2,7 @@
 //! are added and every lock interval, the client's 30 s view of a lock's life, and
 //! UNLOCK_BATCH_MQ when a queue is released or the consumer stops.
 
-use super::consumer::{OwnedQueue, QueueStep, LOCK_EXPIRY};
+use super::consumer::{OwnedQueue, LOCK_EXPIRY};
 use super::*;
 
 impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT> {
@@ -77,7 +77,6 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             return;
         };
         let mut refused = false;
-        let batches = &c.batches;
         for q in c.queues.iter_mut().filter(|q| q.broker == name) {
             let topic = topics.get(usize::from(q.topic)).map(|t| t.topic.as_str());
             let ok = granted.lock_ok_mq_set.iter().any(|mq| {
@@ -90,14 +89,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 refused = true;
                 continue;
             }
-            if q.locked_at.is_none()
-                && q.step == QueueStep::Blocked
-                && !batches.iter().any(|b| b.token == q.token)
-            {
-                // (Re)gained: read the offset again, as another member may have moved
-                // the queue while we did not hold it (Java's "previously locked").
-                q.step = QueueStep::NeedOffset;
-            }
+            // A queue waiting for it moves on in drive_queues.
             q.locked_at = Some(now);
         }
         if refused {

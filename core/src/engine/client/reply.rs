@@ -72,6 +72,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             (keys::TTL, ttl),
         ];
         let opts = SendOptions {
+            request: true,
             extra: &extra,
             ..SendOptions::new(SendMode::Sync, timeout)
         };
@@ -229,18 +230,16 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     }
 
     /// The send of request `id` ended: a success is not reported (the reply will be);
-    /// a failure ends the request, unless its reply already came. `false` if `id` is
-    /// not a request.
-    pub(super) fn request_send_ended(&mut self, id: SendId, error: Option<SendError>) -> bool {
+    /// a failure ends the request, unless it ended already.
+    pub(super) fn request_send_ended(&mut self, id: SendId, error: Option<SendError>) {
         let Some(r) = self.requests.iter_mut().find(|r| r.id == id) else {
-            return false;
+            return;
         };
         if let Some(e) = error {
             if r.reply.is_none() && r.error.is_none() {
                 r.error = Some(RequestError::Send(e));
             }
         }
-        true
     }
 
     /// The next request event: a reply to read, or a request that failed.
