@@ -700,6 +700,16 @@ fn pulls_follow_the_suggested_slave_and_switch_back_to_the_master() {
     }
 }
 
+/// Store `n` messages `m0`, `m1`… in queue 0 of TopicTest on broker-a.
+fn fill_queue_0(w: &mut World, n: usize) {
+    for i in 0..n {
+        let body = format!("m{i}");
+        w.sim
+            .inject_message(0, "broker-a", "TopicTest", 0, body.as_bytes(), &[])
+            .unwrap();
+    }
+}
+
 /// Subscribe `node` with `cfg` (from the first offset) to all of TopicTest.
 fn subscribe_with(w: &mut World, node: usize, mut cfg: ConsumerConfig<'static>) {
     cfg.from_where = ConsumeFromWhere::FirstOffset;
@@ -726,12 +736,7 @@ fn pulls_of_queue(w: &World, addr: &str, queue: i32) -> usize {
 fn flow_control_stops_pulling_a_queue_while_its_cached_messages_reach_the_threshold() {
     use rocketmq_proto::engine::client::DeliveryId;
     let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
-    for i in 0..200 {
-        let body = format!("m{i}");
-        w.sim
-            .inject_message(0, "broker-a", "TopicTest", 0, body.as_bytes(), &[])
-            .unwrap();
-    }
+    fill_queue_0(&mut w, 200);
     let mut cfg = ConsumerConfig::new(GROUP);
     cfg.pull_threshold_for_queue = 40;
     subscribe_with(&mut w, 0, cfg);
@@ -878,12 +883,7 @@ fn take_deliveries(w: &mut World, seen: &mut Seen) {
 fn orderly_locks_before_pulling_and_hands_out_one_batch_of_a_queue_at_a_time_in_order() {
     use rocketmq_proto::codes::RequestCode;
     let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
-    for i in 0..150 {
-        let body = format!("m{i}");
-        w.sim
-            .inject_message(0, "broker-a", "TopicTest", 0, body.as_bytes(), &[])
-            .unwrap();
-    }
+    fill_queue_0(&mut w, 150);
     subscribe_with(&mut w, 0, ConsumerConfig::orderly(GROUP));
     let mut seen = Seen::new();
     let mut consumed = Vec::new();
@@ -947,12 +947,7 @@ fn orderly_locks_before_pulling_and_hands_out_one_batch_of_a_queue_at_a_time_in_
 #[test]
 fn orderly_nack_redelivers_the_same_batch_after_the_suspend_time_and_nothing_behind_it() {
     let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
-    for i in 0..40 {
-        let body = format!("m{i}");
-        w.sim
-            .inject_message(0, "broker-a", "TopicTest", 0, body.as_bytes(), &[])
-            .unwrap();
-    }
+    fill_queue_0(&mut w, 40);
     subscribe_with(&mut w, 0, ConsumerConfig::orderly(GROUP));
     let mut seen = Seen::new();
     w.run_until(10_000, |w| {

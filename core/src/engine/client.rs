@@ -1200,27 +1200,15 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             self.route_unavailable(topic);
             return;
         };
-        let conn = self.conn_for(&addr);
+        let Ok(topic_index) = u16::try_from(index) else {
+            return; // beyond the 65 536 topics a route request can name
+        };
         let purpose = Purpose::Route {
-            topic: index as u16,
+            topic: topic_index,
             via_default,
         };
         let deadline = now + self.config.request_timeout;
-        let Ok(opaque) = self.inflight.insert(conn, deadline, purpose.clone()) else {
-            return;
-        };
-        if self
-            .outbound
-            .try_push(Outbound {
-                conn,
-                opaque,
-                purpose,
-                code: 0,
-                mq: None,
-            })
-            .is_err()
-        {
-            self.inflight.complete(opaque);
+        if !self.push_request(&addr, deadline, purpose) {
             return;
         }
         if let Some(t) = self.topics.get_mut(index) {
