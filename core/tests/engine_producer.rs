@@ -196,11 +196,21 @@ fn send_through_route(
         keys: Some("k1"),
         ..Message::new("TopicTest", b"hello")
     };
+    send_msg_through_route(c, now, brokers, &msg)
+}
+
+/// Send `msg` and serve its route lookup; the send and the brokers to connect to.
+fn send_msg_through_route(
+    c: &mut TestClient,
+    now: u64,
+    brokers: &[(&str, &str)],
+    msg: &Message<'_>,
+) -> (SendId, Vec<(ConnId, String)>) {
     let id = c
         .send(
             Instant::from_millis(now),
             1_700_000_000_000,
-            &msg,
+            msg,
             SendMode::Sync,
         )
         .unwrap();
@@ -698,4 +708,30 @@ fn a_route_with_absurd_queue_counts_is_cut_at_capacity_not_iterated() {
     );
     let (_, events) = drain(&mut c, 2);
     assert!(matches!(&events[..], [Event::SendOk { id: got, .. }] if *got == id));
+}
+
+#[test]
+fn delay_level_and_deliver_time_travel_as_java_properties() {
+    let mut c = client(0);
+    let msg = Message {
+        delay_level: Some(3),
+        deliver_at_ms: Some(1_700_000_060_000),
+        properties: &[("region", "eu")],
+        ..Message::new("TopicTest", b"later")
+    };
+    let (_, conns) = send_msg_through_route(&mut c, 0, &[("broker-a", "127.0.0.1:10911")], &msg);
+    c.handle_connected(Instant::from_millis(1), conns[0].0);
+    let (sent, _) = drain(&mut c, 1);
+    let cmd = sent[0].command();
+    let req = SendMessageRequest::decode_v2(&cmd.fields()).unwrap();
+    let mut scratch = [0u8; 512];
+    let props = PropertiesView::from_text(&req.properties.unwrap(), &mut scratch).unwrap();
+    assert_eq!(props.get("DELAY"), Some("3"));
+    assert_eq!(props.get("TIMER_DELIVER_MS"), Some("1700000060000"));
+    assert_eq!(props.get("region"), Some("eu"));
+    // A batch cannot carry either (Java refuses delayed batches).
+    let batch = [msg, Message::new("TopicTest", b"x")];
+    assert!(c
+        .send_batch(Instant::from_millis(2), 1_700_000_000_000, &batch)
+        .is_err());
 }

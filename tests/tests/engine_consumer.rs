@@ -1489,3 +1489,48 @@ fn request_reply_round_trip_through_the_broker_and_a_timeout_without_replier() {
     assert_eq!((f, error), (id, RequestError::NoReply));
     assert_eq!(at, start + 3_000);
 }
+
+#[test]
+fn a_rebalance_that_changes_the_owned_queues_heartbeats_at_once() {
+    use rocketmq_proto::codes::RequestCode;
+    let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
+    subscribe(&mut w, 0, "*");
+    w.advance(40_000);
+    let heartbeats_of = |w: &World, conn, after: u64| {
+        w.sim
+            .requests()
+            .iter()
+            .filter(|r| r.conn == conn && r.code == RequestCode::HEART_BEAT && r.at > after)
+            .count()
+    };
+    let conn0 = w
+        .sim
+        .requests()
+        .iter()
+        .find(|r| r.addr == A && r.code == RequestCode::HEART_BEAT)
+        .unwrap()
+        .conn;
+    let last = w
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.conn == conn0 && r.code == RequestCode::HEART_BEAT)
+        .map(|r| r.at)
+        .max()
+        .unwrap();
+    // Joined 10 s after node 0's last periodic heartbeat: the next is 20 s away.
+    w.advance(last + 10_000 - w.now);
+    let joined = w.now;
+    let n1 = w.add(engine(2));
+    subscribe(&mut w, n1, "*");
+    w.advance(5_000);
+    assert_eq!(
+        w.nodes[0].client.owned_queues().count(),
+        2 + 1,
+        "half of TopicTest and the retry queue"
+    );
+    assert!(
+        heartbeats_of(&w, conn0, joined) >= 1,
+        "node 0 told the broker of its new queues at once"
+    );
+}

@@ -190,6 +190,9 @@ pub struct Message<'m> {
     pub flag: i32,
     /// Delay level 1..=18 (`DELAY`), if any.
     pub delay_level: Option<u8>,
+    /// 5.x timer message: deliver at this time, ms since the Unix epoch
+    /// (`TIMER_DELIVER_MS`; brokers before 5.0 ignore it).
+    pub deliver_at_ms: Option<i64>,
     /// `WAIT`: whether the broker waits for the store before answering (Java default
     /// true).
     pub wait_store_msg_ok: bool,
@@ -206,6 +209,7 @@ impl<'m> Message<'m> {
             properties: &[],
             flag: 0,
             delay_level: None,
+            deliver_at_ms: None,
             wait_store_msg_ok: true,
         }
     }
@@ -213,7 +217,8 @@ impl<'m> Message<'m> {
 
 impl Message<'_> {
     /// Write the properties string a Java producer sends for this message (user
-    /// properties, TAGS, KEYS, DELAY, WAIT, UNIQ_KEY, then `extra`) into `buf`; its length.
+    /// properties, TAGS, KEYS, DELAY, TIMER_DELIVER_MS, WAIT, UNIQ_KEY, then `extra`) into
+    /// `buf`; its length.
     fn encode_properties<'p>(
         &'p self,
         buf: &mut [u8],
@@ -221,6 +226,8 @@ impl Message<'_> {
         extra: impl Iterator<Item = (&'p str, &'p str)> + Clone,
     ) -> Result<usize, CallError> {
         let delay = self.delay_level.map(DecimalU8::new);
+        let mut deliver_buf = itoa::Buffer::new();
+        let deliver = self.deliver_at_ms.map(|ms| deliver_buf.format(ms));
         let wait = if self.wait_store_msg_ok {
             "true"
         } else {
@@ -234,6 +241,7 @@ impl Message<'_> {
             .chain(self.tags.map(|t| (keys::TAGS, t)))
             .chain(self.keys.map(|k| (keys::KEYS, k)))
             .chain(delay.as_ref().map(|d| (keys::DELAY, d.as_str())))
+            .chain(deliver.map(|d| (keys::TIMER_DELIVER_MS, d)))
             .chain(core::iter::once((keys::WAIT, wait)))
             .chain(core::iter::once((keys::UNIQ_KEY, uniq_key)))
             // Re-borrow `extra`'s pairs for the local chain (associated types do not
@@ -894,6 +902,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         for m in msgs {
             if m.topic != first.topic
                 || m.delay_level.is_some()
+                || m.deliver_at_ms.is_some()
                 || m.wait_store_msg_ok != first.wait_store_msg_ok
             {
                 return Err(CallError::Encode(EncodeError::InvalidValue {

@@ -812,6 +812,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     /// what was consumed first; cached batches not yet handed out are dropped), add the
     /// new ones.
     pub(super) fn apply_assignment(&mut self, now: Instant, topic: u16, mine: &[(Name, i32)]) {
+        let mut changed = false;
         // By index: releasing commits (which needs the whole client) as it goes.
         let mut i = 0;
         while let Some(q) = self.consumer.as_ref().and_then(|c| c.queues.get(i)) {
@@ -824,6 +825,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 i += 1;
                 continue;
             }
+            changed = true;
             let (token, consumed, committed) = (q.token, q.consumed, q.committed);
             let (broker, queue_id) = (q.broker.clone(), q.queue_id);
             // Persist what was consumed so the next owner starts there.
@@ -883,6 +885,11 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             if added.is_ok() && locks {
                 c.next_lock = now;
             }
+            changed |= added.is_ok();
+        }
+        if changed {
+            // Java 5.x heartbeats every broker after a rebalance changed something.
+            self.next_heartbeat = self.next_heartbeat.min(now);
         }
     }
 
