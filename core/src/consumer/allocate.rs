@@ -492,7 +492,7 @@ pub enum AllocateStrategy<'c> {
         /// The strategy applied within each room.
         inner: InnerStrategy<'c>,
         /// Machine rooms of queues and consumers.
-        resolver: &'c dyn MachineRoomResolver,
+        resolver: &'c (dyn MachineRoomResolver + Sync),
     },
 }
 

@@ -1,0 +1,72 @@
+//! One TCP connection: a task that connects, then copies bytes both ways between the
+//! socket and the driver. It knows nothing of frames.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use rocketmq_proto::engine::ConnId;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+/// What a connection task reports to the driver.
+pub(crate) enum Io {
+    /// Open; frames for it go to this writer.
+    Connected(ConnId, mpsc::UnboundedSender<Bytes>),
+    /// Failed to open, or closed.
+    Closed(ConnId),
+    /// Bytes arrived.
+    Data(ConnId, Bytes),
+}
+
+/// How long a connect may take (Java `connectTimeoutMillis`, 3 s).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+pub(crate) async fn run(conn: ConnId, addr: String, io: mpsc::UnboundedSender<Io>) {
+    let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::debug!(%addr, error = %e, "connect failed");
+            let _ = io.send(Io::Closed(conn));
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%addr, "connect timed out");
+            let _ = io.send(Io::Closed(conn));
+            return;
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    let (mut reader, mut writer) = stream.into_split();
+    let (tx, mut frames) = mpsc::unbounded_channel::<Bytes>();
+    if io.send(Io::Connected(conn, tx)).is_err() {
+        return;
+    }
+    let write = async {
+        while let Some(bytes) = frames.recv().await {
+            writer.write_all(&bytes).await?;
+        }
+        // The driver dropped us: close politely.
+        writer.shutdown().await
+    };
+    let read = async {
+        let mut buf = BytesMut::with_capacity(64 * 1024);
+        loop {
+            if buf.capacity() - buf.len() < 16 * 1024 {
+                buf.reserve(64 * 1024);
+            }
+            let n = reader.read_buf(&mut buf).await?;
+            if n == 0 {
+                return Ok::<(), std::io::Error>(());
+            }
+            if io.send(Io::Data(conn, buf.split().freeze())).is_err() {
+                return Ok(());
+            }
+        }
+    };
+    tokio::select! {
+        r = write => if let Err(e) = r { tracing::debug!(%addr, error = %e, "write failed") },
+        r = read => if let Err(e) = r { tracing::debug!(%addr, error = %e, "read failed") },
+    }
+    let _ = io.send(Io::Closed(conn));
+}

@@ -1,0 +1,492 @@
+//! The driver task: owns the engine and the connections, and nothing protocol-specific.
+//!
+//! One task runs the loop of the engine's docs: feed it bytes, connection events,
+//! application commands and timeouts; drain `poll_transmit` (frames are gathered per
+//! connection and handed to that connection's writer in one piece) and `poll_event`
+//! (results go back to the callers through oneshot channels, deliveries to the
+//! consumer's dispatch task).
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use rocketmq_proto::collections::Growable;
+use rocketmq_proto::engine::client::{
+    Client, Config, ConsumerConfig, DeliveryId, Event, SendReceipt,
+};
+use rocketmq_proto::engine::{ConnId, Instant as EngineInstant, Millis};
+use rocketmq_proto::error::EncodeError;
+use rocketmq_proto::message::UniqKeyGenerator;
+use rocketmq_proto::producer::retry::SendMode;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::conn::{self, Io};
+use crate::error::Error;
+use crate::message::{Message, ReceivedMessage};
+
+/// Requests in flight one client accepts (back-pressure beyond it: `Error::Busy`).
+pub(crate) const INFLIGHT: usize = 65_536;
+
+pub(crate) type Engine = Client<Growable, Vec<u8>, INFLIGHT>;
+
+type Reply<T> = oneshot::Sender<Result<T, Error>>;
+
+/// What a handle asks of the driver.
+pub(crate) enum Command {
+    RegisterProducer {
+        group: String,
+        done: Reply<()>,
+    },
+    Send {
+        msg: Message,
+        mode: SendMode,
+        order_key: Option<String>,
+        done: Reply<SendReceipt>,
+    },
+    SendBatch {
+        msgs: Vec<Message>,
+        done: Reply<SendReceipt>,
+    },
+    Request {
+        msg: Message,
+        timeout: Duration,
+        done: Reply<ReceivedReply>,
+    },
+    Subscribe {
+        settings: ConsumerSettings,
+        topic: String,
+        expression: String,
+        sql92: bool,
+        deliveries: mpsc::UnboundedSender<Batch>,
+        done: Reply<()>,
+    },
+    Ack(DeliveryId),
+    Nack(DeliveryId, i32),
+    Shutdown {
+        drain: Duration,
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// A reply to a request-reply request.
+#[derive(Debug, Clone)]
+pub struct ReceivedReply {
+    /// The reply's body (as sent; see `sys_flag` for compression).
+    pub body: Bytes,
+    /// The reply's properties.
+    pub properties: Vec<(String, String)>,
+}
+
+/// Consumer settings kept by the driver (the engine's config borrows the group).
+#[derive(Debug, Clone)]
+pub(crate) struct ConsumerSettings {
+    pub(crate) group: String,
+    pub(crate) config: ConsumerConfig<'static>,
+}
+
+/// A batch handed to the consumer's dispatch task.
+pub(crate) struct Batch {
+    pub(crate) id: DeliveryId,
+    pub(crate) messages: Vec<ReceivedMessage>,
+}
+
+/// A cheap, cloneable handle on the driver task.
+#[derive(Clone)]
+pub(crate) struct Handle {
+    tx: mpsc::UnboundedSender<Command>,
+}
+
+impl Handle {
+    /// Start a driver for `config` talking to the NameServers `namesrv`.
+    pub(crate) fn spawn(config: Config, namesrv: &str) -> Result<Handle, Error> {
+        let uniq = UniqKeyGenerator::new(local_ip(), std::process::id() as u16, rand_u32() as i32);
+        let start = Instant::now();
+        let mut engine = Engine::new(config, uniq, rand_u32(), EngineInstant::from_millis(0));
+        engine.set_namesrv(namesrv)?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (io_tx, io_rx) = mpsc::unbounded_channel();
+        let driver = Driver {
+            engine,
+            start,
+            rx,
+            io_tx,
+            io_rx,
+            conns: HashMap::new(),
+            sends: HashMap::new(),
+            requests: HashMap::new(),
+            deliveries: None,
+            scratch: vec![0u8; 1 << 20],
+            shutdown: None,
+        };
+        tokio::spawn(driver.run());
+        Ok(Handle { tx })
+    }
+
+    pub(crate) fn send(&self, cmd: Command) -> Result<(), Error> {
+        self.tx.send(cmd).map_err(|_| Error::Closed)
+    }
+
+    /// Send `make(reply)` and wait for the reply.
+    pub(crate) async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, Error> {
+        let (done, rx) = oneshot::channel();
+        self.send(make(done))?;
+        rx.await.map_err(|_| Error::Closed)?
+    }
+}
+
+struct ConnState {
+    /// Frames for the writer task; `None` while connecting.
+    writer: Option<mpsc::UnboundedSender<Bytes>>,
+    /// Bytes received and not yet a whole frame.
+    inbox: BytesMut,
+    /// Frames gathered in one drain, handed over in one piece.
+    outbox: BytesMut,
+}
+
+struct Driver {
+    engine: Engine,
+    start: Instant,
+    rx: mpsc::UnboundedReceiver<Command>,
+    io_tx: mpsc::UnboundedSender<Io>,
+    io_rx: mpsc::UnboundedReceiver<Io>,
+    conns: HashMap<ConnId, ConnState>,
+    sends: HashMap<u32, (Reply<SendReceipt>, String)>,
+    requests: HashMap<u32, (Reply<ReceivedReply>, String)>,
+    deliveries: Option<mpsc::UnboundedSender<Batch>>,
+    /// `poll_transmit` writes here first (grown when a frame needs more).
+    scratch: Vec<u8>,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Driver {
+    fn now(&self) -> EngineInstant {
+        EngineInstant::from_millis(self.start.elapsed().as_millis() as u64)
+    }
+
+    async fn run(mut self) {
+        loop {
+            self.drain();
+            if self.engine.is_shut_down() && self.shutdown.is_none() && self.rx.is_closed() {
+                return;
+            }
+            let wake = self
+                .engine
+                .poll_timeout()
+                .map(|t| self.start + Duration::from_millis(t.as_millis()))
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                cmd = self.rx.recv() => match cmd {
+                    Some(cmd) => self.on_command(cmd),
+                    None => {
+                        // Every handle is gone: stop as if asked to.
+                        if !self.engine.is_shut_down() {
+                            let now = self.now();
+                            self.engine.shutdown(now, Millis(0));
+                        } else {
+                            return;
+                        }
+                    }
+                },
+                Some(io) = self.io_rx.recv() => self.on_io(io),
+                _ = tokio::time::sleep_until(wake) => {
+                    let now = self.now();
+                    self.engine.handle_timeout(now);
+                }
+            }
+        }
+    }
+
+    fn wall_ms() -> i64 {
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+    }
+
+    fn on_command(&mut self, cmd: Command) {
+        let now = self.now();
+        let wall = Self::wall_ms();
+        match cmd {
+            Command::RegisterProducer { group, done } => {
+                let _ = done.send(self.engine.register_producer(&group).map_err(Error::from));
+            }
+            Command::Send {
+                msg,
+                mode,
+                order_key,
+                done,
+            } => {
+                let r = msg.with_view(|m| match &order_key {
+                    Some(key) => self.engine.send_ordered(now, wall, m, key),
+                    None => self.engine.send(now, wall, m, mode),
+                });
+                match r {
+                    Ok(id) => {
+                        self.sends.insert(id.0, (done, msg.topic));
+                    }
+                    Err(e) => {
+                        let _ = done.send(Err(e.into()));
+                    }
+                }
+            }
+            Command::SendBatch { msgs, done } => {
+                let props: Vec<Vec<(&str, &str)>> = msgs
+                    .iter()
+                    .map(|m| {
+                        m.properties
+                            .iter()
+                            .map(|(k, v)| (k.as_str(), v.as_str()))
+                            .collect()
+                    })
+                    .collect();
+                let views: Vec<rocketmq_proto::engine::client::Message<'_>> = msgs
+                    .iter()
+                    .zip(&props)
+                    .map(|(m, p)| rocketmq_proto::engine::client::Message {
+                        topic: &m.topic,
+                        body: &m.body,
+                        tags: m.tags.as_deref(),
+                        keys: m.keys.as_deref(),
+                        properties: p,
+                        flag: m.flag,
+                        delay_level: m.delay_level,
+                        deliver_at_ms: m.deliver_at_ms,
+                        wait_store_msg_ok: true,
+                    })
+                    .collect();
+                let topic = msgs.first().map(|m| m.topic.clone()).unwrap_or_default();
+                match self.engine.send_batch(now, wall, &views) {
+                    Ok(id) => {
+                        self.sends.insert(id.0, (done, topic));
+                    }
+                    Err(e) => {
+                        let _ = done.send(Err(e.into()));
+                    }
+                }
+            }
+            Command::Request { msg, timeout, done } => {
+                let timeout = Millis(timeout.as_millis() as u64);
+                match msg.with_view(|m| self.engine.request(now, wall, m, timeout)) {
+                    Ok(id) => {
+                        self.requests.insert(id.0, (done, msg.topic));
+                    }
+                    Err(e) => {
+                        let _ = done.send(Err(e.into()));
+                    }
+                }
+            }
+            Command::Subscribe {
+                settings,
+                topic,
+                expression,
+                sql92,
+                deliveries,
+                done,
+            } => {
+                let cfg = ConsumerConfig {
+                    group: &settings.group,
+                    ..settings.config
+                };
+                let r = if sql92 {
+                    self.engine
+                        .subscribe_sql92(now, wall, &cfg, &topic, &expression)
+                } else {
+                    self.engine.subscribe(now, wall, &cfg, &topic, &expression)
+                };
+                if r.is_ok() {
+                    self.deliveries = Some(deliveries);
+                }
+                let _ = done.send(r.map_err(Error::from));
+            }
+            Command::Ack(id) => self.engine.ack(now, id),
+            Command::Nack(id, level) => self.engine.nack(now, id, level),
+            Command::Shutdown { drain, done } => {
+                self.engine.shutdown(now, Millis(drain.as_millis() as u64));
+                self.shutdown = Some(done);
+            }
+        }
+    }
+
+    fn on_io(&mut self, io: Io) {
+        let now = self.now();
+        match io {
+            Io::Connected(conn, writer) => {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.writer = Some(writer);
+                }
+                self.engine.handle_connected(now, conn);
+            }
+            Io::Closed(conn) => {
+                if self.conns.remove(&conn).is_some() {
+                    self.engine.handle_closed(now, conn);
+                }
+            }
+            Io::Data(conn, bytes) => {
+                let Some(c) = self.conns.get_mut(&conn) else {
+                    return;
+                };
+                // Most reads hold whole frames: decode straight from them and keep
+                // only the tail (no copy when nothing is left over).
+                let input: &[u8] = if c.inbox.is_empty() {
+                    &bytes
+                } else {
+                    c.inbox.extend_from_slice(&bytes);
+                    &c.inbox
+                };
+                match self.engine.handle_input(now, conn, input) {
+                    Ok(used) => {
+                        let rest = input.get(used..).unwrap_or_default().to_vec();
+                        let c = self.conns.get_mut(&conn).expect("looked up above");
+                        c.inbox.clear();
+                        c.inbox.extend_from_slice(&rest);
+                    }
+                    Err(e) => {
+                        tracing::warn!(?conn, error = %e, "bad frame from peer; closing");
+                        // The engine queued Event::Close for it.
+                    }
+                }
+            }
+        }
+    }
+
+    /// Write out every frame and hand out every event.
+    fn drain(&mut self) {
+        loop {
+            let mut moved = false;
+            loop {
+                let now = self.now();
+                match self.engine.poll_transmit(now, &mut self.scratch) {
+                    Ok(Some(t)) => {
+                        moved = true;
+                        if let Some(c) = self.conns.get_mut(&t.conn) {
+                            c.outbox.extend_from_slice(&self.scratch[..t.len]);
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(EncodeError::BufferTooSmall { needed }) => {
+                        self.scratch.resize(needed, 0);
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot encode a frame");
+                        break;
+                    }
+                }
+            }
+            for c in self.conns.values_mut() {
+                if !c.outbox.is_empty() {
+                    if let Some(w) = &c.writer {
+                        let _ = w.send(c.outbox.split().freeze());
+                    }
+                }
+            }
+            while let Some(e) = self.engine.poll_event() {
+                moved = true;
+                self.on_event(e);
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn on_event(&mut self, e: Event) {
+        match e {
+            Event::Connect { conn, addr } => {
+                self.conns.insert(
+                    conn,
+                    ConnState {
+                        writer: None,
+                        inbox: BytesMut::new(),
+                        outbox: BytesMut::new(),
+                    },
+                );
+                tokio::spawn(conn::run(conn, addr.to_string(), self.io_tx.clone()));
+            }
+            Event::Close { conn } => {
+                // Dropping the writer ends the connection task.
+                self.conns.remove(&conn);
+            }
+            Event::SendOk { id, receipt } => {
+                if let Some((done, _)) = self.sends.remove(&id.0) {
+                    let _ = done.send(Ok(receipt));
+                }
+            }
+            Event::SendFailed { id, error } => {
+                if let Some((done, topic)) = self.sends.remove(&id.0) {
+                    let _ = done.send(Err(Error::from_send(error, &topic)));
+                }
+            }
+            Event::Reply { id } => {
+                if let Some(r) = self.engine.reply(id) {
+                    let reply = ReceivedReply {
+                        body: Bytes::copy_from_slice(r.body),
+                        properties: r
+                            .properties
+                            .iter()
+                            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                            .collect(),
+                    };
+                    if let Some((done, _)) = self.requests.remove(&id.0) {
+                        let _ = done.send(Ok(reply));
+                    }
+                }
+                self.engine.release_reply(id);
+            }
+            Event::RequestFailed { id, error } => {
+                if let Some((done, topic)) = self.requests.remove(&id.0) {
+                    let _ = done.send(Err(Error::from_request(error, &topic)));
+                }
+            }
+            Event::Messages { id } => {
+                let Some(d) = self.engine.delivery(id) else {
+                    return;
+                };
+                let messages = d
+                    .messages()
+                    .map(|m| ReceivedMessage::from_record(&m, d.broker_name, d.topic))
+                    .collect();
+                match &self.deliveries {
+                    Some(tx) if tx.send(Batch { id, messages }).is_ok() => {}
+                    // Nobody consumes: give it back for redelivery.
+                    _ => self.engine.nack(self.now(), id, 0),
+                }
+            }
+            Event::ShutdownComplete => {
+                if let Some(done) = self.shutdown.take() {
+                    let _ = done.send(());
+                }
+                // Every pending caller learns it is over.
+                for (_, (done, _)) in self.sends.drain() {
+                    let _ = done.send(Err(Error::Closed));
+                }
+                for (_, (done, _)) in self.requests.drain() {
+                    let _ = done.send(Err(Error::Closed));
+                }
+                self.deliveries = None;
+                self.rx.close();
+            }
+            _ => {}
+        }
+    }
+}
+
+/// This host's address for message ids (UNIQ_KEY): the first non-loopback IPv4 of a
+/// UDP socket's route, else 127.0.0.1. No packet is sent.
+pub(crate) fn local_ip() -> std::net::IpAddr {
+    std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| {
+            s.connect("10.255.255.255:1")?;
+            s.local_addr()
+        })
+        .map(|a| a.ip())
+        .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]))
+}
+
+/// A seed from the clock and the process id (ids need uniqueness, not secrecy).
+pub(crate) fn rand_u32() -> u32 {
+    let t = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let x = t ^ (u64::from(std::process::id()) << 32);
+    (x ^ (x >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) as u32 | 1
+}

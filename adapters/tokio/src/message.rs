@@ -1,0 +1,183 @@
+//! Messages as the application builds and receives them (owned, `Send`).
+
+use bytes::Bytes;
+use rocketmq_proto::message::MessageRecord;
+
+/// A message to send.
+///
+/// ```
+/// use rocketmq_tokio::Message;
+/// let m = Message::new("TopicTest", "hello")
+///     .with_tags("TagA")
+///     .with_keys("order-42")
+///     .with_property("region", "eu")
+///     .with_delay_level(3);
+/// assert_eq!(m.topic(), "TopicTest");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub(crate) topic: String,
+    pub(crate) body: Bytes,
+    pub(crate) tags: Option<String>,
+    pub(crate) keys: Option<String>,
+    pub(crate) properties: Vec<(String, String)>,
+    pub(crate) flag: i32,
+    pub(crate) delay_level: Option<u8>,
+    pub(crate) deliver_at_ms: Option<i64>,
+}
+
+impl Message {
+    /// A message for `topic` with `body`.
+    pub fn new(topic: impl Into<String>, body: impl Into<Bytes>) -> Self {
+        Message {
+            topic: topic.into(),
+            body: body.into(),
+            tags: None,
+            keys: None,
+            properties: Vec::new(),
+            flag: 0,
+            delay_level: None,
+            deliver_at_ms: None,
+        }
+    }
+
+    /// Set the tag (`TAGS`), which consumers can filter on.
+    pub fn with_tags(mut self, tags: impl Into<String>) -> Self {
+        self.tags = Some(tags.into());
+        self
+    }
+
+    /// Set the business keys (`KEYS`, space-separated), indexed by the broker.
+    pub fn with_keys(mut self, keys: impl Into<String>) -> Self {
+        self.keys = Some(keys.into());
+        self
+    }
+
+    /// Add a user property.
+    pub fn with_property(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.properties.push((key.into(), value.into()));
+        self
+    }
+
+    /// Deliver after a delay level (1..=18: 1 s, 5 s, 10 s, 30 s, 1 min, …, 2 h).
+    pub fn with_delay_level(mut self, level: u8) -> Self {
+        self.delay_level = Some(level);
+        self
+    }
+
+    /// Deliver at this time, ms since the Unix epoch (5.x timer messages).
+    pub fn with_deliver_at(mut self, epoch_ms: i64) -> Self {
+        self.deliver_at_ms = Some(epoch_ms);
+        self
+    }
+
+    /// Set the user flag.
+    pub fn with_flag(mut self, flag: i32) -> Self {
+        self.flag = flag;
+        self
+    }
+
+    /// The topic.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// The body.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// Run `f` with the engine's borrowed view of this message.
+    pub(crate) fn with_view<R>(
+        &self,
+        f: impl FnOnce(&rocketmq_proto::engine::client::Message<'_>) -> R,
+    ) -> R {
+        let props: Vec<(&str, &str)> = self
+            .properties
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let m = rocketmq_proto::engine::client::Message {
+            topic: &self.topic,
+            body: &self.body,
+            tags: self.tags.as_deref(),
+            keys: self.keys.as_deref(),
+            properties: &props,
+            flag: self.flag,
+            delay_level: self.delay_level,
+            deliver_at_ms: self.deliver_at_ms,
+            wait_store_msg_ok: true,
+        };
+        f(&m)
+    }
+}
+
+/// A received message (Java `MessageExt`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedMessage {
+    /// The topic as the application named it (a retried message shows its original
+    /// topic).
+    pub topic: String,
+    /// The body (decompressed).
+    pub body: Bytes,
+    /// The tag, if any.
+    pub tags: Option<String>,
+    /// The business keys, if any.
+    pub keys: Option<String>,
+    /// The message id the producer gave it (UNIQ_KEY), else the broker's offset id.
+    pub msg_id: String,
+    /// The broker it was stored on.
+    pub broker_name: String,
+    /// Its queue.
+    pub queue_id: i32,
+    /// Its consume-queue offset.
+    pub queue_offset: i64,
+    /// How often it was delivered before (from the broker's retry bookkeeping).
+    pub reconsume_times: i32,
+    /// Producer time, ms since the epoch.
+    pub born_timestamp: i64,
+    /// Broker time, ms since the epoch.
+    pub store_timestamp: i64,
+    /// All properties (including TAGS, KEYS, UNIQ_KEY and user properties).
+    pub properties: Vec<(String, String)>,
+}
+
+impl ReceivedMessage {
+    /// The value of property `key`.
+    pub fn property(&self, key: &str) -> Option<&str> {
+        self.properties
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub(crate) fn from_record(r: &MessageRecord<'_>, broker_name: &str, topic: &str) -> Self {
+        // Copied out of the pull body: the application keeps messages past the ack.
+        let body = match r.decompressed_body(64 << 20) {
+            Ok(b) => Bytes::copy_from_slice(&b),
+            Err(_) => Bytes::copy_from_slice(r.body),
+        };
+        let topic = r.properties.get("RETRY_TOPIC").unwrap_or(topic).to_owned();
+        ReceivedMessage {
+            topic,
+            body,
+            tags: r.tags().map(str::to_owned),
+            keys: r.properties.get("KEYS").map(str::to_owned),
+            msg_id: r
+                .uniq_key()
+                .map(str::to_owned)
+                .unwrap_or_else(|| r.offset_msg_id().to_hex().to_string()),
+            broker_name: broker_name.to_owned(),
+            queue_id: r.queue_id,
+            queue_offset: r.queue_offset,
+            reconsume_times: r.reconsume_times,
+            born_timestamp: r.born_timestamp,
+            store_timestamp: r.store_timestamp,
+            properties: r
+                .properties
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        }
+    }
+}

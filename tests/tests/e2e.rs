@@ -1,0 +1,163 @@
+//! End to end against the real NameServer and Broker at `$RMQ_NAMESRV` (the
+//! rocketmq-rust peer that `scripts/test` starts): every test uses its own topic and
+//! group, so they run side by side on one broker.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use rocketmq_tokio::{
+    ClientOptions, ConsumeFromWhere, ConsumeResult, Message, Producer, PushConsumer,
+    ReceivedMessage,
+};
+
+fn options() -> ClientOptions {
+    let ns = std::env::var("RMQ_NAMESRV")
+        .expect("RMQ_NAMESRV must name the peer NameServer (scripts/test starts it)");
+    ClientOptions::new(ns)
+}
+
+/// A name no earlier run used (the broker's store outlives nothing, but be safe).
+fn unique(prefix: &str) -> String {
+    let t = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_micros();
+    format!("{prefix}_{t}")
+}
+
+/// Consume `topic` as `group` from the first offset until `want` messages arrived
+/// (or `limit` passed); what arrived.
+async fn consume(
+    topic: &str,
+    group: &str,
+    expression: &str,
+    want: usize,
+    limit: Duration,
+) -> Vec<ReceivedMessage> {
+    let got: Arc<Mutex<Vec<ReceivedMessage>>> = Arc::default();
+    let sink = got.clone();
+    let consumer = PushConsumer::builder(options(), group)
+        .subscribe(topic, expression)
+        .from_where(ConsumeFromWhere::FirstOffset)
+        .start(move |msgs| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().unwrap().extend(msgs);
+                ConsumeResult::Success
+            }
+        })
+        .await
+        .expect("consumer starts");
+    let deadline = tokio::time::Instant::now() + limit;
+    while got.lock().unwrap().len() < want && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    consumer.shutdown().await;
+    let v = got.lock().unwrap().clone();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_and_async_sends_are_all_consumed_with_tags_keys_and_properties() {
+    let topic = unique("E2E_basic");
+    let producer = Producer::start(options(), &unique("PG")).await.unwrap();
+    let mut sent = BTreeSet::new();
+    for i in 0..50 {
+        let msg = Message::new(&topic, format!("sync-{i}"))
+            .with_tags("TagA")
+            .with_keys(format!("k{i}"))
+            .with_property("n", i.to_string());
+        let r = producer.send(msg).await.expect("sync send");
+        assert_eq!(r.msg_id.len(), 32);
+        sent.insert(format!("sync-{i}"));
+    }
+    // Many async sends in flight at once on one connection.
+    let mut pending = Vec::new();
+    for i in 0..200 {
+        let msg = Message::new(&topic, format!("async-{i}")).with_tags("TagB");
+        pending.push(producer.send_async(msg).unwrap());
+        sent.insert(format!("async-{i}"));
+    }
+    for p in pending {
+        p.await.expect("async send");
+    }
+    producer
+        .send_oneway(Message::new(&topic, "oneway"))
+        .await
+        .unwrap();
+    sent.insert("oneway".into());
+
+    let got = consume(
+        &topic,
+        &unique("CG"),
+        "*",
+        sent.len(),
+        Duration::from_secs(60),
+    )
+    .await;
+    let bodies: BTreeSet<String> = got
+        .iter()
+        .map(|m| String::from_utf8(m.body.to_vec()).unwrap())
+        .collect();
+    assert_eq!(bodies, sent, "every message consumed");
+    let m = got.iter().find(|m| m.body.as_ref() == b"sync-7").unwrap();
+    assert_eq!(m.tags.as_deref(), Some("TagA"));
+    assert_eq!(m.keys.as_deref(), Some("k7"));
+    assert_eq!(m.property("n"), Some("7"));
+    assert_eq!(m.topic, topic);
+    producer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tag_subscription_gets_only_its_tags() {
+    let topic = unique("E2E_tags");
+    let producer = Producer::start(options(), &unique("PG")).await.unwrap();
+    for i in 0..30 {
+        let tag = ["TagA", "TagB", "TagC"][i % 3];
+        producer
+            .send(Message::new(&topic, format!("{tag}-{i}")).with_tags(tag))
+            .await
+            .unwrap();
+    }
+    let got = consume(
+        &topic,
+        &unique("CG"),
+        "TagA || TagC",
+        20,
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(got.len(), 20);
+    assert!(got.iter().all(|m| m.tags.as_deref() != Some("TagB")));
+    producer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordered_sends_of_one_key_share_a_queue_and_batches_arrive_whole() {
+    let topic = unique("E2E_order");
+    let producer = Producer::start(options(), &unique("PG")).await.unwrap();
+    let mut queues = BTreeSet::new();
+    for i in 0..10 {
+        let r = producer
+            .send_ordered(Message::new(&topic, format!("o{i}")), "order-1")
+            .await
+            .unwrap();
+        queues.insert((r.broker_name.to_string(), r.queue_id));
+    }
+    assert_eq!(queues.len(), 1, "one key, one queue: {queues:?}");
+    let batch: Vec<Message> = (0..10)
+        .map(|i| Message::new(&topic, format!("b{i}")))
+        .collect();
+    producer.send_batch(batch).await.unwrap();
+    let got = consume(&topic, &unique("CG"), "*", 20, Duration::from_secs(60)).await;
+    let ordered: Vec<String> = got
+        .iter()
+        .map(|m| String::from_utf8(m.body.to_vec()).unwrap())
+        .filter(|b| b.starts_with('o'))
+        .collect();
+    let expected: Vec<String> = (0..10).map(|i| format!("o{i}")).collect();
+    assert_eq!(ordered, expected, "in order");
+    assert_eq!(got.len(), 20);
+    producer.shutdown().await;
+}
