@@ -1,0 +1,219 @@
+//! `rmq`: send and consume RocketMQ messages from the command line.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use rocketmq_tokio::{
+    ClientOptions, ConsumeFromWhere, ConsumeResult, Message, Producer, PushConsumer,
+};
+
+#[derive(Parser)]
+#[command(name = "rmq", version, about = "RocketMQ from the command line")]
+struct Cli {
+    /// NameServer list, `host:port;host:port`.
+    #[arg(
+        long,
+        env = "RMQ_NAMESRV",
+        default_value = "127.0.0.1:9876",
+        global = true
+    )]
+    namesrv: String,
+    /// Machine-readable output (one JSON object per line).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Send messages.
+    Send {
+        /// Topic.
+        #[arg(long)]
+        topic: String,
+        /// Body (the message number is appended when --count > 1).
+        #[arg(long, default_value = "hello")]
+        body: String,
+        /// Tag.
+        #[arg(long)]
+        tags: Option<String>,
+        /// Keys.
+        #[arg(long)]
+        keys: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 1)]
+        count: usize,
+        /// Producer group.
+        #[arg(long, default_value = "rmq_cli_producer")]
+        group: String,
+    },
+    /// Consume and print messages.
+    Consume {
+        /// Topic.
+        #[arg(long)]
+        topic: String,
+        /// Consumer group.
+        #[arg(long, default_value = "rmq_cli_consumer")]
+        group: String,
+        /// TAG expression.
+        #[arg(long, default_value = "*")]
+        expression: String,
+        /// Where a new group starts.
+        #[arg(long, value_enum, default_value_t = From::Last)]
+        from: From,
+        /// Stop after this many messages (default: run until Ctrl-C).
+        #[arg(long)]
+        count: Option<usize>,
+        /// Stop after this many seconds without reaching --count.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum From {
+    First,
+    Last,
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli).await {
+        eprintln!("rmq: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), rocketmq_tokio::Error> {
+    let options = ClientOptions::new(&cli.namesrv);
+    match cli.command {
+        Command::Send {
+            topic,
+            body,
+            tags,
+            keys,
+            count,
+            group,
+        } => {
+            let producer = Producer::start(options, &group).await?;
+            let start = Instant::now();
+            let mut pending = Vec::with_capacity(count);
+            for i in 0..count {
+                let body = if count > 1 {
+                    format!("{body}-{i}")
+                } else {
+                    body.clone()
+                };
+                let mut m = Message::new(&topic, body);
+                if let Some(t) = &tags {
+                    m = m.with_tags(t);
+                }
+                if let Some(k) = &keys {
+                    m = m.with_keys(k);
+                }
+                pending.push(producer.send_async(m)?);
+            }
+            let mut ok = 0;
+            for p in pending {
+                let r = p.await?;
+                ok += 1;
+                if count <= 10 {
+                    if cli.json {
+                        println!(
+                            "{{\"msgId\":\"{}\",\"broker\":\"{}\",\"queueId\":{},\"queueOffset\":{}}}",
+                            r.msg_id, r.broker_name, r.queue_id, r.queue_offset
+                        );
+                    } else {
+                        println!(
+                            "sent {} to {} queue {} offset {}",
+                            r.msg_id, r.broker_name, r.queue_id, r.queue_offset
+                        );
+                    }
+                }
+            }
+            let secs = start.elapsed().as_secs_f64();
+            eprintln!(
+                "sent {ok} messages to {topic} in {:.2} s ({:.0} msg/s)",
+                secs,
+                ok as f64 / secs.max(1e-9)
+            );
+            producer.shutdown().await;
+            Ok(())
+        }
+        Command::Consume {
+            topic,
+            group,
+            expression,
+            from,
+            count,
+            timeout,
+        } => {
+            let seen = Arc::new(AtomicUsize::new(0));
+            let counter = seen.clone();
+            let json = cli.json;
+            let start = Instant::now();
+            let consumer = PushConsumer::builder(options, &group)
+                .subscribe(&topic, &expression)
+                .from_where(match from {
+                    From::First => ConsumeFromWhere::FirstOffset,
+                    From::Last => ConsumeFromWhere::LastOffset,
+                })
+                .concurrency(1)
+                .start(move |msgs| {
+                    let counter = counter.clone();
+                    async move {
+                        for m in &msgs {
+                            let n = counter.fetch_add(1, Ordering::Relaxed);
+                            if count.is_none_or(|c| n < c) {
+                                let body = String::from_utf8_lossy(&m.body);
+                                if json {
+                                    println!(
+                                        "{{\"msgId\":\"{}\",\"queueId\":{},\"queueOffset\":{},\"tags\":{:?},\"body\":{:?}}}",
+                                        m.msg_id, m.queue_id, m.queue_offset,
+                                        m.tags.as_deref().unwrap_or(""), body
+                                    );
+                                } else {
+                                    println!(
+                                        "{} q{}@{} [{}] {}",
+                                        m.msg_id,
+                                        m.queue_id,
+                                        m.queue_offset,
+                                        m.tags.as_deref().unwrap_or(""),
+                                        body
+                                    );
+                                }
+                            }
+                        }
+                        ConsumeResult::Success
+                    }
+                })
+                .await?;
+            let deadline = Instant::now() + Duration::from_secs(timeout);
+            loop {
+                let n = seen.load(Ordering::Relaxed);
+                if count.is_some_and(|c| n >= c) || Instant::now() >= deadline {
+                    break;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                    _ = tokio::signal::ctrl_c() => break,
+                }
+            }
+            consumer.shutdown().await;
+            let n = seen.load(Ordering::Relaxed);
+            let secs = start.elapsed().as_secs_f64();
+            eprintln!(
+                "consumed {n} messages from {topic} in {secs:.2} s ({:.0} msg/s)",
+                n as f64 / secs.max(1e-9)
+            );
+            if count.is_some_and(|c| n < c) {
+                return Err(rocketmq_tokio::Error::Timeout);
+            }
+            Ok(())
+        }
+    }
+}
