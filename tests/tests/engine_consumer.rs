@@ -1202,7 +1202,7 @@ fn get_consumer_running_info_is_answered_from_the_engines_state() {
         "\"PROP_CONSUMEORDERLY\":\"false\"",
         "\"PROP_NAMESERVER_ADDR\":\"127.0.0.1:9876;\"",
         "\"consumerGroup\":\"CG\"",
-        "\"subString\":\"TagA || TagB\"",
+        "\"subString\":\"TagA||TagB\"",
         "\"allocateMessageQueueStrategy\":\"AVG\"",
         "\"statusTable\":{}",
     ] {
@@ -1533,4 +1533,40 @@ fn a_rebalance_that_changes_the_owned_queues_heartbeats_at_once() {
         heartbeats_of(&w, conn0, joined) >= 1,
         "node 0 told the broker of its new queues at once"
     );
+}
+
+#[test]
+fn a_subscribed_topic_created_later_is_picked_up_within_seconds_not_at_the_next_30_s_refresh() {
+    use rocketmq_proto::engine::client::Message;
+    use rocketmq_proto::producer::retry::SendMode;
+    let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
+    let now = Instant::from_millis(0);
+    let mut cfg = ConsumerConfig::new(GROUP);
+    cfg.from_where = ConsumeFromWhere::FirstOffset;
+    w.client()
+        .subscribe(now, 1_700_000_000_000, &cfg, "LateTopic", "*")
+        .unwrap();
+    w.advance(3_000);
+    // A producer's first send auto-creates the topic (through TBW102).
+    let p = w.add(engine(2));
+    w.nodes[p].client.register_producer("PG").unwrap();
+    let now = Instant::from_millis(w.now);
+    w.nodes[p]
+        .client
+        .send(
+            now,
+            1_700_000_000_000,
+            &Message::new("LateTopic", b"late"),
+            SendMode::Sync,
+        )
+        .unwrap();
+    let mut got = Vec::new();
+    let start = w.now;
+    w.run_until(20_000, |w| {
+        consume(w, &mut got);
+        !got.is_empty()
+    })
+    .unwrap();
+    assert!(w.now - start < 10_000, "took {} ms", w.now - start);
+    assert_eq!(got[0].1, "late");
 }

@@ -26,7 +26,10 @@ use crate::error::Error;
 use crate::message::{Message, ReceivedMessage};
 
 /// Requests in flight one client accepts (back-pressure beyond it: `Error::Busy`).
-pub(crate) const INFLIGHT: usize = 65_536;
+// The engine keeps this table inline (heapless), and a debug build moves the engine
+// through the stack a few times while spawning: 4 096 keeps that well under a thread's
+// 2 MiB. Larger pipelines want the table on the heap (a core change, issue 7).
+pub(crate) const INFLIGHT: usize = 4_096;
 
 pub(crate) type Engine = Client<Growable, Vec<u8>, INFLIGHT>;
 

@@ -471,6 +471,11 @@ struct TopicInfo<C: Collections> {
     sub_queues: C::List<PubQueue>,
     /// The name as the application knows it (namespace removed).
     display: Name,
+    /// A subscribed topic without a route is asked for again at this time, sooner than
+    /// the 30 s refresh: a topic auto-created by a first send reaches the NameServer
+    /// with the broker's next registration (up to 30 s later), and a consumer should
+    /// not wait another 30 s on top of that.
+    route_retry: Option<(Instant, Millis)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1038,6 +1043,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 missing: false,
                 sub_queues: C::List::default(),
                 display,
+                route_retry: None,
             })
             .map_err(|_| CallError::Full("topics"))
     }
@@ -1278,8 +1284,13 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 return;
             };
             t.missing = true;
+            // Backing off 1 s, 2 s … 30 s until it appears.
+            let backoff = t
+                .route_retry
+                .map_or(Millis(1_000), |(_, b)| Millis((b.0 * 2).min(30_000)));
+            t.route_retry = Some((now + backoff, backoff));
             // Only a producer borrows TBW102's route (§1.8); a consumer's topic simply
-            // has no queues until its route appears at a later refresh.
+            // has no queues until its route appears.
             let sends_waiting = self
                 .sends
                 .iter()
@@ -1302,6 +1313,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         let Ok(route) = TopicRouteData::<C>::decode(cmd.body) else {
             return self.wake_route_waiters(now, &target);
         };
+        if let Some(t) = self.topics.iter_mut().find(|t| t.topic == target) {
+            t.route_retry = None;
+        }
         // Broker address table (masters and slaves).
         for bd in route.broker_datas.iter() {
             let Some(bname) = bd.broker_name.as_str() else {
@@ -1352,7 +1366,21 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 }
             }
             if let Some(t) = self.topics.iter_mut().find(|t| t.topic == target) {
+                let changed = t.sub_queues != subs;
                 t.sub_queues = subs;
+                // A subscribed topic's queues changed (it appeared, a broker came or
+                // went): rebalance now rather than at the next 20 s tick.
+                let subscribed = self
+                    .consumer
+                    .as_ref()
+                    .is_some_and(|c| c.subs.iter().any(|s| s.topic == target));
+                if changed && subscribed {
+                    if let Some(c) = self.consumer.as_mut() {
+                        c.next_rebalance = c
+                            .next_rebalance
+                            .min(now.max(c.last_rebalance + Millis(1_000)));
+                    }
+                }
             }
         }
         for (broker, queue_id) in route.publish_queues() {
@@ -1999,6 +2027,17 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         if let Some(d) = self.next_request_deadline() {
             t = t.min(d);
         }
+        if self.consumer.is_some() && self.shutdown.is_none() {
+            if let Some(at) = self
+                .topics
+                .iter()
+                .filter_map(|t| t.route_retry)
+                .map(|r| r.0)
+                .min()
+            {
+                t = t.min(at);
+            }
+        }
         Some(t)
     }
 
@@ -2038,6 +2077,22 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         if self.shutdown.is_some() {
             self.shutdown_tick(now);
             return;
+        }
+        // Subscribed topics still without a route, on their back-off.
+        if self.consumer.is_some() {
+            for i in 0..self.topics.len() {
+                let Some(t) = self.topics.get_mut(i) else {
+                    continue;
+                };
+                let due = t.route_retry.is_some_and(|(at, _)| at <= now) && !t.querying;
+                if !due {
+                    continue;
+                }
+                let backoff = t.route_retry.map_or(Millis(1_000), |(_, b)| b);
+                t.route_retry = Some((Instant::from_millis(u64::MAX), backoff));
+                let topic = t.topic.clone();
+                self.query_route(now, &topic, false);
+            }
         }
         if now >= self.next_route_refresh {
             self.next_route_refresh = now + self.config.route_refresh_interval;

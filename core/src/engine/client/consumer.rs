@@ -130,6 +130,26 @@ impl<'d> Delivery<'d> {
     }
 }
 
+/// A TAG expression as sent: `*`, or the tags joined by `||` without spaces. Java
+/// brokers trim each tag of `TagA || TagB` themselves; rocketmq-rust's broker (1.0.0)
+/// does not and then matches nothing, so the client sends the trimmed form (the same
+/// filter for every broker).
+fn tag_expression(expression: &str) -> Result<Name, CallError> {
+    match crate::message::parse_tag_expression(expression) {
+        crate::message::TagExpression::All => name("*"),
+        crate::message::TagExpression::Tags(tags) => {
+            let mut out = Name::new();
+            for (i, t) in tags.enumerate() {
+                let sep = if i > 0 { "||" } else { "" };
+                out.push_str(sep)
+                    .and_then(|()| out.push_str(t.tag))
+                    .map_err(|()| CallError::Full("name length"))?;
+            }
+            Ok(out)
+        }
+    }
+}
+
 /// The records of a pull body the application sees: those its TAG expression names
 /// (the broker filters by hash only; Java re-filters by the exact tag).
 pub(super) fn delivered_records<'d>(
@@ -514,7 +534,12 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 .map_err(|()| CallError::Full("name length"))?;
         }
         let mut add: heapless::Vec<(Name, Name), 2> = heapless::Vec::new();
-        let _ = add.push((topic_name.clone(), name(expression)?));
+        let expression = if sql92 {
+            name(expression)?
+        } else {
+            tag_expression(expression)?
+        };
+        let _ = add.push((topic_name.clone(), expression));
         if clustering {
             let _ = add.push((retry, name("*")?));
         }
