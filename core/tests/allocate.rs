@@ -621,7 +621,10 @@ fn escaped_client_ids_are_matched_and_hashed_decoded() {
 
 // ---- properties ----
 
-fn strategies<'c>(rooms: &'c dyn MachineRoomResolver, v: u32) -> [AllocateStrategy<'c>; 6] {
+fn strategies<'c>(
+    rooms: &'c (dyn MachineRoomResolver + Sync),
+    v: u32,
+) -> [AllocateStrategy<'c>; 6] {
     [
         AllocateStrategy::Averagely,
         AllocateStrategy::AveragelyByCircle,
