@@ -26,6 +26,20 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}_{t}")
 }
 
+/// A producer, once the broker takes messages: a broker that has just started may not
+/// have registered its default topic (TBW102, for auto-created topics) yet.
+async fn ready_producer() -> Producer {
+    let producer = Producer::start(options(), &unique("PG")).await.unwrap();
+    for _ in 0..30 {
+        let probe = Message::new(unique("E2E_probe"), "probe");
+        if producer.send(probe).await.is_ok() {
+            return producer;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    panic!("the broker at $RMQ_NAMESRV accepts no messages");
+}
+
 /// Consume `topic` as `group` from the first offset until `want` messages arrived
 /// (or `limit` passed); what arrived.
 async fn consume(
@@ -61,7 +75,7 @@ async fn consume(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_and_async_sends_are_all_consumed_with_tags_keys_and_properties() {
     let topic = unique("E2E_basic");
-    let producer = Producer::start(options(), &unique("PG")).await.unwrap();
+    let producer = ready_producer().await;
     let mut sent = BTreeSet::new();
     for i in 0..50 {
         let msg = Message::new(&topic, format!("sync-{i}"))
@@ -112,7 +126,7 @@ async fn sync_and_async_sends_are_all_consumed_with_tags_keys_and_properties() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tag_subscription_gets_only_its_tags() {
     let topic = unique("E2E_tags");
-    let producer = Producer::start(options(), &unique("PG")).await.unwrap();
+    let producer = ready_producer().await;
     for i in 0..30 {
         let tag = ["TagA", "TagB", "TagC"][i % 3];
         producer
@@ -136,7 +150,7 @@ async fn a_tag_subscription_gets_only_its_tags() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ordered_sends_of_one_key_share_a_queue_and_batches_arrive_whole() {
     let topic = unique("E2E_order");
-    let producer = Producer::start(options(), &unique("PG")).await.unwrap();
+    let producer = ready_producer().await;
     let mut queues = BTreeSet::new();
     for i in 0..10 {
         let r = producer
