@@ -1510,6 +1510,12 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     return;
                 };
                 t.querying = false;
+                // A parked back-off retry (see `route_retry`) goes on after its pause.
+                if let Some((at, b)) = t.route_retry {
+                    if at == Instant::from_millis(u64::MAX) {
+                        t.route_retry = Some((now + b, b));
+                    }
+                }
                 let target = t.topic.clone();
                 // Retry on the next NameServer once the failed one is marked; sends
                 // waiting for the route keep waiting until their own deadline.
@@ -2084,12 +2090,16 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 let Some(t) = self.topics.get_mut(i) else {
                     continue;
                 };
-                let due = t.route_retry.is_some_and(|(at, _)| at <= now) && !t.querying;
-                if !due {
+                if !t.route_retry.is_some_and(|(at, _)| at <= now) {
                     continue;
                 }
+                // Parked until the answer (a failure schedules the next try); a query
+                // already in flight counts as this try.
                 let backoff = t.route_retry.map_or(Millis(1_000), |(_, b)| b);
                 t.route_retry = Some((Instant::from_millis(u64::MAX), backoff));
+                if t.querying {
+                    continue;
+                }
                 let topic = t.topic.clone();
                 self.query_route(now, &topic, false);
             }
