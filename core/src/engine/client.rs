@@ -2090,7 +2090,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 let Some(t) = self.topics.get_mut(i) else {
                     continue;
                 };
-                if !t.route_retry.is_some_and(|(at, _)| at <= now) {
+                if t.route_retry.is_none_or(|(at, _)| at > now) {
                     continue;
                 }
                 // Parked until the answer (a failure schedules the next try); a query
