@@ -175,3 +175,60 @@ async fn ordered_sends_of_one_key_share_a_queue_and_batches_arrive_whole() {
     assert_eq!(got.len(), 20);
     producer.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_committed_transaction_is_consumed_and_a_rolled_back_one_is_not() {
+    use rocketmq_tokio::{
+        SendResult, TransactionCheck, TransactionListener, TransactionProducer, TransactionState,
+    };
+    struct ByBody;
+    impl TransactionListener for ByBody {
+        fn execute(&self, msg: &Message, _: &SendResult) -> TransactionState {
+            if msg.body().starts_with(b"commit") {
+                TransactionState::Commit
+            } else {
+                TransactionState::Rollback
+            }
+        }
+        fn check(&self, _: &TransactionCheck) -> TransactionState {
+            TransactionState::Rollback
+        }
+    }
+    let topic = unique("E2E_tx");
+    drop(ready_producer().await);
+    let producer = TransactionProducer::start(options(), &unique("TXG"), ByBody)
+        .await
+        .unwrap();
+    let (_, s1) = producer
+        .send(Message::new(&topic, "commit-1"))
+        .await
+        .unwrap();
+    let (_, s2) = producer
+        .send(Message::new(&topic, "rollback-1"))
+        .await
+        .unwrap();
+    let (_, s3) = producer
+        .send(Message::new(&topic, "commit-2"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (s1, s2, s3),
+        (
+            TransactionState::Commit,
+            TransactionState::Rollback,
+            TransactionState::Commit
+        )
+    );
+    // Waits the whole 10 s: a third message would be the rolled-back one.
+    let got = consume(&topic, &unique("CG"), "*", 3, Duration::from_secs(10)).await;
+    let bodies: BTreeSet<String> = got
+        .iter()
+        .map(|m| String::from_utf8(m.body.to_vec()).unwrap())
+        .collect();
+    assert_eq!(
+        bodies,
+        BTreeSet::from(["commit-1".to_string(), "commit-2".to_string()]),
+        "committed messages only"
+    );
+    producer.shutdown().await;
+}

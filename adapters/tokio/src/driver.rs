@@ -12,10 +12,11 @@ use std::time::{Duration, SystemTime};
 use bytes::{Bytes, BytesMut};
 use rocketmq_proto::collections::Growable;
 use rocketmq_proto::engine::client::{
-    Client, Config, ConsumerConfig, DeliveryId, Event, SendReceipt,
+    CheckId, Client, Config, ConsumerConfig, DeliveryId, Event, SendReceipt, TransactionCheck,
 };
 use rocketmq_proto::engine::{ConnId, Instant as EngineInstant, Millis};
 use rocketmq_proto::error::EncodeError;
+use rocketmq_proto::header::TransactionResolution;
 use rocketmq_proto::message::UniqKeyGenerator;
 use rocketmq_proto::producer::retry::SendMode;
 use tokio::sync::{mpsc, oneshot};
@@ -64,6 +65,18 @@ pub(crate) enum Command {
         deliveries: mpsc::UnboundedSender<Batch>,
         done: Reply<()>,
     },
+    SendTransactional {
+        msg: Message,
+        done: Reply<SendReceipt>,
+    },
+    EndTransaction {
+        receipt: SendReceipt,
+        resolution: TransactionResolution,
+        done: Reply<()>,
+    },
+    /// Where the broker's transaction checks go.
+    CheckHandler(mpsc::UnboundedSender<TransactionCheck>),
+    AnswerCheck(CheckId, TransactionResolution),
     Ack(DeliveryId),
     Nack(DeliveryId, i32),
     Shutdown {
@@ -119,6 +132,7 @@ impl Handle {
             sends: HashMap::new(),
             requests: HashMap::new(),
             deliveries: None,
+            checks: None,
             scratch: vec![0u8; 1 << 20],
             shutdown: None,
         };
@@ -157,6 +171,7 @@ struct Driver {
     sends: HashMap<u32, (Reply<SendReceipt>, String)>,
     requests: HashMap<u32, (Reply<ReceivedReply>, String)>,
     deliveries: Option<mpsc::UnboundedSender<Batch>>,
+    checks: Option<mpsc::UnboundedSender<TransactionCheck>>,
     /// `poll_transmit` writes here first (grown when a frame needs more).
     scratch: Vec<u8>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -300,6 +315,33 @@ impl Driver {
                     self.deliveries = Some(deliveries);
                 }
                 let _ = done.send(r.map_err(Error::from));
+            }
+            Command::SendTransactional { msg, done } => {
+                match msg.with_view(|m| self.engine.send_transactional(now, wall, m)) {
+                    Ok(id) => {
+                        self.sends.insert(id.0, (done, msg.topic));
+                    }
+                    Err(e) => {
+                        let _ = done.send(Err(e.into()));
+                    }
+                }
+            }
+            Command::EndTransaction {
+                receipt,
+                resolution,
+                done,
+            } => {
+                let _ = done.send(
+                    self.engine
+                        .end_transaction(&receipt, resolution)
+                        .map_err(Error::from),
+                );
+            }
+            Command::CheckHandler(tx) => self.checks = Some(tx),
+            Command::AnswerCheck(id, resolution) => {
+                if let Err(e) = self.engine.answer_check(id, resolution) {
+                    tracing::warn!(?id, error = ?e, "cannot answer a transaction check");
+                }
             }
             Command::Ack(id) => self.engine.ack(now, id),
             Command::Nack(id, level) => self.engine.nack(now, id, level),
@@ -452,6 +494,17 @@ impl Driver {
                     Some(tx) if tx.send(Batch { id, messages }).is_ok() => {}
                     // Nobody consumes: give it back for redelivery.
                     _ => self.engine.nack(self.now(), id, 0),
+                }
+            }
+            Event::CheckTransaction { id } => {
+                let check = self.engine.transaction_check(id).cloned();
+                let sent = match (check, &self.checks) {
+                    (Some(check), Some(tx)) => tx.send(check).is_ok(),
+                    _ => false,
+                };
+                if !sent {
+                    // No listener: the broker asks again later.
+                    let _ = self.engine.answer_check(id, TransactionResolution::Unknown);
                 }
             }
             Event::ShutdownComplete => {

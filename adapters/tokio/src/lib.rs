@@ -28,6 +28,7 @@ mod driver;
 mod error;
 mod message;
 mod producer;
+mod transaction;
 
 pub use client::ClientOptions;
 pub use consumer::{ConsumeResult, PushConsumer, PushConsumerBuilder};
@@ -36,3 +37,5 @@ pub use error::Error;
 pub use message::{Message, ReceivedMessage};
 pub use producer::{Producer, SendResult};
 pub use rocketmq_proto::body::ConsumeFromWhere;
+pub use rocketmq_proto::engine::client::TransactionCheck;
+pub use transaction::{TransactionListener, TransactionProducer, TransactionState};

@@ -99,6 +99,10 @@ impl Producer {
         }
     }
 
+    pub(crate) fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
     fn start_send(
         &self,
         msg: Message,
