@@ -232,3 +232,43 @@ async fn a_committed_transaction_is_consumed_and_a_rolled_back_one_is_not() {
     );
     producer.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_reply_through_the_broker() {
+    let topic = unique("E2E_rpc");
+    let requester = ready_producer().await;
+    // Create the topic (and let the NameServer learn it) before the replier subscribes.
+    requester
+        .send(Message::new(&topic, "warm-up"))
+        .await
+        .unwrap();
+    let replier = Producer::start(options(), &unique("PG_rep")).await.unwrap();
+    let answering = replier.clone();
+    let consumer = PushConsumer::builder(options(), &unique("CG_rep"))
+        .subscribe(&topic, "*")
+        .from_where(ConsumeFromWhere::FirstOffset)
+        .start(move |msgs| {
+            let replier = answering.clone();
+            async move {
+                for m in msgs
+                    .iter()
+                    .filter(|m| m.property("CORRELATION_ID").is_some())
+                {
+                    let mut body = b"pong:".to_vec();
+                    body.extend_from_slice(&m.body);
+                    replier.reply(m, body).await.expect("reply sent");
+                }
+                ConsumeResult::Success
+            }
+        })
+        .await
+        .unwrap();
+    let reply = requester
+        .request(Message::new(&topic, "ping"), Duration::from_secs(30))
+        .await
+        .expect("a reply");
+    assert_eq!(reply.body.as_ref(), b"pong:ping");
+    consumer.shutdown().await;
+    replier.shutdown().await;
+    requester.shutdown().await;
+}

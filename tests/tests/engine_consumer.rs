@@ -1428,7 +1428,8 @@ fn request_reply_round_trip_through_the_broker_and_a_timeout_without_replier() {
                         .next()
                         .unwrap()
                         .unwrap();
-                    c.send_reply(now, 1_700_000_000_000, &m, b"pong").unwrap();
+                    c.send_reply(now, 1_700_000_000_000, &m.properties, b"pong")
+                        .unwrap();
                 }
                 c.ack(now, id);
             }

@@ -52,6 +52,12 @@ pub(crate) enum Command {
         msgs: Vec<Message>,
         done: Reply<SendReceipt>,
     },
+    /// Answer a request message (its properties) with a body.
+    SendReply {
+        request_properties: Vec<(String, String)>,
+        body: Bytes,
+        done: Reply<SendReceipt>,
+    },
     Request {
         msg: Message,
         timeout: Duration,
@@ -276,6 +282,29 @@ impl Driver {
                 match self.engine.send_batch(now, wall, &views) {
                     Ok(id) => {
                         self.sends.insert(id.0, (done, topic));
+                    }
+                    Err(e) => {
+                        let _ = done.send(Err(e.into()));
+                    }
+                }
+            }
+            Command::SendReply {
+                request_properties,
+                body,
+                done,
+            } => {
+                // The properties string a broker would have sent, for the engine's view.
+                let mut props = String::new();
+                for (k, v) in &request_properties {
+                    props.push_str(k);
+                    props.push('\u{1}');
+                    props.push_str(v);
+                    props.push('\u{2}');
+                }
+                let view = rocketmq_proto::message::PropertiesView::new(&props);
+                match self.engine.send_reply(now, wall, &view, &body) {
+                    Ok(id) => {
+                        self.sends.insert(id.0, (done, "reply".into()));
                     }
                     Err(e) => {
                         let _ = done.send(Err(e.into()));

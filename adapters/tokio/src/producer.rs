@@ -84,6 +84,25 @@ impl Producer {
             .await
     }
 
+    /// Answer `request` (a request-reply message a consumer received) with `body`: the
+    /// broker pushes it to the requester. This producer's group must be registered
+    /// (it is, by [`Producer::start`]).
+    pub async fn reply(
+        &self,
+        request: &crate::message::ReceivedMessage,
+        body: impl Into<bytes::Bytes>,
+    ) -> Result<SendResult, Error> {
+        let request_properties = request.properties.clone();
+        let body = body.into();
+        self.handle
+            .call(|done| Command::SendReply {
+                request_properties,
+                body,
+                done,
+            })
+            .await
+    }
+
     /// Stop: wait for sends in flight (up to the send timeout), unregister, close.
     pub async fn shutdown(&self) {
         let (done, rx) = tokio::sync::oneshot::channel();

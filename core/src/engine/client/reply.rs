@@ -89,7 +89,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         Ok(id)
     }
 
-    /// Answer the request message `request` (as delivered to a consumer) with `body`:
+    /// Answer a request message with `body`, given the request's properties (as
+    /// delivered to a consumer: `record.properties`):
     /// SEND_REPLY_MESSAGE_V2 to `<cluster>_REPLY_TOPIC` carrying the request's
     /// `CORRELATION_ID`, `REPLY_TO_CLIENT` and `TTL` and `MSG_TYPE=reply` (Java
     /// `MessageUtil.createReplyMessage`). Needs a registered producer group; the
@@ -98,11 +99,11 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         &mut self,
         now: Instant,
         wall_clock_ms: i64,
-        request: &crate::message::MessageRecord<'_>,
+        request: &PropertiesView<'_>,
         body: &[u8],
     ) -> Result<SendId, CallError> {
         let missing = |field| CallError::Encode(EncodeError::InvalidValue { field });
-        let props = &request.properties;
+        let props = request;
         let cluster = props.get(keys::CLUSTER).ok_or(missing("CLUSTER"))?;
         let correlation = props
             .get(keys::CORRELATION_ID)
