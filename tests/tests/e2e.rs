@@ -272,3 +272,154 @@ async fn request_reply_through_the_broker() {
     replier.shutdown().await;
     requester.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_orderly_consumer_gets_each_keys_messages_in_order() {
+    let topic = unique("E2E_orderly");
+    let producer = ready_producer().await;
+    for i in 0..30 {
+        let key = format!("key-{}", i % 3);
+        producer
+            .send_ordered(Message::new(&topic, format!("{key}:{i}")), &key)
+            .await
+            .unwrap();
+    }
+    let got: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = got.clone();
+    let consumer = PushConsumer::builder(options(), &unique("CG"))
+        .subscribe(&topic, "*")
+        .from_where(ConsumeFromWhere::FirstOffset)
+        .orderly()
+        .start(move |msgs| {
+            let sink = sink.clone();
+            async move {
+                for m in msgs {
+                    sink.lock()
+                        .unwrap()
+                        .push(String::from_utf8(m.body.to_vec()).unwrap());
+                }
+                ConsumeResult::Success
+            }
+        })
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while got.lock().unwrap().len() < 30 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    consumer.shutdown().await;
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got.len(), 30, "{got:?}");
+    for k in 0..3 {
+        let of_key: Vec<usize> = got
+            .iter()
+            .filter_map(|b| b.strip_prefix(&format!("key-{k}:")))
+            .map(|n| n.parse().unwrap())
+            .collect();
+        let mut sorted = of_key.clone();
+        sorted.sort();
+        assert_eq!(of_key, sorted, "key-{k} in order");
+    }
+    producer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcasting_members_each_get_every_message() {
+    let topic = unique("E2E_bcast");
+    let producer = ready_producer().await;
+    producer
+        .send(Message::new(&topic, "warm-up"))
+        .await
+        .unwrap();
+    let group = unique("CG");
+    let mut counters = Vec::new();
+    let mut consumers = Vec::new();
+    for _ in 0..2 {
+        let got: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+        let sink = got.clone();
+        consumers.push(
+            PushConsumer::builder(options(), &group)
+                .subscribe(&topic, "*")
+                .broadcasting()
+                .from_where(ConsumeFromWhere::FirstOffset)
+                .start(move |msgs| {
+                    let sink = sink.clone();
+                    async move {
+                        for m in msgs {
+                            sink.lock()
+                                .unwrap()
+                                .insert(String::from_utf8(m.body.to_vec()).unwrap());
+                        }
+                        ConsumeResult::Success
+                    }
+                })
+                .await
+                .unwrap(),
+        );
+        counters.push(got);
+    }
+    for i in 0..20 {
+        producer
+            .send(Message::new(&topic, format!("b{i}")))
+            .await
+            .unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while counters.iter().any(|c| c.lock().unwrap().len() < 21)
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for c in consumers {
+        c.shutdown().await;
+    }
+    for c in &counters {
+        assert_eq!(c.lock().unwrap().len(), 21, "each member got all 21");
+    }
+    producer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_message_comes_back_through_the_retry_topic() {
+    let topic = unique("E2E_retry");
+    let producer = ready_producer().await;
+    producer
+        .send(Message::new(&topic, "fail-once"))
+        .await
+        .unwrap();
+    let attempts: Arc<Mutex<Vec<(i32, String)>>> = Arc::default();
+    let sink = attempts.clone();
+    let consumer = PushConsumer::builder(options(), &unique("CG"))
+        .subscribe(&topic, "*")
+        .from_where(ConsumeFromWhere::FirstOffset)
+        .start(move |msgs| {
+            let sink = sink.clone();
+            async move {
+                let mut first = false;
+                for m in &msgs {
+                    let mut a = sink.lock().unwrap();
+                    first |= m.reconsume_times == 0;
+                    a.push((m.reconsume_times, m.topic.clone()));
+                }
+                if first {
+                    ConsumeResult::Later
+                } else {
+                    ConsumeResult::Success
+                }
+            }
+        })
+        .await
+        .unwrap();
+    // The broker's first retry delay is level 3 (10 s).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    while attempts.lock().unwrap().len() < 2 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    consumer.shutdown().await;
+    let a = attempts.lock().unwrap().clone();
+    assert_eq!(a.len(), 2, "delivered, failed, delivered again: {a:?}");
+    assert_eq!(a[0].0, 0);
+    assert_eq!(a[1].0, 1, "the broker counted the retry");
+    assert_eq!(a[1].1, topic, "shown under its original topic");
+    producer.shutdown().await;
+}
