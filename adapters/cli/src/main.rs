@@ -71,12 +71,29 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         timeout: u64,
     },
+    /// Decode a frame (hex on the command line, or a file of hex or raw bytes) and
+    /// print its header, fields and body: a dissector.
+    Decode {
+        /// Hex of a whole frame (length prefix included).
+        hex: Option<String>,
+        /// Read the frame from this file instead (hex text or raw bytes).
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
 enum From {
     First,
     Last,
+}
+
+mod decode;
+
+/// Hex with any whitespace (capture files wrap lines).
+fn decode_hex(text: &str) -> Result<Vec<u8>, rocketmq_tokio::Error> {
+    let clean: String = text.split_whitespace().collect();
+    hex::decode(clean).map_err(|e| rocketmq_tokio::Error::Invalid(format!("hex: {e}")))
 }
 
 #[tokio::main]
@@ -91,6 +108,26 @@ async fn main() {
 async fn run(cli: Cli) -> Result<(), rocketmq_tokio::Error> {
     let options = ClientOptions::new(&cli.namesrv);
     match cli.command {
+        Command::Decode { hex, file } => {
+            let bytes = match (hex, file) {
+                (Some(h), _) => decode_hex(&h)?,
+                (None, Some(path)) => {
+                    let raw = std::fs::read(&path).map_err(|e| {
+                        rocketmq_tokio::Error::Invalid(format!("{}: {e}", path.display()))
+                    })?;
+                    match std::str::from_utf8(&raw) {
+                        Ok(text) if decode_hex(text).is_ok() => decode_hex(text)?,
+                        _ => raw,
+                    }
+                }
+                (None, None) => {
+                    return Err(rocketmq_tokio::Error::Invalid(
+                        "give the frame as hex or --file".into(),
+                    ))
+                }
+            };
+            decode::print(&bytes, cli.json).map_err(rocketmq_tokio::Error::Invalid)
+        }
         Command::Send {
             topic,
             body,
