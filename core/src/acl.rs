@@ -32,7 +32,7 @@
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 
-use crate::body::java_cmp;
+use crate::body::{java_cmp, EncodeBody};
 use crate::error::EncodeError;
 use crate::ext::{EncodeFields, FieldSink, FieldValue};
 use crate::out::Out;
@@ -158,6 +158,24 @@ impl<'k> SessionCredentials<'k> {
         fields: &F,
         body: &[u8],
     ) -> Result<Signature, EncodeError> {
+        self.signature_fed::<N, F>(fields, |mac| mac.update(body))
+    }
+
+    /// The signature of `fields` and a JSON body written by `body` (streamed through
+    /// the HMAC: the body need not exist in memory first).
+    pub fn signature_of_body<const N: usize, F: EncodeFields + ?Sized, B: EncodeBody>(
+        &self,
+        fields: &F,
+        body: &B,
+    ) -> Result<Signature, EncodeError> {
+        self.signature_fed::<N, F>(fields, |mac| body.encode(&mut MacOut(mac)))
+    }
+
+    fn signature_fed<const N: usize, F: EncodeFields + ?Sized>(
+        &self,
+        fields: &F,
+        feed_body: impl FnOnce(&mut Hmac<Sha1>),
+    ) -> Result<Signature, EncodeError> {
         let mut c = Collect::<N> {
             entries: heapless::Vec::new(),
             overflow: false,
@@ -187,7 +205,7 @@ impl<'k> SessionCredentials<'k> {
             }
             v.write_plain(&mut MacOut(&mut mac));
         }
-        mac.update(body);
+        feed_body(&mut mac);
         let digest = mac.finalize().into_bytes();
         let mut sig = [0u8; SIGNATURE_LEN];
         use base64::Engine as _;
@@ -198,6 +216,20 @@ impl<'k> SessionCredentials<'k> {
                 capacity: SIGNATURE_LEN as u32,
             })?;
         Ok(Signature(sig))
+    }
+
+    /// [`Signed`] fields with a signature computed elsewhere (for example by
+    /// [`signature_of_body`](Self::signature_of_body)).
+    pub fn signed_with<'a, F: ?Sized>(&self, fields: &'a F, signature: Signature) -> Signed<'a, F>
+    where
+        'k: 'a,
+    {
+        Signed {
+            fields,
+            access_key: self.access_key,
+            security_token: self.security_token,
+            signature,
+        }
     }
 }
 

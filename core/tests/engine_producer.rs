@@ -735,3 +735,194 @@ fn delay_level_and_deliver_time_travel_as_java_properties() {
         .send_batch(Instant::from_millis(2), 1_700_000_000_000, &batch)
         .is_err());
 }
+
+#[test]
+fn a_call_goes_to_its_target_and_its_response_is_read_back() {
+    use rocketmq_proto::engine::client::{CallFailure, CallTarget};
+    use rocketmq_proto::engine::Millis;
+    use rocketmq_proto::header::{TopicFilterType, UpdateAndCreateTopicRequest};
+    let mut c = client(0);
+    let req = UpdateAndCreateTopicRequest {
+        topic: "T1".into(),
+        default_topic: "TBW102".into(),
+        read_queue_nums: 8,
+        write_queue_nums: 8,
+        perm: 6,
+        topic_filter_type: TopicFilterType::SingleTag,
+        topic_sys_flag: None,
+        order: false,
+        attributes: None,
+        force: None,
+    };
+    let id = c
+        .call(
+            Instant::from_millis(0),
+            CallTarget::Address("127.0.0.1:10911"),
+            RequestCode::UPDATE_AND_CREATE_TOPIC,
+            &req,
+            b"",
+            Millis(3_000),
+        )
+        .unwrap();
+    let (sent, events) = settle(&mut c, 0);
+    assert!(events.is_empty(), "{events:?}");
+    let call = sent
+        .iter()
+        .find(|s| s.command().header.request_code() == RequestCode::UPDATE_AND_CREATE_TOPIC)
+        .expect("the call was written");
+    let cmd = call.command();
+    // Exactly the typed header's fields, as Java writes them.
+    let got: UpdateAndCreateTopicRequest<'_> = cmd.decode_fields().unwrap();
+    assert_eq!(got, req);
+    assert_eq!(cmd.fields().get("perm").unwrap(), "6");
+    assert_eq!(cmd.fields().get("order").unwrap(), "false");
+
+    feed(
+        &mut c,
+        5,
+        call.conn,
+        &response(
+            cmd.header.opaque,
+            ResponseCode::SUCCESS,
+            &[("x", "1")],
+            b"done",
+        ),
+    );
+    let (_, events) = drain(&mut c, 5);
+    assert!(
+        matches!(events[..], [Event::CallDone { id: got }] if got == id),
+        "{events:?}"
+    );
+    let r = c.call_response(id).unwrap().unwrap();
+    assert_eq!(r.header.response_code(), ResponseCode::SUCCESS);
+    assert_eq!(r.fields().get("x").unwrap(), "1");
+    assert_eq!(r.body, b"done");
+    c.release_call(id);
+    assert!(c.call_response(id).is_none());
+    assert_eq!(c.in_flight(), 0);
+
+    // No answer: a timeout at the call's deadline, nothing left in flight.
+    let id = c
+        .call(
+            Instant::from_millis(10),
+            CallTarget::NameServer,
+            RequestCode::GET_BROKER_CLUSTER_INFO,
+            &rocketmq_proto::ext::EmptyFields,
+            b"",
+            Millis(500),
+        )
+        .unwrap();
+    let (sent, _) = settle(&mut c, 10);
+    assert!(sent
+        .iter()
+        .any(|s| s.command().header.request_code() == RequestCode::GET_BROKER_CLUSTER_INFO));
+    assert!(c.poll_timeout().unwrap() <= Instant::from_millis(510));
+    c.handle_timeout(Instant::from_millis(510));
+    let (_, events) = drain(&mut c, 510);
+    assert!(
+        matches!(events[..], [Event::CallDone { id: got }] if got == id),
+        "{events:?}"
+    );
+    assert_eq!(
+        c.call_response(id).unwrap().unwrap_err(),
+        CallFailure::Timeout
+    );
+    c.release_call(id);
+    assert_eq!(c.in_flight(), 0);
+
+    // The connection lost: a transport failure.
+    let id = c
+        .call(
+            Instant::from_millis(600),
+            CallTarget::Address("127.0.0.1:10911"),
+            RequestCode::GET_BROKER_CLUSTER_INFO,
+            &rocketmq_proto::ext::EmptyFields,
+            b"",
+            Millis(3_000),
+        )
+        .unwrap();
+    let (sent, _) = settle(&mut c, 600);
+    let conn = sent.last().unwrap().conn;
+    c.handle_closed(Instant::from_millis(601), conn);
+    let (_, events) = drain(&mut c, 601);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::CallDone { id: got } if *got == id)),
+        "{events:?}"
+    );
+    assert_eq!(
+        c.call_response(id).unwrap().unwrap_err(),
+        CallFailure::Transport
+    );
+}
+
+#[test]
+fn with_acl_credentials_every_request_is_signed_and_replies_are_not() {
+    use rocketmq_proto::acl::{SessionCredentials, DEFAULT_MAX_SIGNED_FIELDS};
+    use rocketmq_proto::engine::client::Credentials;
+    let id = ClientId::build(
+        "127.0.0.1",
+        InstanceName::Process { pid: 7, nonce: 1 },
+        None,
+    )
+    .unwrap();
+    let uniq = UniqKeyGenerator::new("127.0.0.1".parse().unwrap(), 7, 0x2A3B4C5D);
+    let mut config = Config::new(id);
+    config.credentials = Some(Credentials::new("rocketmq2", "12345678").unwrap());
+    let mut c = TestClient::new(config, uniq, 42, Instant::from_millis(0));
+    c.set_namesrv(NS).unwrap();
+    c.register_producer("PG").unwrap();
+
+    // A route query, a heartbeat (JSON body streamed through the HMAC), a send (raw
+    // body), and a reply to a broker's request.
+    let (_, conns) = send_through_route(&mut c, 0, &[("broker-a", "127.0.0.1:10911")]);
+    c.handle_connected(Instant::from_millis(1), conns[0].0);
+    let request = {
+        let enc = CommandEncoder::new(SerializeType::Json);
+        let h = Header::request(RequestCode(9999), 77);
+        let mut out = vec![0u8; 256];
+        let n = enc.encode(&mut out, &h, &NoFields, b"").unwrap();
+        out.truncate(n);
+        out
+    };
+    feed(&mut c, 1, conns[0].0, &request);
+    let (sent, _) = drain_all(&mut c, 1);
+    let mut codes = Vec::new();
+    for s in &sent {
+        let cmd = s.command();
+        let fields = cmd.fields();
+        if cmd.header.is_response() {
+            assert!(fields.get("Signature").is_none(), "replies are not signed");
+            codes.push(-1);
+            continue;
+        }
+        codes.push(cmd.header.code);
+        assert_eq!(fields.get("AccessKey").unwrap(), "rocketmq2");
+        let signature = fields.get("Signature").expect("signed");
+        // What a broker checks: the other fields and the body, signed again.
+        let others: Vec<(String, String)> = fields
+            .iter()
+            .filter(|(k, _)| *k != "Signature")
+            .map(|(k, v)| (k.to_cow().into_owned(), v.to_cow().into_owned()))
+            .collect();
+        let others: Vec<(&str, &str)> = others
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let expected = SessionCredentials::new("rocketmq2", "12345678")
+            .signature::<DEFAULT_MAX_SIGNED_FIELDS, _>(&others[..], cmd.body)
+            .unwrap();
+        assert_eq!(
+            expected,
+            signature.to_cow().as_ref(),
+            "code {}",
+            cmd.header.code
+        );
+    }
+    // Heartbeat (34), send (310) and the reply were all there.
+    assert!(
+        codes.contains(&34) && codes.contains(&310) && codes.contains(&-1),
+        "{codes:?}"
+    );
+}

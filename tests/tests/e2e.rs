@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use rocketmq_tokio::{
-    ClientOptions, ConsumeFromWhere, ConsumeResult, Message, Producer, PushConsumer,
-    ReceivedMessage,
+    Admin, ClientOptions, ConsumeFromWhere, ConsumeResult, Message, Producer, PushConsumer,
+    ReceivedMessage, TopicConfig,
 };
 
 fn options() -> ClientOptions {
@@ -422,4 +422,169 @@ async fn a_failed_message_comes_back_through_the_retry_topic() {
     assert_eq!(a[1].0, 1, "the broker counted the retry");
     assert_eq!(a[1].1, topic, "shown under its original topic");
     producer.shutdown().await;
+}
+
+/// A broadcasting consumer collecting message bodies, its offsets in `file`.
+async fn broadcast_member(
+    topic: &str,
+    group: &str,
+    file: &std::path::Path,
+) -> (PushConsumer, Arc<Mutex<Vec<String>>>) {
+    let got: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = got.clone();
+    let consumer = PushConsumer::builder(options(), group)
+        .subscribe(topic, "*")
+        .broadcasting()
+        .offset_file(file)
+        .from_where(ConsumeFromWhere::FirstOffset)
+        .start(move |msgs| {
+            let sink = sink.clone();
+            async move {
+                for m in msgs {
+                    sink.lock()
+                        .unwrap()
+                        .push(String::from_utf8(m.body.to_vec()).unwrap());
+                }
+                ConsumeResult::Success
+            }
+        })
+        .await
+        .unwrap();
+    (consumer, got)
+}
+
+async fn wait_for(got: &Mutex<Vec<String>>, want: usize, limit: Duration) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while got.lock().unwrap().len() < want && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_broadcasting_consumer_resumes_from_its_offset_file() {
+    let topic = unique("E2E_bfile");
+    let producer = ready_producer().await;
+    for i in 0..10 {
+        producer
+            .send(Message::new(&topic, format!("first{i}")))
+            .await
+            .unwrap();
+    }
+    let group = unique("CG");
+    let dir = std::env::temp_dir().join(unique("rmq-offsets"));
+    let file = dir.join("offsets.json");
+
+    let (consumer, got) = broadcast_member(&topic, &group, &file).await;
+    wait_for(&got, 10, Duration::from_secs(30)).await;
+    consumer.shutdown().await;
+    let mut first = got.lock().unwrap().clone();
+    first.sort();
+    assert_eq!(first.len(), 10, "all of the first round: {first:?}");
+
+    // The file is Java's format and adds up to what was consumed.
+    let text = std::fs::read_to_string(&file).expect("offsets stored at shutdown");
+    assert!(
+        text.starts_with(r#"{"offsetTable":{{"brokerName":"#),
+        "{text}"
+    );
+    let stored: i64 = text
+        .split("}:")
+        .skip(1)
+        .map(|s| s.split([',', '}']).next().unwrap().parse::<i64>().unwrap())
+        .sum();
+    assert_eq!(stored, 10, "offsets sum to the messages consumed: {text}");
+
+    for i in 0..5 {
+        producer
+            .send(Message::new(&topic, format!("second{i}")))
+            .await
+            .unwrap();
+    }
+    let (consumer, got) = broadcast_member(&topic, &group, &file).await;
+    wait_for(&got, 5, Duration::from_secs(30)).await;
+    // Time for anything re-delivered from the first round to show up.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    consumer.shutdown().await;
+    let mut second = got.lock().unwrap().clone();
+    second.sort();
+    assert_eq!(
+        second,
+        (0..5).map(|i| format!("second{i}")).collect::<Vec<_>>(),
+        "only the new messages after a restart"
+    );
+    producer.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_creates_a_topic_and_reads_route_cluster_offsets_and_messages() {
+    let admin = Admin::start(options()).await.unwrap();
+    let cluster = admin.cluster().await.unwrap();
+    assert!(!cluster.brokers.is_empty(), "{cluster:?}");
+    let master = cluster.brokers[0].master().expect("a master").to_owned();
+
+    let topic = unique("E2E_admin");
+    admin
+        .create_topic(
+            &topic,
+            TopicConfig {
+                queues: 3,
+                ..TopicConfig::default()
+            },
+        )
+        .await
+        .unwrap();
+    // The broker registers the new topic with the NameServer on its own schedule.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    let route = loop {
+        match admin.route(&topic).await {
+            Ok(r) => break r,
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => panic!("no route for the created topic: {e}"),
+        }
+    };
+    assert_eq!(route.queues.len(), 1, "{route:?}");
+    assert_eq!(route.queues[0].write_queues, 3);
+    assert_eq!(route.queues[0].read_queues, 3);
+    assert_eq!(route.brokers[0].master(), Some(master.as_str()));
+
+    let producer = ready_producer().await;
+    let mut receipts = Vec::new();
+    for i in 0..6 {
+        let r = producer
+            .send(Message::new(&topic, format!("m{i}")).with_keys(format!("order-{i}")))
+            .await
+            .unwrap();
+        receipts.push(r);
+    }
+    // Consume all six, then the lag is zero everywhere.
+    let group = unique("CG");
+    let got = consume(&topic, &group, "*", 6, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 6);
+    let offsets = admin.consumer_offsets(&group, &topic).await.unwrap();
+    assert_eq!(offsets.len(), 3, "{offsets:?}");
+    assert_eq!(offsets.iter().map(|q| q.broker_offset).sum::<i64>(), 6);
+    assert!(offsets.iter().all(|q| q.lag() == 0), "{offsets:?}");
+    // A group that never consumed lags by everything.
+    let idle = admin.consumer_offsets(&unique("CG"), &topic).await.unwrap();
+    assert_eq!(idle.iter().map(|q| q.lag()).sum::<i64>(), 6, "{idle:?}");
+
+    // Look messages up by producer id and by key.
+    let by_id = admin
+        .message_by_id(&topic, &receipts[2].msg_id)
+        .await
+        .unwrap();
+    assert_eq!(by_id.body.as_ref(), b"m2");
+    let by_key = admin
+        .messages_by_key(&topic, "order-4", 10, 0, i64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(by_key.len(), 1, "{by_key:?}");
+    assert_eq!(by_key[0].body.as_ref(), b"m4");
+
+    producer.shutdown().await;
+    admin.shutdown().await;
 }

@@ -25,6 +25,7 @@ pub struct ClientOptions {
     instance_name: Option<String>,
     send_timeout: Duration,
     request_timeout: Duration,
+    credentials: Option<(String, String)>,
 }
 
 impl ClientOptions {
@@ -36,6 +37,7 @@ impl ClientOptions {
             instance_name: None,
             send_timeout: Duration::from_secs(3),
             request_timeout: Duration::from_secs(3),
+            credentials: None,
         }
     }
 
@@ -68,9 +70,28 @@ impl ClientOptions {
         self
     }
 
+    /// Sign every request with ACL credentials (Java `AclClientRPCHook`): access key
+    /// and secret key, each at most 128 bytes.
+    pub fn credentials(
+        mut self,
+        access_key: impl Into<String>,
+        secret_key: impl Into<String>,
+    ) -> Self {
+        self.credentials = Some((access_key.into(), secret_key.into()));
+        self
+    }
+
     /// The NameServer list.
     pub fn namesrv_addr(&self) -> &str {
         &self.namesrv
+    }
+
+    pub(crate) fn request_timeout_value(&self) -> Duration {
+        self.request_timeout
+    }
+
+    pub(crate) fn namespace_value(&self) -> Option<&str> {
+        self.namespace.as_deref()
     }
 
     pub(crate) fn engine_config(&self) -> Result<Config, Error> {
@@ -91,6 +112,12 @@ impl ClientOptions {
                 ns.as_str()
                     .try_into()
                     .map_err(|_| Error::Invalid("namespace too long".into()))?,
+            );
+        }
+        if let Some((ak, sk)) = &self.credentials {
+            config.credentials = Some(
+                rocketmq_proto::engine::client::Credentials::new(ak, sk)
+                    .ok_or_else(|| Error::Invalid("ACL keys longer than 128 bytes".into()))?,
             );
         }
         Ok(config)

@@ -56,6 +56,7 @@ pub struct PushConsumerBuilder {
     orderly: bool,
     concurrency: usize,
     batch_size: i32,
+    offset_file: Option<std::path::PathBuf>,
 }
 
 impl PushConsumer {
@@ -70,6 +71,7 @@ impl PushConsumer {
             orderly: false,
             concurrency: 20,
             batch_size: 32,
+            offset_file: None,
         }
     }
 
@@ -113,6 +115,17 @@ impl PushConsumerBuilder {
         self
     }
 
+    /// Broadcasting: keep the local offsets in `path` (default, as Java:
+    /// `~/.rocketmq_offsets/<client id>/<group>/offsets.json`, which only survives a
+    /// restart with a fixed [`ClientOptions::instance_name`]). The file is read at
+    /// start, so a restarted consumer resumes where it stopped, and rewritten (whole,
+    /// atomically) after offsets move and at shutdown. The format is Java's, so the
+    /// file can be handed between a Java consumer and this one.
+    pub fn offset_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.offset_file = Some(path.into());
+        self
+    }
+
     /// Where a queue without a committed offset starts (default: the end).
     pub fn from_where(mut self, from: ConsumeFromWhere) -> Self {
         self.from_where = from;
@@ -147,7 +160,13 @@ impl PushConsumerBuilder {
         if self.subscriptions.is_empty() {
             return Err(Error::Invalid("subscribe to at least one topic".into()));
         }
-        let handle = Handle::spawn(self.options.engine_config()?, self.options.namesrv_addr())?;
+        let engine_config = self.options.engine_config()?;
+        let offset_file = (self.model == MessageModel::Broadcasting).then(|| {
+            self.offset_file.clone().unwrap_or_else(|| {
+                crate::offset_file::default_path(engine_config.client_id.as_str(), &self.group)
+            })
+        });
+        let handle = Handle::spawn(engine_config, self.options.namesrv_addr())?;
         let mut config = if self.orderly {
             ConsumerConfig::orderly("")
         } else {
@@ -159,6 +178,7 @@ impl PushConsumerBuilder {
         let settings = ConsumerSettings {
             group: self.group.clone(),
             config,
+            offset_file,
         };
         let (tx, rx) = mpsc::unbounded_channel();
         for (topic, expression, sql92) in self.subscriptions {

@@ -10,9 +10,11 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use bytes::{Bytes, BytesMut};
+use rocketmq_proto::codes::{RequestCode, ResponseCode};
 use rocketmq_proto::collections::Growable;
 use rocketmq_proto::engine::client::{
-    CheckId, Client, Config, ConsumerConfig, DeliveryId, Event, SendReceipt, TransactionCheck,
+    CallFailure, CallTarget, CheckId, Client, Config, ConsumerConfig, DeliveryId, Event,
+    SendReceipt, TransactionCheck,
 };
 use rocketmq_proto::engine::{ConnId, Instant as EngineInstant, Millis};
 use rocketmq_proto::error::EncodeError;
@@ -89,6 +91,35 @@ pub(crate) enum Command {
         drain: Duration,
         done: oneshot::Sender<()>,
     },
+    /// One request composed by the caller (admin): to `target` (`None`: the NameServer).
+    Call {
+        target: Option<String>,
+        code: RequestCode,
+        fields: Vec<(String, String)>,
+        body: Bytes,
+        timeout: Duration,
+        done: Reply<CallResponse>,
+    },
+}
+
+/// The response to a [`Command::Call`], copied out of the engine.
+#[derive(Debug, Clone)]
+pub(crate) struct CallResponse {
+    pub(crate) code: ResponseCode,
+    pub(crate) remark: String,
+    pub(crate) fields: Vec<(String, String)>,
+    pub(crate) body: Bytes,
+}
+
+impl CallResponse {
+    /// The value of field `key`.
+    pub(crate) fn field(&self, key: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// A reply to a request-reply request.
@@ -105,6 +136,8 @@ pub struct ReceivedReply {
 pub(crate) struct ConsumerSettings {
     pub(crate) group: String,
     pub(crate) config: ConsumerConfig<'static>,
+    /// Broadcasting: where the local offsets are kept.
+    pub(crate) offset_file: Option<std::path::PathBuf>,
 }
 
 /// A batch handed to the consumer's dispatch task.
@@ -137,10 +170,12 @@ impl Handle {
             conns: HashMap::new(),
             sends: HashMap::new(),
             requests: HashMap::new(),
+            calls: HashMap::new(),
             deliveries: None,
             checks: None,
             scratch: vec![0u8; 1 << 20],
             shutdown: None,
+            offset_file: None,
         };
         tokio::spawn(driver.run());
         Ok(Handle { tx })
@@ -176,11 +211,15 @@ struct Driver {
     conns: HashMap<ConnId, ConnState>,
     sends: HashMap<u32, (Reply<SendReceipt>, String)>,
     requests: HashMap<u32, (Reply<ReceivedReply>, String)>,
+    /// Calls in progress, with where they went (for errors).
+    calls: HashMap<u32, (Reply<CallResponse>, String)>,
     deliveries: Option<mpsc::UnboundedSender<Batch>>,
     checks: Option<mpsc::UnboundedSender<TransactionCheck>>,
     /// `poll_transmit` writes here first (grown when a frame needs more).
     scratch: Vec<u8>,
     shutdown: Option<oneshot::Sender<()>>,
+    /// Broadcasting: the file holding the local offsets.
+    offset_file: Option<std::path::PathBuf>,
 }
 
 impl Driver {
@@ -340,10 +379,19 @@ impl Driver {
                 } else {
                     self.engine.subscribe(now, wall, &cfg, &topic, &expression)
                 };
-                if r.is_ok() {
+                let r = r.map_err(Error::from).and_then(|()| {
                     self.deliveries = Some(deliveries);
-                }
-                let _ = done.send(r.map_err(Error::from));
+                    match (&settings.offset_file, &self.offset_file) {
+                        (Some(path), None) => {
+                            self.offset_file = Some(path.clone());
+                            // Before the next timeout: the engine reads them when it
+                            // first takes the queues.
+                            crate::offset_file::load(path, &mut self.engine)
+                        }
+                        _ => Ok(()),
+                    }
+                });
+                let _ = done.send(r);
             }
             Command::SendTransactional { msg, done } => {
                 match msg.with_view(|m| self.engine.send_transactional(now, wall, m)) {
@@ -374,6 +422,36 @@ impl Driver {
             }
             Command::Ack(id) => self.engine.ack(now, id),
             Command::Nack(id, level) => self.engine.nack(now, id, level),
+            Command::Call {
+                target,
+                code,
+                fields,
+                body,
+                timeout,
+                done,
+            } => {
+                let pairs: Vec<(&str, &str)> = fields
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                let where_ = target.clone().unwrap_or_else(|| "the NameServer".into());
+                let target = match &target {
+                    Some(addr) => CallTarget::Address(addr),
+                    None => CallTarget::NameServer,
+                };
+                let timeout = Millis(timeout.as_millis() as u64);
+                match self
+                    .engine
+                    .call(now, target, code, &pairs[..], &body, timeout)
+                {
+                    Ok(id) => {
+                        self.calls.insert(id.0, (done, where_));
+                    }
+                    Err(e) => {
+                        let _ = done.send(Err(e.into()));
+                    }
+                }
+            }
             Command::Shutdown { drain, done } => {
                 self.engine.shutdown(now, Millis(drain.as_millis() as u64));
                 self.shutdown = Some(done);
@@ -536,6 +614,47 @@ impl Driver {
                     let _ = self.engine.answer_check(id, TransactionResolution::Unknown);
                 }
             }
+            Event::CallDone { id } => {
+                let outcome = self.engine.call_response(id).map(|r| {
+                    r.map(|cmd| CallResponse {
+                        code: cmd.header.response_code(),
+                        remark: cmd
+                            .header
+                            .remark
+                            .map(|t| t.to_cow().into_owned())
+                            .unwrap_or_default(),
+                        fields: cmd
+                            .fields()
+                            .iter()
+                            .map(|(k, v)| (k.to_cow().into_owned(), v.to_cow().into_owned()))
+                            .collect(),
+                        body: Bytes::copy_from_slice(cmd.body),
+                    })
+                });
+                self.engine.release_call(id);
+                if let (Some(outcome), Some((done, target))) = (outcome, self.calls.remove(&id.0)) {
+                    let _ = done.send(outcome.map_err(|e| match e {
+                        CallFailure::Timeout => Error::Timeout,
+                        CallFailure::NoNameServer => {
+                            Error::Invalid("no NameServer configured".into())
+                        }
+                        _ => {
+                            tracing::debug!(%target, error = ?e, "call failed");
+                            Error::Transport
+                        }
+                    }));
+                }
+            }
+            Event::PersistOffsets => {
+                if let Some(path) = &self.offset_file {
+                    // A few hundred bytes every 5 s: written in place on the driver
+                    // task rather than handed to a blocking thread, which would let
+                    // two writes race.
+                    if let Err(e) = crate::offset_file::store(path, &self.engine) {
+                        tracing::warn!(path = %path.display(), error = %e, "cannot store local offsets");
+                    }
+                }
+            }
             Event::ShutdownComplete => {
                 if let Some(done) = self.shutdown.take() {
                     let _ = done.send(());
@@ -545,6 +664,9 @@ impl Driver {
                     let _ = done.send(Err(Error::Closed));
                 }
                 for (_, (done, _)) in self.requests.drain() {
+                    let _ = done.send(Err(Error::Closed));
+                }
+                for (_, (done, _)) in self.calls.drain() {
                     let _ = done.send(Err(Error::Closed));
                 }
                 self.deliveries = None;

@@ -34,6 +34,8 @@ pub enum Error {
     Closed,
     /// Request-reply: no reply came within the timeout.
     NoReply,
+    /// A local file (a broadcasting consumer's offsets) could not be read or written.
+    Io(String),
 }
 
 impl Error {
@@ -42,7 +44,7 @@ impl Error {
         match self {
             Error::Invalid(_) => Blame::Config,
             Error::Broker { .. } | Error::NoRoute { .. } | Error::NoReply => Blame::Peer,
-            Error::Busy(_) => Blame::Resource,
+            Error::Busy(_) | Error::Io(_) => Blame::Resource,
             Error::Timeout | Error::Transport | Error::Closed => Blame::Transport,
         }
     }
@@ -106,6 +108,7 @@ impl core::fmt::Display for Error {
             Error::Busy(what) => write!(f, "too many in flight: {what}"),
             Error::Closed => f.write_str("client is shut down"),
             Error::NoReply => f.write_str("request timeout, no reply message"),
+            Error::Io(why) => write!(f, "local file: {why}"),
         }
     }
 }

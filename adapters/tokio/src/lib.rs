@@ -21,15 +21,18 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod admin;
 mod client;
 mod conn;
 mod consumer;
 mod driver;
 mod error;
 mod message;
+mod offset_file;
 mod producer;
 mod transaction;
 
+pub use admin::{Admin, BrokerInfo, Cluster, QueueInfo, QueueOffset, TopicConfig, TopicRoute};
 pub use client::ClientOptions;
 pub use consumer::{ConsumeResult, PushConsumer, PushConsumerBuilder};
 pub use driver::ReceivedReply;

@@ -6,7 +6,8 @@ use crate::error::DecodeError;
 use crate::json::{Key, Kind, Scanner};
 
 use super::message_queue::MessageQueue;
-use super::scan::{self, R};
+use super::scan::{self, EncodeBody, ObjectWriter, R};
+use crate::out::Out;
 
 /// A queue and an offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +71,42 @@ impl<'a, C: Collections> ResetOffsetBody<'a, C> {
             .iter()
             .find(|e| e.message_queue == *mq)
             .map(|e| e.offset)
+    }
+}
+
+/// Written in fastjson's map form, `{"offsetTable":{{mq}:offset,…}}`: what Java's broker
+/// sends and what Java's `LocalFileOffsetStore` keeps in `offsets.json`, so a file
+/// written here is readable by either.
+///
+/// ```
+/// # #[cfg(feature = "alloc")] {
+/// use rocketmq_proto::body::{EncodeBody, MessageQueue, MessageQueueOffset, ResetOffsetBody};
+/// use rocketmq_proto::collections::Growable;
+/// let mut body = ResetOffsetBody::<Growable> { offset_table: Vec::new() };
+/// body.offset_table.push(MessageQueueOffset {
+///     message_queue: MessageQueue { topic: "T".into(), broker_name: "b".into(), queue_id: 1 },
+///     offset: 7,
+/// });
+/// let json = body.to_vec();
+/// assert_eq!(json, br#"{"offsetTable":{{"brokerName":"b","queueId":1,"topic":"T"}:7}}"#);
+/// assert_eq!(ResetOffsetBody::<Growable>::decode(&json).unwrap(), body);
+/// # }
+/// ```
+impl<C: Collections> EncodeBody for ResetOffsetBody<'_, C> {
+    fn encode<O: Out>(&self, out: &mut O) {
+        let mut w = ObjectWriter::begin(out);
+        let out = w.key(WHAT);
+        out.put_u8(b'{');
+        for (i, e) in self.offset_table.iter().enumerate() {
+            if i > 0 {
+                out.put_u8(b',');
+            }
+            e.message_queue.encode(out);
+            out.put_u8(b':');
+            out.put_decimal(e.offset);
+        }
+        out.put_u8(b'}');
+        w.end();
     }
 }
 

@@ -37,7 +37,7 @@ use crate::codes::{LanguageCode, RequestCode, ResponseCode, SerializeType};
 use crate::collections::{Collections, List};
 use crate::command::{Command, CommandEncoder, Header};
 use crate::error::{DecodeError, EncodeError};
-use crate::ext::{EmptyFields, NoFields};
+use crate::ext::{EmptyFields, EncodeFields, NoFields};
 use crate::frame::{Decoded, FrameDecoder};
 use crate::header::{GetRouteInfoRequest, SendMessageRequest, SendMessageResponse};
 use crate::message::properties::{keys, write_properties};
@@ -49,6 +49,7 @@ use crate::producer::validate::{check_body, check_group, check_topic, Validation
 use crate::text::Text;
 
 mod admin;
+mod call;
 mod consumer;
 mod orderly;
 mod reply;
@@ -57,6 +58,7 @@ mod transaction;
 
 pub use admin::{ConsumeResult, DirectId};
 use admin::{DirectRequest, ReplyBody};
+pub use call::{CallFailure, CallId, CallTarget};
 use consumer::ConsumerState;
 pub use consumer::{ConsumerConfig, Delivery, DeliveryId, MAX_RECONSUME_TIMES};
 use reply::PendingRequest;
@@ -151,6 +153,69 @@ pub struct Config {
     /// application names are sent as `<namespace>%<name>`, messages carry
     /// `INSTANCE_ID`, and names handed back are unwrapped.
     pub namespace: Option<Name>,
+    /// ACL credentials: every request is signed with them (wire.md §9).
+    pub credentials: Option<Credentials>,
+}
+
+/// ACL credentials as the engine keeps them (owned, fixed capacity; see
+/// [`crate::acl::SessionCredentials`] for the signing).
+///
+/// ```
+/// use rocketmq_proto::engine::client::Credentials;
+/// let c = Credentials::new("rocketmq2", "12345678").unwrap();
+/// assert_eq!(format!("{c:?}"), r#"Credentials { access_key: "rocketmq2", secret_key: "***", security_token: None }"#);
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// Sent as `AccessKey`.
+    pub access_key: Name,
+    /// The HMAC key; never sent.
+    pub secret_key: Name,
+    /// Sent as `SecurityToken` and signed, when present.
+    pub security_token: Option<heapless::String<SECURITY_TOKEN_CAPACITY>>,
+}
+
+/// Longest security token [`Credentials`] keep.
+pub const SECURITY_TOKEN_CAPACITY: usize = 512;
+
+impl Credentials {
+    /// Access and secret key (each at most 128 bytes); `None` if either is longer.
+    pub fn new(access_key: &str, secret_key: &str) -> Option<Self> {
+        Some(Credentials {
+            access_key: access_key.try_into().ok()?,
+            secret_key: secret_key.try_into().ok()?,
+            security_token: None,
+        })
+    }
+
+    /// With a security token (at most [`SECURITY_TOKEN_CAPACITY`] bytes).
+    pub fn with_security_token(mut self, token: &str) -> Option<Self> {
+        self.security_token = Some(token.try_into().ok()?);
+        Some(self)
+    }
+
+    /// The borrowed form that signs.
+    pub fn session(&self) -> crate::acl::SessionCredentials<'_> {
+        crate::acl::SessionCredentials {
+            access_key: &self.access_key,
+            secret_key: &self.secret_key,
+            security_token: self.security_token.as_deref(),
+        }
+    }
+}
+
+impl core::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Keep the secret out of logs.
+        f.debug_struct("Credentials")
+            .field("access_key", &self.access_key.as_str())
+            .field("secret_key", &"***")
+            .field(
+                "security_token",
+                &self.security_token.as_ref().map(|_| "***"),
+            )
+            .finish()
+    }
 }
 
 impl Config {
@@ -169,6 +234,7 @@ impl Config {
             max_message_size: crate::producer::validate::DEFAULT_MAX_MESSAGE_SIZE,
             utc_offset_ms: 0,
             namespace: None,
+            credentials: None,
         }
     }
 }
@@ -402,6 +468,12 @@ pub enum Event {
     /// flash…) and give them back with [`Client::set_local_offset`] after a restart.
     /// Reported at most once per commit interval.
     PersistOffsets,
+    /// Call `id` ([`Client::call`]) ended: read it with [`Client::call_response`],
+    /// then free it with [`Client::release_call`].
+    CallDone {
+        /// Which call.
+        id: CallId,
+    },
 }
 
 /// Why an application call was refused at once.
@@ -584,6 +656,8 @@ enum Purpose {
         index: u8,
         delay_level: i32,
     },
+    /// An application's call.
+    Call(CallId),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -636,6 +710,9 @@ pub struct Client<C: Collections, B: MessageBuf, const INFLIGHT: usize> {
     directs: C::List<DirectRequest<B>>,
     /// Request-reply requests waiting for (or holding) their reply.
     requests: C::List<PendingRequest<B>>,
+    /// Calls ([`Client::call`]) waiting for (or holding) their response.
+    calls: C::List<call::PendingCall<B>>,
+    next_call: u32,
     next_seq: u32,
     /// Opaques for oneway requests (no in-flight entry), counted down from -1 so they
     /// never meet the in-flight table's.
@@ -674,6 +751,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             checks: C::List::default(),
             directs: C::List::default(),
             requests: C::List::default(),
+            calls: C::List::default(),
+            next_call: 0,
             next_seq: 0,
             next_oneway_opaque: -1,
         }
@@ -1545,6 +1624,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             | Purpose::Unlock { .. }
             | Purpose::EndTransaction { .. } => {}
             Purpose::Unregister { .. } => self.shutdown_tick(now),
+            Purpose::Call(id) => self.end_call(id, Err(CallFailure::Transport)),
             Purpose::SendBack { .. }
             | Purpose::ConsumerList { .. }
             | Purpose::Offset { .. }
@@ -1570,14 +1650,15 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             let rest = bytes.get(used..).unwrap_or_default();
             let decoded = self.decoder.decode(rest).and_then(|d| match d {
                 Decoded::Frame { frame, consumed } => {
-                    Command::decode(frame).map(|c| Some((c, consumed)))
+                    let raw = rest.get(..consumed).unwrap_or_default();
+                    Command::decode(frame).map(|c| Some((c, raw, consumed)))
                 }
                 Decoded::Incomplete { .. } => Ok(None),
             });
             match decoded {
-                Ok(Some((cmd, consumed))) => {
+                Ok(Some((cmd, frame, consumed))) => {
                     used += consumed;
-                    self.on_command(now, conn, &cmd);
+                    self.on_command(now, conn, &cmd, frame);
                 }
                 Ok(None) => return Ok(used),
                 Err(e) => {
@@ -1595,7 +1676,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         }
     }
 
-    fn on_command(&mut self, now: Instant, conn: ConnId, cmd: &Command<'_>) {
+    fn on_command(&mut self, now: Instant, conn: ConnId, cmd: &Command<'_>, frame: &[u8]) {
         if !cmd.header.is_response() {
             return self.on_server_request(now, conn, cmd);
         }
@@ -1622,6 +1703,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             Purpose::ConsumerList { topic } => self.on_consumer_list(now, topic, cmd),
             Purpose::Offset { token, max } => self.on_offset(now, token, max, cmd),
             Purpose::Pull { token } => self.on_pull(now, token, cmd),
+            Purpose::Call(id) => self.end_call(id, Ok(frame)),
         }
     }
 
@@ -1792,7 +1874,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     topic: Text::new(name),
                     accept_standard_json_only: None,
                 };
-                enc.encode(
+                self.encode_frame(
+                    &enc,
                     buf,
                     &self.header(RequestCode::GET_ROUTEINFO_BY_TOPIC, ob.opaque),
                     &req,
@@ -1851,7 +1934,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 if op.mode == SendMode::Oneway {
                     header = header.oneway();
                 }
-                enc.encode(buf, &header, &req.v2(), body)
+                self.encode_frame(&enc, buf, &header, &req.v2(), body)
             }
             Purpose::EndTransaction { seq } => {
                 use crate::header::EndTransactionRequest;
@@ -1876,7 +1959,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 let header = self
                     .header(RequestCode::END_TRANSACTION, ob.opaque)
                     .oneway();
-                enc.encode(buf, &header, &req, b"")
+                self.encode_frame(&enc, buf, &header, &req, b"")
             }
             Purpose::Unregister { producer } => {
                 use crate::header::UnregisterClientRequest;
@@ -1893,7 +1976,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     producer_group: producer.map(|_| Text::new(group)),
                     consumer_group: producer.is_none().then(|| Text::new(group)),
                 };
-                enc.encode(
+                self.encode_frame(
+                    &enc,
                     buf,
                     &self.header(RequestCode::UNREGISTER_CLIENT, ob.opaque),
                     &req,
@@ -1908,11 +1992,38 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             | Purpose::Unlock { .. }
             | Purpose::SendBack { .. } => self.encode_consumer_request(&enc, ob, buf),
             Purpose::Reply(body) => self.encode_reply(&enc, ob, *body, buf),
+            Purpose::Call(id) => self.encode_call(&enc, ob, *id, buf),
         }
     }
 
+    /// Encode one frame; a request is signed when ACL credentials are configured
+    /// (Java's `AclClientRPCHook` signs what the client sends, not its replies).
+    fn encode_frame<F: EncodeFields + ?Sized>(
+        &self,
+        enc: &CommandEncoder,
+        buf: &mut [u8],
+        header: &Header<'_>,
+        fields: &F,
+        body: &[u8],
+    ) -> Result<usize, EncodeError> {
+        match self.credentials(header) {
+            Some(creds) => enc.encode(buf, header, &creds.sign(fields, body)?, body),
+            None => enc.encode(buf, header, fields, body),
+        }
+    }
+
+    /// The credentials that sign `header`'s frame, if any.
+    fn credentials(&self, header: &Header<'_>) -> Option<crate::acl::SessionCredentials<'_>> {
+        self.config
+            .credentials
+            .as_ref()
+            .filter(|_| !header.is_response())
+            .map(Credentials::session)
+    }
+
     /// A frame with a JSON body written straight into `buf` after the header (no
-    /// intermediate copy): the body is measured first, then both are written.
+    /// intermediate copy): the body is measured first (and, for a signed request,
+    /// streamed through the HMAC), then both are written.
     fn encode_with_body(
         &self,
         enc: &CommandEncoder,
@@ -1920,13 +2031,40 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         header: &Header<'_>,
         body: &impl EncodeBody,
     ) -> Result<usize, EncodeError> {
+        match self.credentials(header) {
+            Some(creds) => {
+                let sig = creds
+                    .signature_of_body::<{ crate::acl::DEFAULT_MAX_SIGNED_FIELDS }, _, _>(
+                        &EmptyFields,
+                        body,
+                    )?;
+                self.write_with_body(
+                    enc,
+                    buf,
+                    header,
+                    &creds.signed_with(&EmptyFields, sig),
+                    body,
+                )
+            }
+            None => self.write_with_body(enc, buf, header, &EmptyFields, body),
+        }
+    }
+
+    fn write_with_body<F: EncodeFields + ?Sized>(
+        &self,
+        enc: &CommandEncoder,
+        buf: &mut [u8],
+        header: &Header<'_>,
+        fields: &F,
+        body: &impl EncodeBody,
+    ) -> Result<usize, EncodeError> {
         let body_len = body.encoded_len();
-        let header_len = enc.header_len(header, &EmptyFields)?;
+        let header_len = enc.header_len(header, fields)?;
         let prefix = crate::frame::prefix(self.config.serialize_type, header_len, body_len)
             .ok_or(EncodeError::ValueOutOfRange { field: "length" })?;
         let mut out = SliceOut::new(buf);
         out.put(&prefix);
-        enc.write_header(&mut out, header, &EmptyFields)?;
+        enc.write_header(&mut out, header, fields)?;
         body.encode(&mut out);
         out.finish()
     }
@@ -1971,6 +2109,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         if let Some(c) = self.consumer.as_mut().filter(|c| c.persist_pending) {
             c.persist_pending = false;
             return Some(Event::PersistOffsets);
+        }
+        if let Some(e) = self.call_event() {
+            return Some(e);
         }
         loop {
             if let Some(e) = self.request_event() {
@@ -2053,6 +2194,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         while let Some((_, conn, purpose)) = self.inflight.poll_expired(now) {
             self.outbound
                 .retain_where(|o| !(o.conn == conn && matches!(&o.purpose, p if *p == purpose)));
+            if let Purpose::Call(id) = purpose {
+                self.end_call(id, Err(CallFailure::Timeout));
+                continue;
+            }
             if let Purpose::Route { .. } = purpose {
                 if let Some(addr) = self
                     .conns

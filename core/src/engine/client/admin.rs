@@ -201,8 +201,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     &NoFields,
                     b"",
                 ),
-            ReplyBody::Empty => enc.encode(buf, &header, &NoFields, b""),
-            ReplyBody::UnknownGroup => enc.encode(
+            ReplyBody::Empty => self.encode_frame(enc, buf, &header, &NoFields, b""),
+            ReplyBody::UnknownGroup => self.encode_frame(
+                enc,
                 buf,
                 &header.with_remark("The Consumer Group not exist in this consumer"),
                 &NoFields,

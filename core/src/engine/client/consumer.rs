@@ -1372,7 +1372,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     consumer_group: Text::new(&c.group),
                     broker_name: None,
                 };
-                enc.encode(
+                self.encode_frame(
+                    enc,
                     buf,
                     &self.header(RequestCode::GET_CONSUMER_LIST_BY_GROUP, ob.opaque),
                     &req,
@@ -1389,7 +1390,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                         committed: None,
                         broker_name: Some(Text::new(&q.broker)),
                     };
-                    enc.encode(
+                    self.encode_frame(
+                        enc,
                         buf,
                         &self.header(RequestCode::GET_MAX_OFFSET, ob.opaque),
                         &req,
@@ -1403,7 +1405,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                         set_zero_if_not_found: None,
                         broker_name: Some(Text::new(&q.broker)),
                     };
-                    enc.encode(
+                    self.encode_frame(
+                        enc,
                         buf,
                         &self.header(RequestCode::QUERY_CONSUMER_OFFSET, ob.opaque),
                         &req,
@@ -1439,7 +1442,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     proxy_forward_client_id: None,
                     broker_name: Some(Text::new(&q.broker)),
                 };
-                enc.encode(
+                self.encode_frame(
+                    enc,
                     buf,
                     &self.header(RequestCode::PULL_MESSAGE, ob.opaque),
                     &req,
@@ -1462,7 +1466,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     commit_offset: offset,
                     broker_name: Some(Text::new(broker)),
                 };
-                enc.encode(
+                self.encode_frame(
+                    enc,
                     buf,
                     &self
                         .header(RequestCode::UPDATE_CONSUMER_OFFSET, ob.opaque)
@@ -1546,7 +1551,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     max_reconsume_times: Some(c.max_reconsume_times),
                     broker_name: Some(Text::new(&q.broker)),
                 };
-                enc.encode(
+                self.encode_frame(
+                    enc,
                     buf,
                     &self.header(RequestCode::CONSUMER_SEND_MSG_BACK, ob.opaque),
                     &req,
