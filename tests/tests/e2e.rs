@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use rocketmq_tokio::{
-    Admin, ClientOptions, ConsumeFromWhere, ConsumeResult, Message, Producer, PushConsumer,
-    ReceivedMessage, TopicConfig,
+    Admin, ClientOptions, ConsumeFromWhere, ConsumeResult, LitePullConsumer, Message, Producer,
+    PushConsumer, ReceivedMessage, TopicConfig,
 };
 
 fn options() -> ClientOptions {
@@ -587,4 +587,93 @@ async fn admin_creates_a_topic_and_reads_route_cluster_offsets_and_messages() {
 
     producer.shutdown().await;
     admin.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lite_pull_subscribe_poll_commit_then_assign_seek_and_stream() {
+    let topic = unique("E2E_lite");
+    let producer = ready_producer().await;
+    for i in 0..20 {
+        producer
+            .send(Message::new(&topic, format!("l{i}")))
+            .await
+            .unwrap();
+    }
+    let group = unique("CG");
+    let mut consumer = LitePullConsumer::builder(options(), &group)
+        .subscribe(&topic, "*")
+        .from_where(ConsumeFromWhere::FirstOffset)
+        .auto_commit(false)
+        .start()
+        .await
+        .unwrap();
+    let mut got = BTreeSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while got.len() < 20 && tokio::time::Instant::now() < deadline {
+        for m in consumer.poll(Duration::from_millis(500)).await {
+            got.insert(String::from_utf8(m.body.to_vec()).unwrap());
+        }
+    }
+    assert_eq!(got.len(), 20);
+    let held = consumer.assignment().await.unwrap();
+    assert_eq!(held.len(), 4, "one member holds every queue: {held:?}");
+    consumer.commit().unwrap();
+    consumer.shutdown().await;
+    // Committed: the group has nothing left to consume.
+    let admin = Admin::start(options()).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let offsets = admin.consumer_offsets(&group, &topic).await.unwrap();
+        let lag: i64 = offsets.iter().map(|q| q.lag()).sum();
+        if lag == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "lag stays {lag}: {offsets:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Assign one queue, read it through the Stream, seek back to 0 and read it again.
+    let route = admin.route(&topic).await.unwrap();
+    let broker = route.brokers[0].name.clone();
+    let mut consumer = LitePullConsumer::builder(options(), &unique("CG"))
+        .from_where(ConsumeFromWhere::FirstOffset)
+        .start()
+        .await
+        .unwrap();
+    consumer.assign(&[(&topic, &broker, 1)]).await.unwrap();
+    let queue_msgs = got.len() / 4; // ready_producer's sends spread evenly over 4 queues
+    let mut first = Vec::new();
+    while first.len() < queue_msgs {
+        let next = std::future::poll_fn(|cx| {
+            futures_core::Stream::poll_next(std::pin::Pin::new(&mut consumer), cx)
+        });
+        let m = tokio::time::timeout(Duration::from_secs(20), next)
+            .await
+            .expect("a message within 20 s")
+            .unwrap();
+        assert_eq!(m.queue_id, 1);
+        first.push((m.queue_offset, String::from_utf8(m.body.to_vec()).unwrap()));
+    }
+    assert!(consumer.seek(&topic, &broker, 1, 0).await.unwrap());
+    let mut again = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while again.len() < first.len() && tokio::time::Instant::now() < deadline {
+        for m in consumer.poll(Duration::from_millis(500)).await {
+            again.push((m.queue_offset, String::from_utf8(m.body.to_vec()).unwrap()));
+        }
+    }
+    assert_eq!(
+        again, first,
+        "after seek(0) the queue is read again from its start"
+    );
+    assert!(
+        !consumer.seek(&topic, &broker, 3, 0).await.unwrap(),
+        "queue 3 is not held"
+    );
+    consumer.shutdown().await;
+    admin.shutdown().await;
+    producer.shutdown().await;
 }

@@ -91,6 +91,25 @@ pub(crate) enum Command {
         drain: Duration,
         done: oneshot::Sender<()>,
     },
+    /// Lite pull: consume exactly these queues (topic, broker name, queue id).
+    Assign {
+        settings: ConsumerSettings,
+        queues: Vec<(String, String, i32)>,
+        deliveries: mpsc::UnboundedSender<Batch>,
+        done: Reply<()>,
+    },
+    /// Lite pull: move a queue's position.
+    Seek {
+        topic: String,
+        broker: String,
+        queue_id: i32,
+        offset: i64,
+        done: Reply<bool>,
+    },
+    /// Commit consumed offsets now.
+    Commit,
+    /// The queues the consumer holds now.
+    Assignment(Reply<Vec<(String, String, i32)>>),
     /// One request composed by the caller (admin): to `target` (`None`: the NameServer).
     Call {
         target: Option<String>,
@@ -451,6 +470,44 @@ impl Driver {
                         let _ = done.send(Err(e.into()));
                     }
                 }
+            }
+            Command::Assign {
+                settings,
+                queues,
+                deliveries,
+                done,
+            } => {
+                let cfg = ConsumerConfig {
+                    group: &settings.group,
+                    ..settings.config
+                };
+                let list: Vec<(&str, &str, i32)> = queues
+                    .iter()
+                    .map(|(t, b, q)| (t.as_str(), b.as_str(), *q))
+                    .collect();
+                let r = self.engine.assign(now, wall, &cfg, &list);
+                if r.is_ok() {
+                    self.deliveries = Some(deliveries);
+                }
+                let _ = done.send(r.map_err(Error::from));
+            }
+            Command::Seek {
+                topic,
+                broker,
+                queue_id,
+                offset,
+                done,
+            } => {
+                let _ = done.send(Ok(self.engine.seek(now, &topic, &broker, queue_id, offset)));
+            }
+            Command::Commit => self.engine.commit(),
+            Command::Assignment(done) => {
+                let owned = self
+                    .engine
+                    .owned_queues()
+                    .map(|(t, b, q)| (t.to_owned(), b.to_owned(), q))
+                    .collect();
+                let _ = done.send(Ok(owned));
             }
             Command::Shutdown { drain, done } => {
                 self.engine.shutdown(now, Millis(drain.as_millis() as u64));
