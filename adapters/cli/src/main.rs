@@ -71,6 +71,32 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         timeout: u64,
     },
+    /// Show where a topic lives: brokers, addresses, queues.
+    Route {
+        /// Topic.
+        topic: String,
+    },
+    /// Topic administration.
+    Topic {
+        #[command(subcommand)]
+        action: TopicAction,
+    },
+    /// List the brokers the NameServer knows.
+    Cluster,
+    /// A consumer group's offsets and lag on a topic, queue by queue.
+    Offsets {
+        /// Consumer group.
+        #[arg(long)]
+        group: String,
+        /// Topic.
+        #[arg(long)]
+        topic: String,
+    },
+    /// Measure throughput and latency.
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
     /// Decode a frame (hex on the command line, or a file of hex or raw bytes) and
     /// print its header, fields and body: a dissector.
     Decode {
@@ -82,12 +108,75 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum TopicAction {
+    /// Create (or update) a topic on every master broker.
+    Create {
+        /// Topic.
+        topic: String,
+        /// Read and write queues per master.
+        #[arg(long, default_value_t = 8)]
+        queues: i32,
+        /// Permission: 6 read+write, 4 read only, 2 write only.
+        #[arg(long, default_value_t = 6)]
+        perm: i32,
+        /// An ordered topic.
+        #[arg(long)]
+        order: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchWhat {
+    /// Send messages as fast as the mode allows.
+    Produce {
+        /// Topic.
+        #[arg(long, default_value = "BenchmarkTest")]
+        topic: String,
+        /// sync: N tasks each waiting for its send; async: one pipeline of N in flight.
+        #[arg(long, value_enum, default_value_t = bench::Mode::Sync)]
+        mode: bench::Mode,
+        /// Sync senders, or sends in flight in async mode (Java's tool: 64 threads).
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Body size in bytes (Java's tool: 128).
+        #[arg(long, default_value_t = 128)]
+        size: usize,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        /// Stop after this many messages.
+        #[arg(long)]
+        count: Option<u64>,
+        /// Producer group.
+        #[arg(long, default_value = "rmq_bench_producer")]
+        group: String,
+    },
+    /// Consume a topic from its first offset and time it.
+    Consume {
+        /// Topic.
+        #[arg(long, default_value = "BenchmarkTest")]
+        topic: String,
+        /// Consumer group (default: a new one, so the topic is read from its start).
+        #[arg(long)]
+        group: Option<String>,
+        /// Messages to consume.
+        #[arg(long)]
+        count: u64,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum From {
     First,
     Last,
 }
 
+mod admin;
+mod bench;
 mod decode;
 
 /// Hex with any whitespace (capture files wrap lines).
@@ -108,6 +197,77 @@ async fn main() {
 async fn run(cli: Cli) -> Result<(), rocketmq_tokio::Error> {
     let options = ClientOptions::new(&cli.namesrv);
     match cli.command {
+        Command::Route { topic } => admin::route(options, &topic, cli.json).await,
+        Command::Cluster => admin::cluster(options, cli.json).await,
+        Command::Topic {
+            action:
+                TopicAction::Create {
+                    topic,
+                    queues,
+                    perm,
+                    order,
+                },
+        } => {
+            let config = rocketmq_tokio::TopicConfig {
+                queues,
+                perm,
+                order,
+            };
+            admin::create_topic(options, &topic, config, cli.json).await
+        }
+        Command::Offsets { group, topic } => {
+            admin::offsets(options, &group, &topic, cli.json).await
+        }
+        Command::Bench {
+            what:
+                BenchWhat::Produce {
+                    topic,
+                    mode,
+                    concurrency,
+                    size,
+                    duration,
+                    count,
+                    group,
+                },
+        } => {
+            let args = bench::ProduceArgs {
+                topic,
+                group,
+                mode,
+                concurrency,
+                size,
+                duration: Duration::from_secs_f64(duration.max(0.0)),
+                count,
+            };
+            bench::produce(options, args, cli.json).await
+        }
+        Command::Bench {
+            what:
+                BenchWhat::Consume {
+                    topic,
+                    group,
+                    count,
+                    timeout,
+                },
+        } => {
+            let group = group.unwrap_or_else(|| {
+                format!(
+                    "rmq_bench_consumer_{}",
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis())
+                )
+            });
+            bench::consume(
+                options,
+                &topic,
+                &group,
+                count,
+                Duration::from_secs(timeout),
+                cli.json,
+            )
+            .await
+        }
         Command::Decode { hex, file } => {
             let bytes = match (hex, file) {
                 (Some(h), _) => decode_hex(&h)?,

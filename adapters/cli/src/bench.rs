@@ -1,0 +1,270 @@
+//! `rmq bench produce|consume`: throughput and latency like Java's benchmark tool
+//! (`Producer.java` / `Consumer.java` of rocketmq-example), with a live progress line
+//! and a final report (TPS, p50/p99/max latency, client CPU seconds from rusage).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use hdrhistogram::Histogram;
+use indicatif::{ProgressBar, ProgressStyle};
+use rocketmq_tokio::{
+    ClientOptions, ConsumeFromWhere, ConsumeResult, Error, Message, Producer, PushConsumer,
+};
+use serde_json::json;
+
+/// How sends are issued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// `concurrency` tasks, each sending and waiting for the result in a loop.
+    Sync,
+    /// One task keeping up to `concurrency` sends in flight.
+    Async,
+}
+
+/// What `rmq bench produce` runs.
+pub struct ProduceArgs {
+    pub topic: String,
+    pub group: String,
+    pub mode: Mode,
+    pub concurrency: usize,
+    pub size: usize,
+    pub duration: Duration,
+    pub count: Option<u64>,
+}
+
+/// CPU seconds (user + system) this process used so far.
+fn cpu_seconds() -> f64 {
+    use nix::sys::resource::{getrusage, UsageWho};
+    use nix::sys::time::TimeValLike;
+    getrusage(UsageWho::RUSAGE_SELF).map_or(0.0, |ru| {
+        (ru.user_time().num_microseconds() + ru.system_time().num_microseconds()) as f64 / 1e6
+    })
+}
+
+fn histogram() -> Histogram<u64> {
+    // Microseconds, 1 µs .. 10 min, 3 significant digits.
+    Histogram::new_with_bounds(1, 600_000_000, 3).expect("static bounds are valid")
+}
+
+/// A spinner on stderr updated every 500 ms with `line()` (hidden when stderr is not
+/// a terminal).
+fn progress(
+    line: impl Fn(Duration) -> String + Send + 'static,
+) -> (ProgressBar, tokio::task::JoinHandle<()>) {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("static template"));
+    let b = bar.clone();
+    let start = Instant::now();
+    let ticker = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            b.set_message(line(start.elapsed()));
+            b.tick();
+        }
+    });
+    (bar, ticker)
+}
+
+fn ms(micros: u64) -> f64 {
+    micros as f64 / 1000.0
+}
+
+/// `rmq bench produce`.
+pub async fn produce(
+    options: ClientOptions,
+    args: ProduceArgs,
+    as_json: bool,
+) -> Result<(), Error> {
+    let producer = Producer::start(options, &args.group).await?;
+    // The route first (as every real producer has it after its first send).
+    let body = Bytes::from(vec![b'x'; args.size]);
+    producer
+        .send(Message::new(&args.topic, body.clone()))
+        .await?;
+
+    let sent = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let (bar, ticker) = {
+        let (sent, failed) = (sent.clone(), failed.clone());
+        progress(move |t| {
+            let n = sent.load(Ordering::Relaxed);
+            format!(
+                "{:>6.1} s  sent {n}  {:.0} msg/s  errors {}",
+                t.as_secs_f64(),
+                n as f64 / t.as_secs_f64().max(1e-9),
+                failed.load(Ordering::Relaxed)
+            )
+        })
+    };
+    let cpu0 = cpu_seconds();
+    let start = Instant::now();
+    let deadline = start + args.duration;
+    let limit = args.count.unwrap_or(u64::MAX);
+    let mut hist = histogram();
+    match args.mode {
+        Mode::Sync => {
+            let mut tasks = Vec::new();
+            for _ in 0..args.concurrency.max(1) {
+                let (producer, sent, failed) = (producer.clone(), sent.clone(), failed.clone());
+                let (topic, body) = (args.topic.clone(), body.clone());
+                tasks.push(tokio::spawn(async move {
+                    let mut h = histogram();
+                    while Instant::now() < deadline && sent.load(Ordering::Relaxed) < limit {
+                        let t = Instant::now();
+                        match producer.send(Message::new(&topic, body.clone())).await {
+                            Ok(_) => {
+                                let _ = h.record(t.elapsed().as_micros() as u64);
+                                sent.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err(_) => {
+                                failed.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                    h
+                }));
+            }
+            for t in tasks {
+                if let Ok(h) = t.await {
+                    let _ = hist.add(h);
+                }
+            }
+        }
+        Mode::Async => {
+            let mut in_flight = FuturesUnordered::new();
+            let mut issued = 0u64;
+            loop {
+                let open = Instant::now() < deadline && issued < limit;
+                if open && in_flight.len() < args.concurrency.max(1) {
+                    let t = Instant::now();
+                    match producer.send_async(Message::new(&args.topic, body.clone())) {
+                        Ok(f) => {
+                            issued += 1;
+                            in_flight.push(async move { (t, f.await) });
+                            continue;
+                        }
+                        Err(_) => {
+                            failed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                match in_flight.next().await {
+                    Some((t, Ok(_))) => {
+                        let _ = hist.record(t.elapsed().as_micros() as u64);
+                        sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Some((_, Err(_))) => {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    None if !open => break,
+                    None => {}
+                }
+            }
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu0;
+    ticker.abort();
+    bar.finish_and_clear();
+    producer.shutdown().await;
+
+    let n = sent.load(Ordering::Relaxed);
+    let errors = failed.load(Ordering::Relaxed);
+    let tps = n as f64 / elapsed.max(1e-9);
+    let cpu_per_100k = if n > 0 {
+        cpu * 100_000.0 / n as f64
+    } else {
+        0.0
+    };
+    let mode = match args.mode {
+        Mode::Sync => "sync",
+        Mode::Async => "async",
+    };
+    if as_json {
+        println!(
+            "{}",
+            json!({
+                "bench": "produce", "mode": mode, "concurrency": args.concurrency,
+                "size": args.size, "messages": n, "errors": errors, "seconds": elapsed,
+                "tps": tps, "p50_ms": ms(hist.value_at_quantile(0.5)),
+                "p99_ms": ms(hist.value_at_quantile(0.99)), "max_ms": ms(hist.max()),
+                "cpu_seconds": cpu, "cpu_seconds_per_100k": cpu_per_100k,
+            })
+        );
+    } else {
+        println!(
+            "produce {mode}, concurrency {}, {} B bodies: {n} messages in {elapsed:.2} s, {errors} errors",
+            args.concurrency, args.size
+        );
+        println!(
+            "TPS {tps:.0}   latency p50 {:.3} ms  p99 {:.3} ms  max {:.3} ms   client CPU {cpu:.2} s ({cpu_per_100k:.2} s per 100k messages)",
+            ms(hist.value_at_quantile(0.5)),
+            ms(hist.value_at_quantile(0.99)),
+            ms(hist.max())
+        );
+    }
+    if n == 0 {
+        return Err(Error::Invalid("no message was sent".into()));
+    }
+    Ok(())
+}
+
+/// `rmq bench consume`: consume `count` messages of `topic` from its first offset.
+pub async fn consume(
+    options: ClientOptions,
+    topic: &str,
+    group: &str,
+    count: u64,
+    timeout: Duration,
+    as_json: bool,
+) -> Result<(), Error> {
+    let got = Arc::new(AtomicU64::new(0));
+    let (bar, ticker) = {
+        let got = got.clone();
+        progress(move |t| {
+            let n = got.load(Ordering::Relaxed);
+            format!(
+                "{:>6.1} s  consumed {n}/{count}  {:.0} msg/s",
+                t.as_secs_f64(),
+                n as f64 / t.as_secs_f64().max(1e-9)
+            )
+        })
+    };
+    let cpu0 = cpu_seconds();
+    let start = Instant::now();
+    let counter = got.clone();
+    let consumer = PushConsumer::builder(options, group)
+        .subscribe(topic, "*")
+        .from_where(ConsumeFromWhere::FirstOffset)
+        .start(move |msgs| {
+            counter.fetch_add(msgs.len() as u64, Ordering::Relaxed);
+            async { ConsumeResult::Success }
+        })
+        .await?;
+    let deadline = start + timeout;
+    while got.load(Ordering::Relaxed) < count && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu0;
+    ticker.abort();
+    bar.finish_and_clear();
+    consumer.shutdown().await;
+    let n = got.load(Ordering::Relaxed);
+    let tps = n as f64 / elapsed.max(1e-9);
+    if as_json {
+        println!(
+            "{}",
+            json!({"bench": "consume", "messages": n, "seconds": elapsed, "tps": tps, "cpu_seconds": cpu})
+        );
+    } else {
+        println!("consumed {n} messages of {topic} in {elapsed:.2} s: {tps:.0} msg/s, client CPU {cpu:.2} s");
+    }
+    if n < count {
+        return Err(Error::Timeout);
+    }
+    Ok(())
+}
