@@ -264,7 +264,9 @@ pub async fn consume(
         println!("consumed {n} messages of {topic} in {elapsed:.2} s: {tps:.0} msg/s, client CPU {cpu:.2} s");
     }
     if n < count {
-        return Err(Error::Timeout);
+        return Err(Error::Timeout {
+            what: format!("consuming {count} messages of {topic}"),
+        });
     }
     Ok(())
 }

@@ -408,7 +408,9 @@ async fn run(cli: Cli) -> Result<(), rocketmq_tokio::Error> {
                 n as f64 / secs.max(1e-9)
             );
             if count.is_some_and(|c| n < c) {
-                return Err(rocketmq_tokio::Error::Timeout);
+                return Err(rocketmq_tokio::Error::Timeout {
+                    what: format!("consuming {count:?} messages of {topic}"),
+                });
             }
             Ok(())
         }

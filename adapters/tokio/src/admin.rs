@@ -182,7 +182,7 @@ fn now_ms() -> i64 {
 impl Admin {
     /// Start an admin client.
     pub async fn start(options: ClientOptions) -> Result<Admin, Error> {
-        let handle = Handle::spawn(options.engine_config()?, options.namesrv_addr())?;
+        let handle = Handle::spawn(options.engine_config()?, &options)?;
         Ok(Admin {
             handle,
             timeout: options.request_timeout_value(),

@@ -26,6 +26,8 @@ pub struct ClientOptions {
     send_timeout: Duration,
     request_timeout: Duration,
     credentials: Option<(String, String)>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsOptions>,
 }
 
 impl ClientOptions {
@@ -38,6 +40,8 @@ impl ClientOptions {
             send_timeout: Duration::from_secs(3),
             request_timeout: Duration::from_secs(3),
             credentials: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -79,6 +83,24 @@ impl ClientOptions {
     ) -> Self {
         self.credentials = Some((access_key.into(), secret_key.into()));
         self
+    }
+
+    /// Connect to NameServers and brokers over TLS (Java `useTLS`: all or nothing).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::TlsOptions) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    pub(crate) fn tls_connector(&self) -> Result<crate::conn::Tls, Error> {
+        #[cfg(feature = "tls")]
+        {
+            self.tls.as_ref().map(|t| t.connector()).transpose()
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            Ok(None)
+        }
     }
 
     /// The NameServer list.

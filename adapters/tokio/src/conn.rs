@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use rocketmq_proto::engine::ConnId;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
@@ -22,7 +22,14 @@ pub(crate) enum Io {
 /// How long a connect may take (Java `connectTimeoutMillis`, 3 s).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
-pub(crate) async fn run(conn: ConnId, addr: String, io: mpsc::UnboundedSender<Io>) {
+/// Secures a connection once TCP is up (`None`: plain TCP).
+#[cfg(feature = "tls")]
+pub(crate) type Tls = Option<crate::tls::Connector>;
+/// Secures a connection once TCP is up (always plain without the `tls` feature).
+#[cfg(not(feature = "tls"))]
+pub(crate) type Tls = Option<std::convert::Infallible>;
+
+pub(crate) async fn run(conn: ConnId, addr: String, io: mpsc::UnboundedSender<Io>, tls: Tls) {
     let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
@@ -37,7 +44,33 @@ pub(crate) async fn run(conn: ConnId, addr: String, io: mpsc::UnboundedSender<Io
         }
     };
     let _ = stream.set_nodelay(true);
-    let (mut reader, mut writer) = stream.into_split();
+    match tls {
+        #[cfg(feature = "tls")]
+        Some(connector) => {
+            match tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(&addr, stream)).await {
+                Ok(Ok(s)) => pump(conn, &addr, s, io).await,
+                Ok(Err(e)) => {
+                    tracing::warn!(%addr, error = %e, "TLS handshake failed");
+                    let _ = io.send(Io::Closed(conn));
+                }
+                Err(_) => {
+                    tracing::warn!(%addr, "TLS handshake timed out");
+                    let _ = io.send(Io::Closed(conn));
+                }
+            }
+        }
+        #[cfg(not(feature = "tls"))]
+        Some(never) => match never {},
+        None => pump(conn, &addr, stream, io).await,
+    }
+}
+
+/// Copy bytes both ways between `stream` and the driver until either side ends.
+async fn pump<S>(conn: ConnId, addr: &str, stream: S, io: mpsc::UnboundedSender<Io>)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (mut reader, mut writer) = tokio::io::split(stream);
     let (tx, mut frames) = mpsc::unbounded_channel::<Bytes>();
     if io.send(Io::Connected(conn, tx)).is_err() {
         return;

@@ -166,7 +166,7 @@ impl PushConsumerBuilder {
                 crate::offset_file::default_path(engine_config.client_id.as_str(), &self.group)
             })
         });
-        let handle = Handle::spawn(engine_config, self.options.namesrv_addr())?;
+        let handle = Handle::spawn(engine_config, &self.options)?;
         let mut config = if self.orderly {
             ConsumerConfig::orderly("")
         } else {

@@ -172,8 +172,10 @@ pub(crate) struct Handle {
 }
 
 impl Handle {
-    /// Start a driver for `config` talking to the NameServers `namesrv`.
-    pub(crate) fn spawn(config: Config, namesrv: &str) -> Result<Handle, Error> {
+    /// Start a driver for `config` talking to the NameServers of `options`.
+    pub(crate) fn spawn(config: Config, options: &crate::ClientOptions) -> Result<Handle, Error> {
+        let namesrv = options.namesrv_addr();
+        let tls = options.tls_connector()?;
         let uniq = UniqKeyGenerator::new(local_ip(), std::process::id() as u16, rand_u32() as i32);
         let start = Instant::now();
         let mut engine = Engine::new(config, uniq, rand_u32(), EngineInstant::from_millis(0));
@@ -195,6 +197,7 @@ impl Handle {
             scratch: vec![0u8; 1 << 20],
             shutdown: None,
             offset_file: None,
+            tls,
         };
         tokio::spawn(driver.run());
         Ok(Handle { tx })
@@ -239,6 +242,8 @@ struct Driver {
     shutdown: Option<oneshot::Sender<()>>,
     /// Broadcasting: the file holding the local offsets.
     offset_file: Option<std::path::PathBuf>,
+    /// Wraps every connection in TLS when set.
+    tls: conn::Tls,
 }
 
 impl Driver {
@@ -609,7 +614,12 @@ impl Driver {
                         outbox: BytesMut::new(),
                     },
                 );
-                tokio::spawn(conn::run(conn, addr.to_string(), self.io_tx.clone()));
+                tokio::spawn(conn::run(
+                    conn,
+                    addr.to_string(),
+                    self.io_tx.clone(),
+                    self.tls.clone(),
+                ));
             }
             Event::Close { conn } => {
                 // Dropping the writer ends the connection task.
@@ -691,14 +701,15 @@ impl Driver {
                 self.engine.release_call(id);
                 if let (Some(outcome), Some((done, target))) = (outcome, self.calls.remove(&id.0)) {
                     let _ = done.send(outcome.map_err(|e| match e {
-                        CallFailure::Timeout => Error::Timeout,
+                        CallFailure::Timeout => Error::Timeout {
+                            what: format!("call to {target}"),
+                        },
                         CallFailure::NoNameServer => {
                             Error::Invalid("no NameServer configured".into())
                         }
-                        _ => {
-                            tracing::debug!(%target, error = ?e, "call failed");
-                            Error::Transport
-                        }
+                        _ => Error::Transport {
+                            what: format!("call to {target}"),
+                        },
                     }));
                 }
             }

@@ -25,9 +25,15 @@ pub enum Error {
         topic: String,
     },
     /// The deadline passed.
-    Timeout,
+    Timeout {
+        /// What timed out and where (`send to topic T`, `call to 127.0.0.1:10911`).
+        what: String,
+    },
     /// The connection failed and no retry remained.
-    Transport,
+    Transport {
+        /// What failed and where.
+        what: String,
+    },
     /// A table is full (too many operations in flight for the configured capacity).
     Busy(&'static str),
     /// The client is shut down (or shutting down).
@@ -45,7 +51,7 @@ impl Error {
             Error::Invalid(_) => Blame::Config,
             Error::Broker { .. } | Error::NoRoute { .. } | Error::NoReply => Blame::Peer,
             Error::Busy(_) | Error::Io(_) => Blame::Resource,
-            Error::Timeout | Error::Transport | Error::Closed => Blame::Transport,
+            Error::Timeout { .. } | Error::Transport { .. } | Error::Closed => Blame::Transport,
         }
     }
 
@@ -54,7 +60,9 @@ impl Error {
             SendError::NoRoute => Error::NoRoute {
                 topic: topic.to_owned(),
             },
-            SendError::Timeout => Error::Timeout,
+            SendError::Timeout => Error::Timeout {
+                what: format!("send to topic {topic}"),
+            },
             SendError::Broker {
                 code,
                 remark,
@@ -64,9 +72,10 @@ impl Error {
                 remark: remark.to_string(),
                 broker: broker_name.to_string(),
             },
-            SendError::Transport => Error::Transport,
             SendError::Closed => Error::Closed,
-            _ => Error::Transport,
+            _ => Error::Transport {
+                what: format!("send to topic {topic}"),
+            },
         }
     }
 
@@ -103,8 +112,8 @@ impl core::fmt::Display for Error {
                 broker,
             } => write!(f, "broker {broker} refused with code {} ({remark})", code.0),
             Error::NoRoute { topic } => write!(f, "no route for topic {topic}"),
-            Error::Timeout => f.write_str("timed out"),
-            Error::Transport => f.write_str("connection failed"),
+            Error::Timeout { what } => write!(f, "{what}: timed out"),
+            Error::Transport { what } => write!(f, "{what}: connection failed"),
             Error::Busy(what) => write!(f, "too many in flight: {what}"),
             Error::Closed => f.write_str("client is shut down"),
             Error::NoReply => f.write_str("request timeout, no reply message"),

@@ -31,6 +31,8 @@ mod lite_pull;
 mod message;
 mod offset_file;
 mod producer;
+#[cfg(feature = "tls")]
+mod tls;
 mod transaction;
 
 pub use admin::{Admin, BrokerInfo, Cluster, QueueInfo, QueueOffset, TopicConfig, TopicRoute};
@@ -43,4 +45,6 @@ pub use message::{Message, ReceivedMessage};
 pub use producer::{Producer, SendResult};
 pub use rocketmq_proto::body::ConsumeFromWhere;
 pub use rocketmq_proto::engine::client::TransactionCheck;
+#[cfg(feature = "tls")]
+pub use tls::TlsOptions;
 pub use transaction::{TransactionListener, TransactionProducer, TransactionState};

@@ -231,7 +231,7 @@ impl LitePullConsumerBuilder {
     /// Start. Without subscriptions, nothing is consumed until
     /// [`LitePullConsumer::assign`].
     pub async fn start(self) -> Result<LitePullConsumer, Error> {
-        let handle = Handle::spawn(self.options.engine_config()?, self.options.namesrv_addr())?;
+        let handle = Handle::spawn(self.options.engine_config()?, &self.options)?;
         let mut config = ConsumerConfig::lite_pull("");
         config.from_where = self.from_where;
         config.auto_commit = self.auto_commit;

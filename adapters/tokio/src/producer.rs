@@ -33,7 +33,7 @@ pub type SendResult = SendReceipt;
 impl Producer {
     /// Start a producer of `group`.
     pub async fn start(options: ClientOptions, group: &str) -> Result<Producer, Error> {
-        let handle = Handle::spawn(options.engine_config()?, options.namesrv_addr())?;
+        let handle = Handle::spawn(options.engine_config()?, &options)?;
         let group = group.to_owned();
         handle
             .call(|done| Command::RegisterProducer { group, done })
