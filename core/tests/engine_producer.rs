@@ -926,3 +926,161 @@ fn with_acl_credentials_every_request_is_signed_and_replies_are_not() {
         "{codes:?}"
     );
 }
+
+/// Drive timeouts due at `now` (as an adapter does when `poll_timeout` says so), then
+/// drain.
+fn tick(c: &mut TestClient, now: u64) -> (Vec<Sent>, Vec<Event>) {
+    while c
+        .poll_timeout()
+        .is_some_and(|t| t <= Instant::from_millis(now))
+    {
+        c.handle_timeout(Instant::from_millis(now));
+        let (sent, events) = drain(c, now);
+        if !sent.is_empty() || !events.is_empty() {
+            return (sent, events);
+        }
+    }
+    drain(c, now)
+}
+
+#[test]
+fn failed_connects_back_off_and_sends_fail_fast_meanwhile() {
+    let mut c = client(0);
+    let broker = [("broker-a", "127.0.0.1:10911")];
+    let (id, conns) = send_through_route(&mut c, 0, &broker);
+    assert_eq!(conns.len(), 1);
+    // The connect is refused.
+    c.handle_closed(Instant::from_millis(1), conns[0].0);
+    let (_, mut events) = drain(&mut c, 1);
+    // Its retries go to the same (only) broker: no new connect is attempted while it
+    // backs off; each attempt fails at once, so the send ends now, not at its deadline.
+    for _ in 0..5 {
+        let (_, more) = tick(&mut c, 1);
+        events.extend(more);
+    }
+    assert!(
+        connects(&events).is_empty(),
+        "no connect during the back-off: {events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::SendFailed { id: got, error: SendError::Transport } if *got == id)),
+        "{events:?}"
+    );
+    assert_eq!(c.in_flight(), 0);
+
+    // 200 ms later a send connects again.
+    let msg = Message::new("TopicTest", b"again");
+    c.send(Instant::from_millis(210), 0, &msg, SendMode::Sync)
+        .unwrap();
+    let (_, events) = tick(&mut c, 210);
+    let again = connects(&events);
+    assert_eq!(again.len(), 1, "{events:?}");
+    // Refused again: the pause doubles to 400 ms.
+    c.handle_closed(Instant::from_millis(220), again[0].0);
+    let (_, events) = tick(&mut c, 220);
+    assert!(connects(&events).is_empty());
+    c.send(Instant::from_millis(500), 0, &msg, SendMode::Sync)
+        .unwrap();
+    let (_, events) = tick(&mut c, 500);
+    assert!(connects(&events).is_empty(), "still backing off at +280 ms");
+    c.send(Instant::from_millis(630), 0, &msg, SendMode::Sync)
+        .unwrap();
+    let (_, events) = tick(&mut c, 630);
+    let third = connects(&events);
+    assert_eq!(third.len(), 1, "connects again after 400 ms: {events:?}");
+    // It opens: the back-off is forgotten, a later failure starts from 200 ms again.
+    c.handle_connected(Instant::from_millis(631), third[0].0);
+    c.handle_closed(Instant::from_millis(700), third[0].0);
+    c.send(Instant::from_millis(701), 0, &msg, SendMode::Sync)
+        .unwrap();
+    let (_, events) = tick(&mut c, 701);
+    assert_eq!(
+        connects(&events).len(),
+        1,
+        "a lost open connection is reconnected at once: {events:?}"
+    );
+}
+
+#[test]
+fn idle_connections_close_and_busy_ones_stay() {
+    use rocketmq_proto::engine::client::CONN_IDLE_TIMEOUT;
+    let mut c = client(0);
+    let (id, conns) = send_through_route(&mut c, 0, &[("broker-a", "127.0.0.1:10911")]);
+    let broker = conns[0].0;
+    c.handle_connected(Instant::from_millis(1), broker);
+    let (sent, _) = drain(&mut c, 1);
+    let send = sent
+        .iter()
+        .find(|s| s.command().header.request_code() == RequestCode::SEND_MESSAGE_V2)
+        .unwrap();
+    feed(
+        &mut c,
+        2,
+        broker,
+        &send_ok(send.command().header.opaque, "0", "1"),
+    );
+    let (_, events) = drain(&mut c, 2);
+    assert!(matches!(events[..], [Event::SendOk { id: got, .. }] if got == id));
+    // The producer stops sending; heartbeats keep the broker connection busy (every
+    // 30 s, answered), so it is not idle.
+    let mut now = 2;
+    let mut closed = Vec::new();
+    while now < 2 * CONN_IDLE_TIMEOUT.0 {
+        now += 1_000;
+        let (_, events) = tick(&mut c, now);
+        closed.extend(events.into_iter().filter_map(|e| match e {
+            Event::Close { conn } => Some(conn),
+            _ => None,
+        }));
+    }
+    assert!(!closed.contains(&broker), "heartbeats keep it: {closed:?}");
+
+    // A connection used once for a call and never again is closed after 120 s.
+    use rocketmq_proto::engine::client::CallTarget;
+    use rocketmq_proto::engine::Millis;
+    let call = c
+        .call(
+            Instant::from_millis(now),
+            CallTarget::Address("127.0.0.1:20000"),
+            RequestCode::GET_BROKER_CLUSTER_INFO,
+            &rocketmq_proto::ext::EmptyFields,
+            b"",
+            Millis(3_000),
+        )
+        .unwrap();
+    let (sent, _) = settle(&mut c, now);
+    let other = sent.last().unwrap();
+    feed(
+        &mut c,
+        now,
+        other.conn,
+        &response(
+            other.command().header.opaque,
+            ResponseCode::SUCCESS,
+            &[],
+            b"",
+        ),
+    );
+    let _ = drain(&mut c, now);
+    c.release_call(call);
+    let opened_at = now;
+    let mut closed_at = None;
+    while now < opened_at + CONN_IDLE_TIMEOUT.0 + 5_000 && closed_at.is_none() {
+        now += 500;
+        let (_, events) = tick(&mut c, now);
+        if events
+            .iter()
+            .any(|e| matches!(e, Event::Close { conn } if *conn == other.conn))
+        {
+            closed_at = Some(now);
+        }
+    }
+    let closed_at = closed_at.expect("the idle connection is closed");
+    assert!(closed_at >= opened_at + CONN_IDLE_TIMEOUT.0, "{closed_at}");
+    assert!(
+        closed_at <= opened_at + CONN_IDLE_TIMEOUT.0 + 500,
+        "{closed_at}"
+    );
+}

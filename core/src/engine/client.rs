@@ -518,7 +518,23 @@ struct Conn {
     state: ConnState,
     /// Whether [`Event::Connect`] (or, once closed, [`Event::Close`]) was handed out.
     announced: bool,
+    /// Its address is backing off after failed connects: never announced, it fails
+    /// at the next `handle_timeout` as a refused connect would (so sends fail over at
+    /// once instead of waiting for a connect that is not attempted).
+    refused: bool,
+    /// Last frame in or out (or the open), for idle closing.
+    last_active: Instant,
 }
+
+/// First pause after a failed connect to an address; doubled per further failure.
+pub const CONNECT_BACKOFF_MIN: Millis = Millis(200);
+/// Longest pause between connect attempts to one address (a broker that comes back is
+/// reconnected within this).
+pub const CONNECT_BACKOFF_MAX: Millis = Millis(5_000);
+/// An open connection with nothing in flight and no traffic for this long is closed
+/// (Java `clientChannelMaxIdleTimeSeconds`, 120 s); heartbeats and route refreshes keep
+/// the ones in use busy.
+pub const CONN_IDLE_TIMEOUT: Millis = Millis(120_000);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct PubQueue {
@@ -713,6 +729,10 @@ pub struct Client<C: Collections, B: MessageBuf, const INFLIGHT: usize> {
     /// Calls ([`Client::call`]) waiting for (or holding) their response.
     calls: C::List<call::PendingCall<B>>,
     next_call: u32,
+    /// Addresses whose connects failed: (address, failures − 1, no connect before).
+    backoff: C::List<(Addr, u8, Instant)>,
+    /// The latest `now` the engine was given (for decisions inside calls without one).
+    clock: Instant,
     next_seq: u32,
     /// Opaques for oneway requests (no in-flight entry), counted down from -1 so they
     /// never meet the in-flight table's.
@@ -753,6 +773,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             requests: C::List::default(),
             calls: C::List::default(),
             next_call: 0,
+            backoff: C::List::default(),
+            clock: now,
             next_seq: 0,
             next_oneway_opaque: -1,
         }
@@ -1524,13 +1546,40 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         self.next_conn = self.next_conn.wrapping_add(1);
         // The adapter learns of it from poll_event (Event::Connect). If the table is
         // full the requests queued for it end at their deadlines.
+        let refused = self
+            .backoff
+            .iter()
+            .any(|(a, _, until)| a == addr && *until > self.clock);
         let _ = self.conns.try_push(Conn {
             id,
             addr: addr.clone(),
             state: ConnState::Connecting,
-            announced: false,
+            announced: refused,
+            refused,
+            last_active: self.clock,
         });
         id
+    }
+
+    /// A connect to `addr` failed: back off (doubling from [`CONNECT_BACKOFF_MIN`] to
+    /// [`CONNECT_BACKOFF_MAX`]).
+    fn connect_failed(&mut self, now: Instant, addr: &Addr) {
+        match self.backoff.iter_mut().find(|(a, _, _)| a == addr) {
+            Some((_, failures, until)) => {
+                *failures = failures.saturating_add(1);
+                let pause = CONNECT_BACKOFF_MIN
+                    .0
+                    .saturating_mul(1 << (*failures).min(16))
+                    .min(CONNECT_BACKOFF_MAX.0);
+                *until = now + Millis(pause);
+            }
+            None => {
+                // Full: that address just is not backed off.
+                let _ = self
+                    .backoff
+                    .try_push((addr.clone(), 0, now + CONNECT_BACKOFF_MIN));
+            }
+        }
     }
 
     /// The connection `conn` is established.
@@ -1543,7 +1592,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             return;
         };
         c.state = ConnState::Open;
+        c.last_active = now;
         let addr = c.addr.clone();
+        self.clock = self.clock.max(now);
+        self.backoff.retain_where(|(a, _, _)| *a != addr);
         // Java 5.x: a connection to a known broker (first connect or reconnect) gets a
         // heartbeat at once, and the rebalance is woken — a restarted broker learns the
         // client's subscriptions before its pulls arrive (behaviour.md §1.9).
@@ -1562,15 +1614,47 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         }
     }
 
+    /// Close open connections idle for [`CONN_IDLE_TIMEOUT`] with nothing in flight
+    /// (an idle one that still has a request waiting is left to that request's
+    /// deadline).
+    fn close_idle(&mut self, now: Instant) {
+        for i in 0..self.conns.len() {
+            let Some(c) = self.conns.get(i) else { continue };
+            if c.state != ConnState::Open || c.last_active + CONN_IDLE_TIMEOUT > now {
+                continue;
+            }
+            let id = c.id;
+            let busy = self.inflight.iter().any(|(_, conn, _, _)| conn == id)
+                || self.outbound.iter().any(|o| o.conn == id)
+                || self.directs.iter().any(|d| d.conn == id);
+            if let Some(c) = self.conns.get_mut(i) {
+                if busy {
+                    // Looked at again a full idle period later.
+                    c.last_active = now;
+                } else {
+                    c.state = ConnState::Closed;
+                    c.announced = false;
+                }
+            }
+        }
+    }
+
     /// The connection `conn` failed to open, or closed. Its requests end: route
     /// queries move to the next NameServer, sends are retried or fail.
     pub fn handle_closed(&mut self, now: Instant, conn: ConnId) {
-        let addr = self
+        self.clock = self.clock.max(now);
+        let closed = self
             .conns
             .iter()
             .position(|c| c.id == conn)
-            .and_then(|i| self.conns.remove_at(i))
-            .map(|c| c.addr);
+            .and_then(|i| self.conns.remove_at(i));
+        if let Some(c) = closed
+            .as_ref()
+            .filter(|c| c.state == ConnState::Connecting && !c.refused)
+        {
+            self.connect_failed(now, &c.addr);
+        }
+        let addr = closed.map(|c| c.addr);
         self.outbound.retain_where(|o| o.conn != conn);
         // Requests of a broker on this connection can no longer be answered.
         self.directs.retain_where(|d| d.conn != conn);
@@ -1645,6 +1729,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         conn: ConnId,
         bytes: &[u8],
     ) -> Result<usize, DecodeError> {
+        self.clock = self.clock.max(now);
+        if let Some(c) = self.conns.iter_mut().find(|c| c.id == conn) {
+            c.last_active = now;
+        }
         let mut used = 0;
         loop {
             let rest = bytes.get(used..).unwrap_or_default();
@@ -1669,6 +1757,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                         addr: Addr::new(),
                         state: ConnState::Closed,
                         announced: false,
+                        refused: false,
+                        last_active: now,
                     });
                     return Err(e);
                 }
@@ -1818,6 +1908,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         let Some(ob) = self.outbound.remove_at(pos) else {
             return Ok(None);
         };
+        self.clock = self.clock.max(now);
+        if let Some(c) = self.conns.iter_mut().find(|c| c.id == ob.conn) {
+            c.last_active = now;
+        }
         if let Purpose::EndTransaction { seq } = ob.purpose {
             self.ends.retain_where(|e| e.seq != seq);
         }
@@ -1849,7 +1943,6 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 }
             }
         }
-        let _ = now;
         Ok(Some(Transmit { conn: ob.conn, len }))
     }
 
@@ -2151,6 +2244,18 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         } else {
             self.next_heartbeat.min(self.next_route_refresh)
         };
+        if self.conns.iter().any(|c| c.refused) {
+            t = t.min(self.clock);
+        }
+        if let Some(idle) = self
+            .conns
+            .iter()
+            .filter(|c| c.state == ConnState::Open)
+            .map(|c| c.last_active + CONN_IDLE_TIMEOUT)
+            .min()
+        {
+            t = t.min(idle);
+        }
         if let Some(d) = self.inflight.next_deadline() {
             t = t.min(d);
         }
@@ -2191,6 +2296,12 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     /// Time passed: expire requests and sends, run periodic heartbeats and route
     /// refreshes.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.clock = self.clock.max(now);
+        // Connections to addresses backing off fail now, as a refused connect would.
+        while let Some(id) = self.conns.iter().find(|c| c.refused).map(|c| c.id) {
+            self.handle_closed(now, id);
+        }
+        self.close_idle(now);
         while let Some((_, conn, purpose)) = self.inflight.poll_expired(now) {
             self.outbound
                 .retain_where(|o| !(o.conn == conn && matches!(&o.purpose, p if *p == purpose)));
