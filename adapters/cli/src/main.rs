@@ -188,6 +188,15 @@ fn decode_hex(text: &str) -> Result<Vec<u8>, rocketmq_tokio::Error> {
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
+    // Client logs (connections, failures, retries) on stderr: RMQ_LOG=debug, or
+    // RMQ_LOG=rocketmq_tokio=trace for every send.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RMQ_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     if let Err(e) = run(cli).await {
         eprintln!("rmq: {e}");
         std::process::exit(1);

@@ -178,7 +178,15 @@ impl Handle {
         let tls = options.tls_connector()?;
         let uniq = UniqKeyGenerator::new(local_ip(), std::process::id() as u16, rand_u32() as i32);
         let start = Instant::now();
-        let mut engine = Engine::new(config, uniq, rand_u32(), EngineInstant::from_millis(0));
+        // On the heap at once: the engine is ~200 KiB (its in-flight table is inline),
+        // and every move of an unboxed one through the spawn path costs that much
+        // stack in debug builds.
+        let mut engine = Box::new(Engine::new(
+            config,
+            uniq,
+            rand_u32(),
+            EngineInstant::from_millis(0),
+        ));
         engine.set_namesrv(namesrv)?;
         let (tx, rx) = mpsc::unbounded_channel();
         let (io_tx, io_rx) = mpsc::unbounded_channel();
@@ -199,7 +207,9 @@ impl Handle {
             offset_file: None,
             tls,
         };
-        tokio::spawn(driver.run());
+        // Everything the driver and its connections log carries the client id.
+        let span = tracing::info_span!("rocketmq", client = %driver.engine.client_id());
+        tokio::spawn(tracing::Instrument::instrument(driver.run(), span));
         Ok(Handle { tx })
     }
 
@@ -225,7 +235,7 @@ struct ConnState {
 }
 
 struct Driver {
-    engine: Engine,
+    engine: Box<Engine>,
     start: Instant,
     rx: mpsc::UnboundedReceiver<Command>,
     io_tx: mpsc::UnboundedSender<Io>,
@@ -532,6 +542,7 @@ impl Driver {
             }
             Io::Closed(conn) => {
                 if self.conns.remove(&conn).is_some() {
+                    tracing::debug!(conn = conn.0, "connection closed");
                     self.engine.handle_closed(now, conn);
                 }
             }
@@ -614,23 +625,32 @@ impl Driver {
                         outbox: BytesMut::new(),
                     },
                 );
-                tokio::spawn(conn::run(
-                    conn,
-                    addr.to_string(),
-                    self.io_tx.clone(),
-                    self.tls.clone(),
+                tracing::debug!(conn = conn.0, %addr, "connecting");
+                let span = tracing::debug_span!("conn", id = conn.0, %addr);
+                tokio::spawn(tracing::Instrument::instrument(
+                    conn::run(conn, addr.to_string(), self.io_tx.clone(), self.tls.clone()),
+                    span,
                 ));
             }
             Event::Close { conn } => {
+                tracing::debug!(conn = conn.0, "closing (idle or bad input)");
                 // Dropping the writer ends the connection task.
                 self.conns.remove(&conn);
             }
             Event::SendOk { id, receipt } => {
+                tracing::trace!(
+                    msg_id = %receipt.msg_id,
+                    broker = %receipt.broker_name,
+                    queue = receipt.queue_id,
+                    offset = receipt.queue_offset,
+                    "sent"
+                );
                 if let Some((done, _)) = self.sends.remove(&id.0) {
                     let _ = done.send(Ok(receipt));
                 }
             }
             Event::SendFailed { id, error } => {
+                tracing::debug!(error = ?error, "send failed");
                 if let Some((done, topic)) = self.sends.remove(&id.0) {
                     let _ = done.send(Err(Error::from_send(error, &topic)));
                 }
