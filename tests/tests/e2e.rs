@@ -828,3 +828,116 @@ async fn tls_to_the_nameserver_verifies_the_server_unless_told_not_to() {
     admin.shutdown().await;
     assert_eq!(handshakes.load(Ordering::SeqCst), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delayed_and_large_compressed_messages_arrive_as_sent() {
+    let topic = unique("E2E_delay");
+    let producer = ready_producer().await;
+    let started = SystemTime::now();
+    // Level 2 is 5 s in Java's default table.
+    producer
+        .send(Message::new(&topic, "later").with_delay_level(2))
+        .await
+        .unwrap();
+    // Bodies of 4 KiB and more are sent zlib-compressed; consumers see them whole.
+    let big: String = (0..20_000)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    producer
+        .send(Message::new(&topic, big.clone()))
+        .await
+        .unwrap();
+    let got = consume(&topic, &unique("CG"), "*", 2, Duration::from_secs(40)).await;
+    assert_eq!(got.len(), 2, "{got:?}");
+    let large = got.iter().find(|m| m.body.len() > 100).unwrap();
+    assert_eq!(large.body.as_ref(), big.as_bytes(), "decompressed intact");
+    let later = got.iter().find(|m| m.body.as_ref() == b"later").unwrap();
+    let waited = later.store_timestamp
+        - started
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+    assert!(
+        waited >= 4_000,
+        "delivered after its delay, not at once ({waited} ms)"
+    );
+    producer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_keeps_topics_and_groups_apart() {
+    let topic = unique("E2E_ns");
+    let ns = unique("ns");
+    let producer = Producer::start(options().namespace(&ns), &unique("PG"))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match producer.send(Message::new(&topic, "in-ns")).await {
+            Ok(r) => {
+                assert_eq!(r.msg_id.len(), 32);
+                break;
+            }
+            Err(e) if tokio::time::Instant::now() > deadline => panic!("{e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+    // On the broker the topic is `<ns>%<topic>`; the plain topic does not exist.
+    let admin = Admin::start(options()).await.unwrap();
+    assert!(admin.route(&format!("{ns}%{topic}")).await.is_ok());
+    assert!(admin.route(&topic).await.is_err());
+    admin.shutdown().await;
+
+    // A consumer in the namespace sees it under the topic it asked for.
+    let got: Arc<Mutex<Vec<ReceivedMessage>>> = Arc::default();
+    let sink = got.clone();
+    let consumer = PushConsumer::builder(options().namespace(&ns), &unique("CG"))
+        .subscribe(&topic, "*")
+        .from_where(ConsumeFromWhere::FirstOffset)
+        .start(move |msgs| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().unwrap().extend(msgs);
+                ConsumeResult::Success
+            }
+        })
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while got.lock().unwrap().is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    consumer.shutdown().await;
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].topic, topic, "handed back without the namespace");
+    assert_eq!(got[0].body.as_ref(), b"in-ns");
+    producer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_selector_picks_the_queue_of_each_send() {
+    let topic = unique("E2E_select");
+    let producer = ready_producer().await;
+    // A new topic: the selector sees the queues its first send will create.
+    let queues = producer.publish_queues(&topic).await.unwrap();
+    assert!(!queues.is_empty());
+    for i in 0..12usize {
+        let r = producer
+            .send_with_selector(Message::new(&topic, format!("q{i}")), |qs, _| i % qs.len())
+            .await
+            .unwrap();
+        let want = &queues[i % queues.len()];
+        assert_eq!(
+            (r.broker_name.as_str(), r.queue_id),
+            (want.broker.as_str(), want.queue_id),
+            "send {i}"
+        );
+    }
+    let err = producer
+        .send_with_selector(Message::new(&topic, "bad"), |qs, _| qs.len())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, rocketmq_tokio::Error::Invalid(_)), "{err:?}");
+    producer.shutdown().await;
+}

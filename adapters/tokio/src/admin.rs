@@ -257,32 +257,12 @@ impl Admin {
 
     /// Where `topic` lives (GET_ROUTEINFO_BY_TOPIC); [`Error::NoRoute`] if nowhere.
     pub async fn route(&self, topic: &str) -> Result<TopicRoute, Error> {
-        let wrapped = self.wrap(topic);
-        let req = GetRouteInfoRequest {
-            topic: Text::new(&wrapped),
-            accept_standard_json_only: None,
-        };
-        let r = self
-            .call(
-                None,
-                RequestCode::GET_ROUTEINFO_BY_TOPIC,
-                &req,
-                Bytes::new(),
-            )
-            .await?;
-        if r.code == ResponseCode::TOPIC_NOT_EXIST {
-            return Err(Error::NoRoute {
+        let body = route_body(&self.handle, self.timeout, &self.wrap(topic))
+            .await?
+            .ok_or_else(|| Error::NoRoute {
                 topic: topic.to_owned(),
-            });
-        }
-        if r.code != ResponseCode::SUCCESS {
-            return Err(Error::Broker {
-                code: r.code,
-                remark: r.remark,
-                broker: "NameServer".into(),
-            });
-        }
-        let route = TopicRouteData::<Growable>::decode(&r.body)
+            })?;
+        let route = TopicRouteData::<Growable>::decode(&body)
             .map_err(|e| Error::Invalid(format!("route of {topic}: {e}")))?;
         let mut brokers = owned_brokers(&route.broker_datas);
         brokers.sort_by(|a, b| a.name.cmp(&b.name));
@@ -515,6 +495,38 @@ impl Admin {
         {
             let _ = rx.await;
         }
+    }
+}
+
+/// The NameServer's route document for `wrapped_topic` (`None`: no such topic).
+pub(crate) async fn route_body(
+    handle: &Handle,
+    timeout: Duration,
+    wrapped_topic: &str,
+) -> Result<Option<Bytes>, Error> {
+    let req = GetRouteInfoRequest {
+        topic: Text::new(wrapped_topic),
+        accept_standard_json_only: None,
+    };
+    let fields = pairs(&req);
+    let r = handle
+        .call(|done| Command::Call {
+            target: None,
+            code: RequestCode::GET_ROUTEINFO_BY_TOPIC,
+            fields,
+            body: Bytes::new(),
+            timeout,
+            done,
+        })
+        .await?;
+    match r.code {
+        ResponseCode::SUCCESS => Ok(Some(r.body)),
+        ResponseCode::TOPIC_NOT_EXIST => Ok(None),
+        code => Err(Error::Broker {
+            code,
+            remark: r.remark,
+            broker: "NameServer".into(),
+        }),
     }
 }
 

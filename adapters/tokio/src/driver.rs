@@ -54,6 +54,13 @@ pub(crate) enum Command {
         msgs: Vec<Message>,
         done: Reply<SendReceipt>,
     },
+    /// Send to the queue a selector chose.
+    SendToQueue {
+        msg: Message,
+        broker: String,
+        queue_id: i32,
+        done: Reply<SendReceipt>,
+    },
     /// Answer a request message (its properties) with a body.
     SendReply {
         request_properties: Vec<(String, String)>,
@@ -318,6 +325,22 @@ impl Driver {
                     None => self.engine.send(now, wall, m, mode),
                 });
                 match r {
+                    Ok(id) => {
+                        self.sends.insert(id.0, (done, msg.topic));
+                    }
+                    Err(e) => {
+                        let _ = done.send(Err(e.into()));
+                    }
+                }
+            }
+            Command::SendToQueue {
+                msg,
+                broker,
+                queue_id,
+                done,
+            } => {
+                match msg.with_view(|m| self.engine.send_to_queue(now, wall, m, &broker, queue_id))
+                {
                     Ok(id) => {
                         self.sends.insert(id.0, (done, msg.topic));
                     }

@@ -42,7 +42,7 @@ pub use driver::ReceivedReply;
 pub use error::Error;
 pub use lite_pull::{LitePullConsumer, LitePullConsumerBuilder};
 pub use message::{Message, ReceivedMessage};
-pub use producer::{Producer, SendResult};
+pub use producer::{MessageQueue, Producer, SendResult};
 pub use rocketmq_proto::body::ConsumeFromWhere;
 pub use rocketmq_proto::engine::client::TransactionCheck;
 #[cfg(feature = "tls")]

@@ -3,7 +3,9 @@
 use std::future::Future;
 use std::time::Duration;
 
-use rocketmq_proto::engine::client::SendReceipt;
+use rocketmq_proto::body::TopicRouteData;
+use rocketmq_proto::collections::Growable;
+use rocketmq_proto::engine::client::{SendReceipt, DEFAULT_TOPIC, DEFAULT_TOPIC_QUEUE_NUMS};
 use rocketmq_proto::producer::retry::SendMode;
 
 use crate::client::ClientOptions;
@@ -25,6 +27,19 @@ use crate::message::Message;
 #[derive(Clone)]
 pub struct Producer {
     handle: Handle,
+    timeout: Duration,
+    namespace: Option<String>,
+}
+
+/// A queue a message can be sent to (Java `MessageQueue`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MessageQueue {
+    /// The topic (as the application names it).
+    pub topic: String,
+    /// The broker holding it.
+    pub broker: String,
+    /// Its id on that broker.
+    pub queue_id: i32,
 }
 
 /// The receipt of a stored message.
@@ -38,7 +53,11 @@ impl Producer {
         handle
             .call(|done| Command::RegisterProducer { group, done })
             .await?;
-        Ok(Producer { handle })
+        Ok(Producer {
+            handle,
+            timeout: options.request_timeout_value(),
+            namespace: options.namespace_value().map(str::to_owned),
+        })
     }
 
     /// Send and wait for the broker's receipt (retried on another broker as Java does).
@@ -68,6 +87,80 @@ impl Producer {
     pub async fn send_ordered(&self, msg: Message, key: &str) -> Result<SendResult, Error> {
         self.start_send(msg, SendMode::Sync, Some(key.to_owned()))?
             .await
+    }
+
+    /// Send to the queue `select` picks among the topic's writable queues (Java
+    /// `send(msg, MessageQueueSelector, arg)`): it gets the queues in Java's order and
+    /// the message, and returns an index. One attempt, no retry elsewhere (the queue
+    /// was chosen for a reason, usually order).
+    ///
+    /// ```no_run
+    /// # async fn demo(producer: rocketmq_tokio::Producer) -> Result<(), rocketmq_tokio::Error> {
+    /// use rocketmq_tokio::Message;
+    /// let order_id: usize = 1234;
+    /// producer
+    ///     .send_with_selector(Message::new("Orders", "paid"), |queues, _msg| order_id % queues.len())
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_with_selector<F>(&self, msg: Message, select: F) -> Result<SendResult, Error>
+    where
+        F: FnOnce(&[MessageQueue], &Message) -> usize,
+    {
+        let queues = self.publish_queues(msg.topic()).await?;
+        if queues.is_empty() {
+            return Err(Error::NoRoute {
+                topic: msg.topic().to_owned(),
+            });
+        }
+        let i = select(&queues, &msg);
+        let q = queues.get(i).ok_or_else(|| {
+            Error::Invalid(format!("selector chose queue {i} of {}", queues.len()))
+        })?;
+        let (broker, queue_id) = (q.broker.clone(), q.queue_id);
+        self.handle
+            .call(|done| Command::SendToQueue {
+                msg,
+                broker,
+                queue_id,
+                done,
+            })
+            .await
+    }
+
+    /// The queues of `topic` a message can be sent to, in Java's order (brokers by
+    /// name, then queue ids; or the topic's order configuration). A topic the
+    /// NameServer does not know yet gets the default topic's queues (at most 4 per
+    /// broker), as the first send auto-creates it.
+    pub async fn publish_queues(&self, topic: &str) -> Result<Vec<MessageQueue>, Error> {
+        let wrapped = match &self.namespace {
+            Some(ns) => rocketmq_proto::namespace::wrap::<512>(ns, topic)
+                .map_or_else(|| topic.to_owned(), |w| w.as_str().to_owned()),
+            None => topic.to_owned(),
+        };
+        let (body, limit) =
+            match crate::admin::route_body(&self.handle, self.timeout, &wrapped).await? {
+                Some(b) => (b, i32::MAX),
+                None => {
+                    let b = crate::admin::route_body(&self.handle, self.timeout, DEFAULT_TOPIC)
+                        .await?
+                        .ok_or_else(|| Error::NoRoute {
+                            topic: topic.to_owned(),
+                        })?;
+                    (b, DEFAULT_TOPIC_QUEUE_NUMS)
+                }
+            };
+        let route = TopicRouteData::<Growable>::decode(&body)
+            .map_err(|e| Error::Invalid(format!("route of {topic}: {e}")))?;
+        Ok(route
+            .publish_queues()
+            .filter(|(_, q)| *q < limit)
+            .map(|(broker, queue_id)| MessageQueue {
+                topic: topic.to_owned(),
+                broker: broker.to_cow().into_owned(),
+                queue_id,
+            })
+            .collect())
     }
 
     /// Send messages of one topic as one batch.

@@ -324,6 +324,8 @@ struct SendOptions<'a> {
     mode: SendMode,
     /// Ordered send: the queue is chosen by this key's hash.
     order_key: Option<&'a str>,
+    /// The application chose the queue (broker name, queue id).
+    queue: Option<(&'a str, i32)>,
     /// A transaction's half message.
     transactional: bool,
     /// A reply to a request-reply message (SEND_REPLY_MESSAGE_V2).
@@ -341,6 +343,7 @@ impl SendOptions<'_> {
         SendOptions {
             mode,
             order_key: None,
+            queue: None,
             transactional: false,
             reply: false,
             request: false,
@@ -610,6 +613,9 @@ struct SendOp<B: MessageBuf> {
     /// Ordered send: the queue is chosen by this key's hash, and never retried
     /// elsewhere (that would break per-key order).
     order_key: Option<Name>,
+    /// The queue the application chose ([`Client::send_to_queue`]); never retried
+    /// elsewhere either.
+    chosen: Option<PubQueue>,
     phase: SendPhase,
     last_error: Option<SendError>,
     /// Set when the send ends; handed out (and the op removed) by `poll_event`.
@@ -855,6 +861,25 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         self.start_send(now, wall_clock_ms, msg, &opts)
     }
 
+    /// Send `msg` to the queue the application chose (Java `send(msg, selector, arg)`:
+    /// the selector picked `queue_id` of `broker` from the topic's publish queues). One
+    /// attempt, no retry elsewhere; [`SendError::NoRoute`] if the route has no such
+    /// writable queue.
+    pub fn send_to_queue(
+        &mut self,
+        now: Instant,
+        wall_clock_ms: i64,
+        msg: &Message<'_>,
+        broker: &str,
+        queue_id: i32,
+    ) -> Result<SendId, CallError> {
+        let opts = SendOptions {
+            queue: Some((broker, queue_id)),
+            ..SendOptions::new(SendMode::Sync, self.config.send_timeout)
+        };
+        self.start_send(now, wall_clock_ms, msg, &opts)
+    }
+
     /// Send the half message of a transaction (messages.md §7): stored but invisible
     /// to consumers until [`Client::end_transaction`] commits it. Java properties
     /// `TRAN_MSG=true`, `PGROUP=<group>`, sysFlag TRANSACTION_PREPARED. The receipt of its
@@ -882,6 +907,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         let SendOptions {
             mode,
             order_key,
+            queue,
             transactional,
             reply,
             request,
@@ -966,6 +992,14 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             last_broker: None,
             current: None,
             order_key: order_key.map(name).transpose()?,
+            chosen: queue
+                .map(|(b, q)| {
+                    Ok::<_, CallError>(PubQueue {
+                        broker: name(b)?,
+                        queue_id: q,
+                    })
+                })
+                .transpose()?,
             phase: SendPhase::Route,
             last_error: None,
             outcome: None,
@@ -1098,6 +1132,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             last_broker: None,
             current: None,
             order_key: None,
+            chosen: None,
             phase: SendPhase::Route,
             last_error: None,
             outcome: None,
@@ -1166,7 +1201,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             let err = op.last_error.clone().unwrap_or(SendError::Timeout);
             return self.end_send(id, Err(err));
         }
-        let max_attempts = if op.order_key.is_some() {
+        let max_attempts = if op.order_key.is_some() || op.chosen.is_some() {
             1
         } else {
             self.config.retry.max_attempts(op.mode)
@@ -1178,6 +1213,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         let topic = op.topic.clone();
         let last_broker = op.last_broker.clone();
         let order_key = op.order_key.clone();
+        let chosen = op.chosen.clone();
         let Some(ti) = self.topics.iter().position(|t| t.topic == topic) else {
             return self.end_send(id, Err(SendError::NoRoute));
         };
@@ -1197,12 +1233,13 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 }
                 return;
             }
-            let i = match &order_key {
-                Some(key) => Some(crate::producer::select::select_by_hash(
+            let i = match (&order_key, &chosen) {
+                (_, Some(c)) => info.queues.iter().position(|q| q == c),
+                (Some(key), None) => Some(crate::producer::select::select_by_hash(
                     key,
                     info.queues.len(),
                 )),
-                None => info.selector.select(
+                (None, None) => info.selector.select(
                     &info.queues,
                     |q| q.broker.as_str(),
                     last_broker.as_deref(),
