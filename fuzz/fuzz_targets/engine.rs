@@ -94,6 +94,8 @@ struct Harness {
     nacked: BTreeSet<u32>,
     /// Request id -> how many times it ended (Reply or RequestFailed).
     requests: BTreeMap<u32, u32>,
+    /// Calls started, with how often each ended (must end exactly once).
+    calls: BTreeMap<u32, u32>,
     /// Correlation ids of requests written, to push replies for.
     correlations: Vec<String>,
 }
@@ -165,6 +167,19 @@ impl Harness {
                     self.c.release_reply(id);
                     assert!(self.c.reply(id).is_none());
                     *self.requests.get_mut(&id.0).expect("a known request") += 1;
+                }
+                Event::CallDone { id } => {
+                    match self.c.call_response(id).expect("a call is readable when done") {
+                        Ok(cmd) => {
+                            let _ = (cmd.header.response_code(), cmd.body.len());
+                        }
+                        Err(e) => {
+                            let _ = e;
+                        }
+                    }
+                    self.c.release_call(id);
+                    assert!(self.c.call_response(id).is_none());
+                    *self.calls.get_mut(&id.0).expect("a known call") += 1;
                 }
                 Event::RequestFailed { id, .. } => {
                     *self.requests.get_mut(&id.0).expect("a known request") += 1;
@@ -670,13 +685,14 @@ fuzz_target!(|data: &[u8]| {
         buf: vec![0u8; 8192],
         nacked: BTreeSet::new(),
         requests: BTreeMap::new(),
+        calls: BTreeMap::new(),
         correlations: Vec::new(),
     };
     let mut input = Input(data.iter());
 
     while let Some(&op) = input.0.next() {
         let arg = input.byte();
-        match op % 17 {
+        match op % 18 {
             0 | 1 => {
                 let mode = if op % 17 == 0 {
                     SendMode::Sync
@@ -799,6 +815,32 @@ fuzz_target!(|data: &[u8]| {
             }
             15 => h.push_reply(arg, &mut || input.byte()),
             16 => h.broker_request(arg, &mut || input.byte()),
+            17 => {
+                use rocketmq_proto::engine::client::CallTarget;
+                let target = match arg % 3 {
+                    0 => CallTarget::NameServer,
+                    1 => CallTarget::Address("127.0.0.1:10911"),
+                    _ => CallTarget::Address("127.0.0.1:10999"),
+                };
+                let req = rocketmq_proto::header::GetMaxOffsetRequest {
+                    topic: "TopicA".into(),
+                    queue_id: i32::from(arg >> 4),
+                    committed: None,
+                    broker_name: None,
+                };
+                let timeout = Millis(300 * u64::from(1 + arg % 5));
+                if let Ok(id) = h.c.call(
+                    h.t(),
+                    target,
+                    RequestCode::GET_MAX_OFFSET,
+                    &req,
+                    b"",
+                    timeout,
+                ) {
+                    tr!("call {}", id.0);
+                    h.calls.insert(id.0, 0);
+                }
+            }
             _ => h.pump(arg),
         }
         h.drain();
@@ -819,6 +861,9 @@ fuzz_target!(|data: &[u8]| {
     assert!(h.ended.keys().all(|id| h.started.contains_key(id)));
     for (id, n) in &h.requests {
         assert_eq!(*n, 1, "request {id} must end exactly once");
+    }
+    for (id, n) in &h.calls {
+        assert_eq!(*n, 1, "call {id} must end exactly once");
     }
     assert_eq!(h.c.pending_sends(), 0);
     // The application finally acks everything it still holds.

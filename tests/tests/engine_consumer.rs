@@ -449,33 +449,137 @@ fn lite_pull_assign_seek_and_explicit_commit() {
     assert_eq!(again.len(), q2);
 }
 
-#[test]
-fn sql92_subscription_goes_to_the_broker_and_is_not_refiltered_by_tag() {
-    let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
-    inject(&mut w, &["broker-a"], 0..12, |i| {
-        if i % 2 == 0 {
-            "TagA"
-        } else {
-            "TagB"
+/// Messages 0..12 over the 4 queues of broker-a: `a` = i and `color` blue (even) / red
+/// (odd) for i < 10, then one blue message without `a` and one whose `a` is no number;
+/// tags TagA for i % 4 < 2, else TagB.
+fn inject_sql92_messages(w: &mut World) {
+    for i in 0..12usize {
+        let a = match i {
+            10 => None,
+            11 => Some("x".to_owned()),
+            _ => Some(i.to_string()),
+        };
+        let color = if i % 2 == 0 || i >= 10 { "blue" } else { "red" };
+        let tag = if i % 4 < 2 { "TagA" } else { "TagB" };
+        let mut props = vec![("TAGS", tag), ("color", color)];
+        if let Some(a) = &a {
+            props.push(("a", a));
         }
-    });
-    let mut cfg = ConsumerConfig::new(GROUP);
+        let now = w.now;
+        let body = format!("m{i}");
+        w.sim
+            .inject_message(
+                now,
+                "broker-a",
+                "TopicTest",
+                (i % 4) as i32,
+                body.as_bytes(),
+                &props,
+            )
+            .unwrap();
+    }
+}
+
+fn subscribe_sql92(w: &mut World, node: usize, group: &str, sql: &str) {
+    let mut cfg = ConsumerConfig::new(group);
     cfg.from_where = ConsumeFromWhere::FirstOffset;
     let now = Instant::from_millis(w.now);
-    w.client()
-        .subscribe_sql92(now, 1, &cfg, "TopicTest", "a > 5")
+    w.nodes[node]
+        .client
+        .subscribe_sql92(now, 1, &cfg, "TopicTest", sql)
         .unwrap();
+}
+
+#[test]
+fn sql92_subscription_is_evaluated_by_the_broker_and_not_refiltered_by_tag() {
+    use rocketmq_proto::codes::RequestCode;
+    const SQL: &str = "a > 3 AND color = 'blue'";
+    const TAG_GROUP: &str = "CG_TAG";
+    let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
+    inject_sql92_messages(&mut w);
+    subscribe_sql92(&mut w, 0, GROUP, SQL);
+    // A TAG consumer of the same topic in another group.
+    let tag_node = w.add(engine(2));
+    let mut cfg = ConsumerConfig::new(TAG_GROUP);
+    cfg.from_where = ConsumeFromWhere::FirstOffset;
+    let now = Instant::from_millis(w.now);
+    w.nodes[tag_node]
+        .client
+        .subscribe(now, 1, &cfg, "TopicTest", "TagA")
+        .unwrap();
+
     let mut got = Vec::new();
-    consume_until(&mut w, &mut got, 12, 60_000);
-    // The simulated broker does not evaluate SQL92 (it matches all): what arrives is
-    // delivered as is, both tags included.
-    assert_eq!(got.len(), 12);
+    consume_until(&mut w, &mut got, 3 + 6, 60_000);
+    w.advance(6_000);
+    consume(&mut w, &mut got);
+    let of = |node: usize| -> BTreeSet<&str> {
+        got.iter()
+            .filter(|(n, _)| *n == node)
+            .map(|(_, b)| b.as_str())
+            .collect()
+    };
+    assert_eq!(got.len(), 9, "each message once: {got:?}");
+    // Exactly a > 3 and blue: 4, 6, 8 — both tags (m4 TagA, m6 TagB), so nothing was
+    // dropped by a client-side tag filter; the message without `a` and the one whose `a`
+    // is not a number are not delivered.
+    assert_eq!(of(0), BTreeSet::from(["m4", "m6", "m8"]));
+    // The TAG consumer is unaffected by the selector: every TagA message.
+    assert_eq!(
+        of(tag_node),
+        BTreeSet::from(["m0", "m1", "m4", "m5", "m8", "m9"])
+    );
+
+    // The subscription reaches the broker as SQL92, by heartbeat and with every pull.
     let sub = w
         .sim
         .subscription(A, GROUP, "TopicTest")
         .expect("registered by heartbeat");
     assert_eq!(sub.expression_type, "SQL92");
-    assert_eq!(sub.sub_string, "a > 5");
+    assert_eq!(sub.sub_string, SQL);
+    let pulls: Vec<_> = w
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.code == RequestCode::PULL_MESSAGE)
+        .filter(|r| r.fields.get("consumerGroup").map(String::as_str) == Some(GROUP))
+        .filter(|r| r.fields.get("topic").map(String::as_str) == Some("TopicTest"))
+        .collect();
+    assert!(!pulls.is_empty());
+    for r in pulls {
+        assert_eq!(r.fields["expressionType"], "SQL92");
+        assert_eq!(r.fields["subscription"], SQL);
+    }
+    // Skipped messages do not hold the committed offsets back.
+    for q in 0..4 {
+        assert_eq!(
+            w.sim.committed_offset("broker-a", GROUP, "TopicTest", q),
+            Some(w.sim.max_offset("broker-a", "TopicTest", q)),
+            "queue {q}"
+        );
+    }
+}
+
+#[test]
+fn an_sql92_expression_the_broker_cannot_parse_delivers_nothing() {
+    use rocketmq_proto::codes::RequestCode;
+    let mut w = World::new(sim(&[("broker-a", A)]), engine(1), 0);
+    inject_sql92_messages(&mut w);
+    // `!=` is not SQL92 as RocketMQ's broker parses it (it wants `<>`).
+    subscribe_sql92(&mut w, 0, GROUP, "a != 3");
+    let mut got = Vec::new();
+    w.advance(10_000);
+    consume(&mut w, &mut got);
+    assert!(got.is_empty(), "{got:?}");
+    let pulls = w
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.code == RequestCode::PULL_MESSAGE)
+        .count();
+    assert!(
+        pulls >= 4,
+        "pulls are answered with an error and tried again: {pulls}"
+    );
 }
 
 #[test]

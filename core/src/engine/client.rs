@@ -521,10 +521,10 @@ struct Conn {
     state: ConnState,
     /// Whether [`Event::Connect`] (or, once closed, [`Event::Close`]) was handed out.
     announced: bool,
-    /// Its address is backing off after failed connects: never announced, it fails
-    /// at the next `handle_timeout` as a refused connect would (so sends fail over at
-    /// once instead of waiting for a connect that is not attempted).
-    refused: bool,
+    /// Its address is backing off after failed connects: [`Event::Connect`] is not
+    /// handed out before this (requests on it wait, within their deadlines; sends
+    /// do not choose such an address, they fail over at once).
+    not_before: Instant,
     /// Last frame in or out (or the open), for idle closing.
     last_active: Instant,
 }
@@ -1187,6 +1187,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     /// Move a send forward: ask for its route, pick a queue and queue an attempt, or
     /// end it.
     fn advance_send(&mut self, now: Instant, id: SendId) {
+        self.clock = self.clock.max(now);
         let Some(pos) = self
             .sends
             .iter()
@@ -1259,6 +1260,16 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             }
             return self.advance_send(now, id);
         };
+        if self.backoff_until(&addr).is_some() {
+            // Its connects fail: this attempt fails as a refused connect would, and
+            // the retry goes to another broker at once.
+            if let Some(op) = self.sends.get_mut(pos) {
+                op.attempts += 1;
+                op.last_broker = Some(queue.broker.clone());
+                op.last_error = Some(SendError::Transport);
+            }
+            return self.advance_send(now, id);
+        }
         let conn = self.conn_for(&addr);
         let Some(op) = self.sends.get_mut(pos) else {
             return;
@@ -1583,19 +1594,24 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         self.next_conn = self.next_conn.wrapping_add(1);
         // The adapter learns of it from poll_event (Event::Connect). If the table is
         // full the requests queued for it end at their deadlines.
-        let refused = self
-            .backoff
-            .iter()
-            .any(|(a, _, until)| a == addr && *until > self.clock);
+        let not_before = self.backoff_until(addr).unwrap_or(self.clock);
         let _ = self.conns.try_push(Conn {
             id,
             addr: addr.clone(),
             state: ConnState::Connecting,
-            announced: refused,
-            refused,
+            announced: false,
+            not_before,
             last_active: self.clock,
         });
         id
+    }
+
+    /// Until when `addr` backs off after failed connects, if it does now.
+    fn backoff_until(&self, addr: &Addr) -> Option<Instant> {
+        self.backoff
+            .iter()
+            .find(|(a, _, until)| a == addr && *until > self.clock)
+            .map(|(_, _, until)| *until)
     }
 
     /// A connect to `addr` failed: back off (doubling from [`CONNECT_BACKOFF_MIN`] to
@@ -1685,10 +1701,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             .iter()
             .position(|c| c.id == conn)
             .and_then(|i| self.conns.remove_at(i));
-        if let Some(c) = closed
-            .as_ref()
-            .filter(|c| c.state == ConnState::Connecting && !c.refused)
-        {
+        if let Some(c) = closed.as_ref().filter(|c| c.state == ConnState::Connecting) {
             self.connect_failed(now, &c.addr);
         }
         let addr = closed.map(|c| c.addr);
@@ -1794,7 +1807,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                         addr: Addr::new(),
                         state: ConnState::Closed,
                         announced: false,
-                        refused: false,
+                        not_before: now,
                         last_active: now,
                     });
                     return Err(e);
@@ -2205,10 +2218,11 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     /// adapter waits: connections to open, connections to close, then ended sends in
     /// the order they ended.
     pub fn poll_event(&mut self) -> Option<Event> {
+        let clock = self.clock;
         if let Some(c) = self
             .conns
             .iter_mut()
-            .find(|c| !c.announced && c.state != ConnState::Closed)
+            .find(|c| !c.announced && c.state != ConnState::Closed && c.not_before <= clock)
         {
             c.announced = true;
             return Some(Event::Connect {
@@ -2281,8 +2295,14 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         } else {
             self.next_heartbeat.min(self.next_route_refresh)
         };
-        if self.conns.iter().any(|c| c.refused) {
-            t = t.min(self.clock);
+        if let Some(at) = self
+            .conns
+            .iter()
+            .filter(|c| !c.announced && c.state == ConnState::Connecting)
+            .map(|c| c.not_before)
+            .min()
+        {
+            t = t.min(at);
         }
         if let Some(idle) = self
             .conns
@@ -2334,10 +2354,6 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     /// refreshes.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.clock = self.clock.max(now);
-        // Connections to addresses backing off fail now, as a refused connect would.
-        while let Some(id) = self.conns.iter().find(|c| c.refused).map(|c| c.id) {
-            self.handle_closed(now, id);
-        }
         self.close_idle(now);
         while let Some((_, conn, purpose)) = self.inflight.poll_expired(now) {
             self.outbound

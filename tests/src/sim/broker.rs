@@ -31,6 +31,7 @@ use rocketmq_proto::out::BufMutOut;
 use rocketmq_proto::text::Text;
 
 use super::codec;
+use super::sql92::{ParseError, Selector};
 use super::store::{offset_msg_id, Filter, NewMessage, StoredMessage};
 use super::{
     Channel, ConnId, Hold, Req, Sim, Subscription, TopicConfig, DEFAULT_MAX_RECONSUME_TIMES,
@@ -763,12 +764,20 @@ impl Sim {
             );
         }
         let filter = if h.sys_flag.contains(PullSysFlag::SUBSCRIPTION) {
+            // The pull's own subscription (FilterAPI.build + ConsumerFilterManager.build).
+            // A selector that does not compile is SUBSCRIPTION_PARSE_FAILED, what the Java
+            // code means (`assert consumerFilterData != null`); a production JVM runs
+            // without -ea and would instead serve the pull unfiltered.
             let expr = h.subscription.map(s).unwrap_or_default();
-            let is_tag = h.expression_type.is_none_or(|t| t == "TAG");
-            if is_tag {
-                tag_filter(&expr)
-            } else {
-                Filter::All
+            let expression_type = h.expression_type.map(s).unwrap_or_default();
+            match expression_filter(&expression_type, &expr) {
+                Ok(filter) => filter,
+                Err(_) => {
+                    return PullOutcome::Error(
+                        ResponseCode::SUBSCRIPTION_PARSE_FAILED,
+                        "parse the consumer's subscription failed".into(),
+                    )
+                }
             }
         } else {
             let Some(cg) = self.servers[&req.addr].clients.consumers.get(&group) else {
@@ -789,10 +798,25 @@ impl Sim {
                     "the consumer's subscription not latest".into(),
                 );
             }
-            if sub.sub_string == "*" || sub.expression_type != "TAG" {
-                Filter::All
+            if is_tag_type(&sub.expression_type) {
+                if sub.sub_string == "*" {
+                    Filter::All
+                } else {
+                    Filter::Codes(sub.codes.clone())
+                }
             } else {
-                Filter::Codes(sub.codes.clone())
+                // The heartbeat registered the expression (ConsumerFilterManager); one that
+                // did not compile left no filter data behind.
+                match expression_filter(&sub.expression_type, &sub.sub_string) {
+                    Ok(filter) => filter,
+                    Err(_) => {
+                        return PullOutcome::Error(
+                            ResponseCode::FILTER_DATA_NOT_EXIST,
+                            "The broker's consumer filter data is not exist!Your expression may be wrong!"
+                                .into(),
+                        )
+                    }
+                }
             }
         };
         let r = g.store.get(
@@ -1294,10 +1318,25 @@ impl Sim {
     }
 }
 
-/// The broker-side filter of a TAG expression sent with the pull.
-fn tag_filter(expr: &str) -> Filter {
-    match parse_tag_expression(expr) {
-        TagExpression::All => Filter::All,
-        TagExpression::Tags(tags) => Filter::Codes(tags.map(|t| t.code).collect()),
+/// Java `ExpressionType.isTagType`: absent, empty or `TAG`.
+fn is_tag_type(expression_type: &str) -> bool {
+    expression_type.is_empty() || expression_type == "TAG"
+}
+
+/// The broker-side filter of a subscription: tag hash codes for TAG, a compiled selector
+/// for SQL92; any other type has no filter factory and fails like a bad expression.
+fn expression_filter(expression_type: &str, expr: &str) -> Result<Filter, ParseError> {
+    if is_tag_type(expression_type) {
+        return Ok(match parse_tag_expression(expr) {
+            TagExpression::All => Filter::All,
+            TagExpression::Tags(tags) => Filter::Codes(tags.map(|t| t.code).collect()),
+        });
     }
+    if expression_type != "SQL92" {
+        return Err(ParseError {
+            at: 0,
+            message: format!("no filter for expression type {expression_type}"),
+        });
+    }
+    Selector::parse(expr).map(Filter::Sql)
 }

@@ -35,10 +35,21 @@
 //!   [`Sim::reset_consumer_client_offset`], [`Sim::get_consumer_running_info`], or any
 //!   request with [`Sim::request_client`]; the client's answers are kept
 //!   ([`Sim::client_reply`]).
+//! * Message filtering on pull, as Java's `ExpressionMessageFilter`: a TAG subscription by
+//!   tag hash code, a SQL92 one by evaluating the selector over each stored message's
+//!   properties ([`sql92`]: RocketMQ's grammar, Java's string/number and NULL semantics;
+//!   the broker is taken to run with `enablePropertyFilter=true`). The expression is the
+//!   pull's own (`subscription` / `expressionType`, with the SUBSCRIPTION sys flag) or
+//!   else the one the group's heartbeat registered. Messages that do not match are
+//!   skipped and the next offset still moves past them (NO_MATCHED_MESSAGE →
+//!   PULL_RETRY_IMMEDIATELY when none in the scanned range match). A selector that does
+//!   not compile fails the pull with SUBSCRIPTION_PARSE_FAILED when sent with it; a
+//!   heartbeat carrying one is still answered SUCCESS (Java only logs it), and a later
+//!   pull relying on it gets FILTER_DATA_NOT_EXIST.
 //!
-//! Not simulated: POP, QUERY_MESSAGE, SQL92 evaluation (SQL92 subscriptions match every
-//! message), 5.x timer properties, automatic transaction checks, the 120 s idle-connection
-//! close, ACL.
+//! Not simulated: POP, QUERY_MESSAGE, CHECK_CLIENT_CONFIG, the bloom-filter bit maps of
+//! SQL92 filtering (evaluation is always against the message), 5.x timer properties,
+//! automatic transaction checks, the 120 s idle-connection close, ACL.
 //!
 //! # Faults
 //!
@@ -86,6 +97,7 @@
 mod broker;
 mod codec;
 mod namesrv;
+pub mod sql92;
 mod store;
 
 pub use store::StoredMessage;

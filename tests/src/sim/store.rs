@@ -9,6 +9,8 @@ use rocketmq_proto::message::record::{self, MessageRecord, MessageVersion};
 use rocketmq_proto::message::{body_crc, tag_hash, MessageSysFlag, OffsetMsgId, PropertiesView};
 use rocketmq_proto::out::BufMutOut;
 
+use super::sql92::Selector;
+
 /// Java's `maxTransferCountOnMessageInMemory`: at most this many messages per pull.
 pub const MAX_TRANSFER_COUNT: usize = 32;
 /// Java's `maxTransferBytesOnMessageInMemory`: at most this many bytes per pull.
@@ -95,18 +97,25 @@ impl QueueLog {
     }
 }
 
-/// Which messages a pull wants (broker-side tag filtering by hash code).
+/// Which messages a pull wants: broker-side tag filtering by hash code, or a SQL92
+/// selector evaluated over the stored message's properties (Java's
+/// `ExpressionMessageFilter.isMatchedByCommitLog`).
 #[derive(Debug, Clone)]
 pub(crate) enum Filter {
     All,
     Codes(Vec<i32>),
+    Sql(Selector),
 }
 
 impl Filter {
-    fn matches(&self, tags_code: i32) -> bool {
+    fn matches(&self, m: &StoredMessage) -> bool {
         match self {
             Filter::All => true,
-            Filter::Codes(codes) => codes.contains(&tags_code),
+            Filter::Codes(codes) => codes.contains(&m.tags_code),
+            Filter::Sql(selector) => {
+                let record = m.view();
+                selector.matches(&|name| record.properties.get(name).map(str::to_owned))
+            }
         }
     }
 }
@@ -293,7 +302,7 @@ impl Store {
                     break;
                 }
                 next = q + 1;
-                if filter.matches(m.tags_code) {
+                if filter.matches(m) {
                     r.body.extend_from_slice(&m.record);
                     r.count += 1;
                 }

@@ -123,6 +123,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         if self.shutdown.is_some() {
             return Err(CallError::Closed);
         }
+        self.clock = self.clock.max(now);
         let mut data = B::from_parts(&[]).ok_or(CallError::Full("call buffer"))?;
         let mut flat = Flatten {
             buf: &mut data,
