@@ -904,7 +904,7 @@ fn with_acl_credentials_every_request_is_signed_and_replies_are_not() {
         let others: Vec<(String, String)> = fields
             .iter()
             .filter(|(k, _)| *k != "Signature")
-            .map(|(k, v)| (k.to_cow().into_owned(), v.to_cow().into_owned()))
+            .map(|(k, v)| (k.chars().collect::<String>(), v.chars().collect::<String>()))
             .collect();
         let others: Vec<(&str, &str)> = others
             .iter()
@@ -915,7 +915,7 @@ fn with_acl_credentials_every_request_is_signed_and_replies_are_not() {
             .unwrap();
         assert_eq!(
             expected,
-            signature.to_cow().as_ref(),
+            signature.chars().collect::<String>().as_str(),
             "code {}",
             cmd.header.code
         );

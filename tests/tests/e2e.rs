@@ -941,3 +941,55 @@ async fn a_selector_picks_the_queue_of_each_send() {
     assert!(matches!(err, rocketmq_tokio::Error::Invalid(_)), "{err:?}");
     producer.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_with_a_deliver_time_arrives_after_it() {
+    let topic = unique("E2E_timer");
+    let producer = ready_producer().await;
+    let now_ms = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let at = now_ms + 4_000;
+    producer
+        .send(Message::new(&topic, "timed").with_deliver_at(at))
+        .await
+        .unwrap();
+    producer.send(Message::new(&topic, "now")).await.unwrap();
+    let got: Arc<Mutex<Vec<(String, i64)>>> = Arc::default();
+    let sink = got.clone();
+    let consumer = PushConsumer::builder(options(), &unique("CG"))
+        .subscribe(&topic, "*")
+        .from_where(ConsumeFromWhere::FirstOffset)
+        .start(move |msgs| {
+            let sink = sink.clone();
+            async move {
+                let t = SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis() as i64;
+                for m in msgs {
+                    sink.lock()
+                        .unwrap()
+                        .push((String::from_utf8(m.body.to_vec()).unwrap(), t));
+                }
+                ConsumeResult::Success
+            }
+        })
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while got.lock().unwrap().len() < 2 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    consumer.shutdown().await;
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "{got:?}");
+    let timed = got.iter().find(|(b, _)| b == "timed").unwrap().1;
+    assert!(
+        timed >= at - 100,
+        "delivered {} ms before its time",
+        at - timed
+    );
+    producer.shutdown().await;
+}
