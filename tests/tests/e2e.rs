@@ -993,3 +993,68 @@ async fn a_message_with_a_deliver_time_arrives_after_it() {
     );
     producer.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_failing_past_max_reconsume_times_goes_to_the_dead_letter_queue() {
+    let topic = unique("E2E_dlq");
+    let producer = ready_producer().await;
+    producer
+        .send(Message::new(&topic, "poison").with_keys("poison-key"))
+        .await
+        .unwrap();
+    let group = unique("CG");
+    let attempts: Arc<Mutex<Vec<i32>>> = Arc::default();
+    let sink = attempts.clone();
+    let consumer = PushConsumer::builder(options(), &group)
+        .subscribe(&topic, "*")
+        .from_where(ConsumeFromWhere::FirstOffset)
+        .max_reconsume_times(1)
+        .start(move |msgs| {
+            let sink = sink.clone();
+            async move {
+                sink.lock()
+                    .unwrap()
+                    .extend(msgs.iter().map(|m| m.reconsume_times));
+                ConsumeResult::Later
+            }
+        })
+        .await
+        .unwrap();
+    // Delivered, failed, retried after the broker's first delay (10 s), failed again:
+    // then it is dead.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    while attempts.lock().unwrap().len() < 2 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Long enough for a third delivery, which must not come.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    consumer.shutdown().await;
+    assert_eq!(*attempts.lock().unwrap(), [0, 1], "two deliveries, no more");
+
+    // It is stored in %DLQ%<group>, whose route the broker registers on its schedule.
+    let dlq = format!("%DLQ%{group}");
+    let admin = Admin::start(options()).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(45);
+    let stored = loop {
+        if let Ok(offsets) = admin.consumer_offsets("nobody", &dlq).await {
+            let n: i64 = offsets.iter().map(|q| q.broker_offset).sum();
+            if n > 0 {
+                break n;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nothing reached {dlq}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(stored, 1);
+    let found = admin
+        .messages_by_key(&dlq, "poison-key", 10, 0, i64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].body.as_ref(), b"poison");
+    admin.shutdown().await;
+    producer.shutdown().await;
+}

@@ -57,6 +57,7 @@ pub struct PushConsumerBuilder {
     concurrency: usize,
     batch_size: i32,
     offset_file: Option<std::path::PathBuf>,
+    max_reconsume_times: Option<i32>,
 }
 
 impl PushConsumer {
@@ -72,6 +73,7 @@ impl PushConsumer {
             concurrency: 20,
             batch_size: 32,
             offset_file: None,
+            max_reconsume_times: None,
         }
     }
 
@@ -145,6 +147,14 @@ impl PushConsumerBuilder {
         self
     }
 
+    /// After this many failed deliveries a message goes to the group's dead-letter
+    /// topic `%DLQ%<group>` (Java `maxReconsumeTimes`: 16 for concurrent consumers;
+    /// orderly ones retry forever unless this is set).
+    pub fn max_reconsume_times(mut self, n: i32) -> Self {
+        self.max_reconsume_times = Some(n.max(0));
+        self
+    }
+
     /// Messages per pull (default 32, at most 64).
     pub fn batch_size(mut self, n: i32) -> Self {
         self.batch_size = n.clamp(1, 64);
@@ -175,6 +185,9 @@ impl PushConsumerBuilder {
         config.model = self.model;
         config.from_where = self.from_where;
         config.batch_size = self.batch_size;
+        if let Some(n) = self.max_reconsume_times {
+            config.max_reconsume_times = n;
+        }
         let settings = ConsumerSettings {
             group: self.group.clone(),
             config,
