@@ -1086,3 +1086,74 @@ fn idle_connections_close_and_busy_ones_stay() {
         "{closed_at}"
     );
 }
+
+#[test]
+fn a_send_started_while_the_default_route_is_asked_for_waits_for_it() {
+    // Found by `rmq send --count 1000` to a new topic: sends issued after the topic's
+    // TOPIC_NOT_EXIST and before TBW102's route answered failed with NoRoute at once.
+    let mut c = client(0);
+    let first = c
+        .send(
+            Instant::from_millis(0),
+            0,
+            &Message::new("NewTopic", b"1"),
+            SendMode::Sync,
+        )
+        .unwrap();
+    let (_, events) = drain(&mut c, 0);
+    let ns = connects(&events)[0].0;
+    c.handle_connected(Instant::from_millis(0), ns);
+    let (sent, _) = drain(&mut c, 0);
+    let q = sent[0].command();
+    feed(
+        &mut c,
+        1,
+        ns,
+        &response(q.header.opaque, ResponseCode::TOPIC_NOT_EXIST, &[], b""),
+    );
+    let (sent, _) = drain(&mut c, 1);
+    let q2 = sent[0].command();
+    // The default topic's route is being asked for; another send starts now.
+    let second = c
+        .send(
+            Instant::from_millis(1),
+            0,
+            &Message::new("NewTopic", b"2"),
+            SendMode::Sync,
+        )
+        .unwrap();
+    let (_, events) = drain(&mut c, 1);
+    assert!(events.is_empty(), "it waits: {events:?}");
+    feed(
+        &mut c,
+        2,
+        ns,
+        &response(
+            q2.header.opaque,
+            ResponseCode::SUCCESS,
+            &[],
+            &route_body(&[("broker-a", "127.0.0.1:10911")], 8),
+        ),
+    );
+    let (_, events) = drain(&mut c, 2);
+    let b = connects(&events)[0].0;
+    c.handle_connected(Instant::from_millis(2), b);
+    let (sent, _) = drain(&mut c, 2);
+    let sends: Vec<_> = sent
+        .iter()
+        .filter(|s| s.command().header.request_code() == RequestCode::SEND_MESSAGE_V2)
+        .collect();
+    assert_eq!(sends.len(), 2, "both go out");
+    for s in &sends {
+        feed(&mut c, 3, b, &send_ok(s.command().header.opaque, "0", "0"));
+    }
+    let (_, events) = drain(&mut c, 3);
+    let ok: Vec<SendId> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::SendOk { id, .. } => Some(*id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ok, [first, second], "{events:?}");
+}

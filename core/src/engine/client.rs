@@ -1223,7 +1223,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 return;
             };
             if info.queues.is_empty() {
-                if info.missing && info.tried_default {
+                // Not while the default topic's route is being asked for: a send started
+                // then waits for it like the ones before.
+                if info.missing && info.tried_default && !info.querying {
                     return self.end_send(id, Err(SendError::NoRoute));
                 }
                 if !info.querying {
