@@ -1257,16 +1257,29 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             (ResponseCode::SUCCESS, Some(next))
                 if delivered_records(cmd.body, expression).next().is_some() =>
             {
+                // The whole answer, or (with fixed-size message buffers) as many
+                // leading records as fit: the rest is pulled again.
                 let body = if batches_full {
                     None
                 } else {
-                    B::from_parts(&[cmd.body])
+                    fitting_prefix::<B>(cmd.body)
                 };
+                let kept = body.as_ref().map_or(cmd.body, |b| b.as_ref());
                 // A delivery holds at most 64 messages (nack keeps a bit per message):
                 // a longer answer ends at the 65th, which is pulled again.
-                let mut records = crate::message::RecordIter::new(cmd.body).map_while(Result::ok);
+                let mut records = crate::message::RecordIter::new(kept).map_while(Result::ok);
                 let messages = records.by_ref().take(64).count();
-                let next = records.next().map_or(next, |r| r.queue_offset);
+                let next = match records.next() {
+                    Some(r) => r.queue_offset,
+                    // Records cut off by the buffer start where the kept ones end.
+                    None if kept.len() < cmd.body.len() => crate::message::RecordIter::new(
+                        cmd.body.get(kept.len()..).unwrap_or_default(),
+                    )
+                    .next()
+                    .and_then(Result::ok)
+                    .map_or(next, |r| r.queue_offset),
+                    None => next,
+                };
                 match body {
                     Some(body) => {
                         let batch = Batch {
@@ -1293,8 +1306,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                             }
                         }
                     }
-                    // Larger than a message buffer, or no room: try again later
-                    // (smaller batches are a configuration matter; nothing is lost).
+                    // No room, or one message larger than a message buffer: try again
+                    // later (a buffer smaller than a message is a configuration
+                    // matter; nothing is lost).
                     None => q.step = QueueStep::PullAt(now + Millis(1_000)),
                 }
             }
@@ -1907,5 +1921,83 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 .map_err(|_| CallError::Full("local offsets"))?,
         }
         Ok(())
+    }
+}
+
+/// `body` (stored records back to back) in a message buffer: whole if it fits, else the
+/// longest run of leading whole records that fits (halving the count), or `None` if not
+/// even the first record fits.
+fn fitting_prefix<B: MessageBuf>(body: &[u8]) -> Option<B> {
+    if let Some(b) = B::from_parts(&[body]) {
+        return Some(b);
+    }
+    // Record boundaries: each record starts with its total size (big-endian i32).
+    let mut ends: heapless::Vec<usize, 64> = heapless::Vec::new();
+    let mut at = 0usize;
+    while let Some(size) = body
+        .get(at..)
+        .and_then(|r| r.first_chunk::<4>())
+        .map(|b| i32::from_be_bytes(*b))
+    {
+        let Some(end) = usize::try_from(size)
+            .ok()
+            .filter(|s| *s > 0)
+            .and_then(|s| at.checked_add(s))
+            .filter(|e| *e <= body.len())
+        else {
+            break;
+        };
+        if ends.push(end).is_err() {
+            break;
+        }
+        at = end;
+    }
+    // Every whole record first (the walk may have stopped short of the body's end),
+    // then half as many each time.
+    let mut n = ends.len();
+    while n > 0 {
+        let end = ends.get(n - 1).copied().unwrap_or(0);
+        if end < body.len() {
+            if let Some(b) = body.get(..end).and_then(|p| B::from_parts(&[p])) {
+                return Some(b);
+            }
+        }
+        n /= 2;
+    }
+    None
+}
+
+#[cfg(test)]
+mod prefix_tests {
+    use super::fitting_prefix;
+
+    /// `n` records of `size` bytes each (a size prefix and filler).
+    fn records(n: usize, size: i32) -> heapless::Vec<u8, 256> {
+        let mut v = heapless::Vec::new();
+        for i in 0..n {
+            v.extend_from_slice(&size.to_be_bytes()).unwrap();
+            for _ in 4..size {
+                v.push(i as u8).unwrap();
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn a_pull_answer_larger_than_the_buffer_keeps_the_leading_whole_records() {
+        let body = records(5, 10);
+        // Fits whole.
+        let all: heapless::Vec<u8, 64> = fitting_prefix(&body).unwrap();
+        assert_eq!(all.len(), 50);
+        // 25 bytes: five records do not fit, two (halving 5 → 2) do.
+        let two: heapless::Vec<u8, 25> = fitting_prefix(&body).unwrap();
+        assert_eq!(&two[..], &body[..20]);
+        // Smaller than one record: nothing.
+        assert!(fitting_prefix::<heapless::Vec<u8, 9>>(&body).is_none());
+        // A lying size stops the walk instead of reading past the body.
+        let mut bad = records(2, 10);
+        bad[10..14].copy_from_slice(&1_000i32.to_be_bytes());
+        let one: heapless::Vec<u8, 15> = fitting_prefix(&bad).unwrap();
+        assert_eq!(&one[..], &bad[..10]);
     }
 }
