@@ -20,6 +20,9 @@ pub trait List<T>: Default + Deref<Target = [T]> + DerefMut {
     fn try_push(&mut self, value: T) -> Result<(), T>;
     /// Remove and return the element at `index`, shifting the rest (order kept).
     fn remove_at(&mut self, index: usize) -> Option<T>;
+    /// Remove and return the element at `index`, moving the last one into its place
+    /// (O(1); order not kept).
+    fn swap_remove_at(&mut self, index: usize) -> Option<T>;
     /// Keep only the elements `keep` accepts (order kept).
     fn retain_where(&mut self, keep: impl FnMut(&T) -> bool);
     /// Whether the next `try_push` would certainly be refused (a fixed list at
@@ -33,6 +36,9 @@ impl<T, const N: usize> List<T> for heapless::Vec<T, N> {
     }
     fn remove_at(&mut self, index: usize) -> Option<T> {
         (index < self.len()).then(|| self.remove(index))
+    }
+    fn swap_remove_at(&mut self, index: usize) -> Option<T> {
+        (index < self.len()).then(|| self.swap_remove(index))
     }
     fn retain_where(&mut self, keep: impl FnMut(&T) -> bool) {
         self.retain(keep)
@@ -66,6 +72,9 @@ impl<T> List<T> for alloc::vec::Vec<T> {
     }
     fn remove_at(&mut self, index: usize) -> Option<T> {
         (index < self.len()).then(|| self.remove(index))
+    }
+    fn swap_remove_at(&mut self, index: usize) -> Option<T> {
+        (index < self.len()).then(|| self.swap_remove(index))
     }
     fn retain_where(&mut self, keep: impl FnMut(&T) -> bool) {
         self.retain(keep)

@@ -711,6 +711,8 @@ pub struct Client<C: Collections, B: MessageBuf, const INFLIGHT: usize> {
     next_conn: u32,
     next_send: u32,
     ended_seq: u32,
+    /// Sends ended and not yet handed out (so `poll_event` skips its scan at 0).
+    ended_pending: usize,
     conns: C::List<Conn>,
     topics: C::List<TopicInfo<C>>,
     brokers: C::List<BrokerAddrs>,
@@ -759,6 +761,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             next_conn: 0,
             next_send: 0,
             ended_seq: 0,
+            ended_pending: 0,
             conns: C::List::default(),
             topics: C::List::default(),
             brokers: C::List::default(),
@@ -1312,6 +1315,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         op.outcome = Some(result);
         op.ended_seq = seq;
         self.ended_seq = seq.wrapping_add(1);
+        self.ended_pending += 1;
         // An attempt still queued for writing is void now.
         self.outbound
             .retain_where(|o| o.purpose != Purpose::Send(id));
@@ -1391,9 +1395,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         );
     }
 
-    /// Apply `f` to every send `pred` selects, in ascending id order (the order sends
-    /// are kept in), however many there are. Ids are gathered a chunk at a time because
-    /// `f` needs the whole client; `f` may end, advance or leave a send as it is.
+    /// Apply `f` to every send `pred` selects, in ascending id order, however many
+    /// there are. Ids are gathered a chunk at a time (the 64 lowest above the last
+    /// chunk: sends are not kept in order) because `f` needs the whole client; `f` may
+    /// end, advance or leave a send as it is.
     fn for_each_send(
         &mut self,
         pred: impl Fn(&SendOp<B>) -> bool,
@@ -1401,13 +1406,22 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     ) {
         let mut after: Option<SendId> = None;
         loop {
-            let chunk: heapless::Vec<SendId, 64> = self
+            let mut chunk: heapless::Vec<SendId, 64> = heapless::Vec::new();
+            for s in self
                 .sends
                 .iter()
                 .filter(|s| after.is_none_or(|a| s.id > a) && pred(s))
-                .map(|s| s.id)
-                .take(64)
-                .collect();
+            {
+                if let Err(id) = chunk.push(s.id) {
+                    // Full: keep the 64 lowest.
+                    if let Some(max) = chunk.iter_mut().max() {
+                        if id < *max {
+                            *max = id;
+                        }
+                    }
+                }
+            }
+            chunk.sort_unstable();
             let Some(&last) = chunk.last() else { return };
             for id in chunk {
                 f(self, id);
@@ -2263,6 +2277,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             if let Some(e) = self.request_event() {
                 return Some(e);
             }
+            if self.ended_pending == 0 {
+                return self.shutdown_event();
+            }
             let Some(i) = self
                 .sends
                 .iter()
@@ -2273,7 +2290,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             else {
                 return self.shutdown_event();
             };
-            let op = self.sends.remove_at(i)?;
+            // O(1): with thousands in flight, shifting the table on every ended send
+            // was most of the client's CPU time.
+            let op = self.sends.swap_remove_at(i)?;
+            self.ended_pending = self.ended_pending.saturating_sub(1);
             let outcome = op.outcome?;
             // A request's send is reported through the request (which may have
             // ended already: no reply in time).
