@@ -84,10 +84,21 @@ impl<T> List<T> for alloc::vec::Vec<T> {
     }
 }
 
-/// A family of list types used by decoded bodies.
+/// A family of list types used by decoded bodies and the engine's tables.
+///
+/// The engine's tables whose entries each hold a message buffer have their own list
+/// types, so a small device can size them apart from the rest (see [`Tailored`]):
+/// with 4 KiB message buffers every such entry costs at least 4 KiB of RAM.
 pub trait Collections: Debug + Clone + PartialEq + Eq + 'static {
     /// The list type for elements `T`.
     type List<T: Debug + Clone + PartialEq + Eq>: List<T> + Debug + Clone + PartialEq + Eq;
+    /// The engine's sends in progress (each holds the message).
+    type Sends<T: Debug + Clone + PartialEq + Eq>: List<T> + Debug + Clone + PartialEq + Eq;
+    /// The engine's delivered batches waiting for their ack (each holds a pull answer).
+    type Batches<T: Debug + Clone + PartialEq + Eq>: List<T> + Debug + Clone + PartialEq + Eq;
+    /// The engine's calls, request-reply requests and broker-forwarded messages (each
+    /// holds a message buffer): none on a device that uses none of them.
+    type Extras<T: Debug + Clone + PartialEq + Eq>: List<T> + Debug + Clone + PartialEq + Eq;
     /// The capacity of each list (`u32::MAX` for growable ones), for error reports.
     const CAPACITY: u32;
 }
@@ -98,6 +109,33 @@ pub struct Fixed<const N: usize>;
 
 impl<const N: usize> Collections for Fixed<N> {
     type List<T: Debug + Clone + PartialEq + Eq> = heapless::Vec<T, N>;
+    type Sends<T: Debug + Clone + PartialEq + Eq> = heapless::Vec<T, N>;
+    type Batches<T: Debug + Clone + PartialEq + Eq> = heapless::Vec<T, N>;
+    type Extras<T: Debug + Clone + PartialEq + Eq> = heapless::Vec<T, N>;
+    const CAPACITY: u32 = N as u32;
+}
+
+/// Fixed capacities chosen per kind of table, for a device counting bytes: `N`
+/// entries in every list, but `SENDS` sends in progress, `BATCHES` delivered batches
+/// and `EXTRAS` calls / request-reply requests / broker-forwarded messages (0 turns
+/// those features off: their calls are refused as full).
+///
+/// ```
+/// use rocketmq_proto::collections::{Collections, Tailored};
+/// // Eight of everything, one send at a time, two batches, no extras.
+/// type Device = Tailored<8, 1, 2, 0>;
+/// assert_eq!(<Device as Collections>::CAPACITY, 8);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Tailored<const N: usize, const SENDS: usize, const BATCHES: usize, const EXTRAS: usize>;
+
+impl<const N: usize, const SENDS: usize, const BATCHES: usize, const EXTRAS: usize> Collections
+    for Tailored<N, SENDS, BATCHES, EXTRAS>
+{
+    type List<T: Debug + Clone + PartialEq + Eq> = heapless::Vec<T, N>;
+    type Sends<T: Debug + Clone + PartialEq + Eq> = heapless::Vec<T, SENDS>;
+    type Batches<T: Debug + Clone + PartialEq + Eq> = heapless::Vec<T, BATCHES>;
+    type Extras<T: Debug + Clone + PartialEq + Eq> = heapless::Vec<T, EXTRAS>;
     const CAPACITY: u32 = N as u32;
 }
 
@@ -109,6 +147,9 @@ pub struct Growable;
 #[cfg(feature = "alloc")]
 impl Collections for Growable {
     type List<T: Debug + Clone + PartialEq + Eq> = alloc::vec::Vec<T>;
+    type Sends<T: Debug + Clone + PartialEq + Eq> = alloc::vec::Vec<T>;
+    type Batches<T: Debug + Clone + PartialEq + Eq> = alloc::vec::Vec<T>;
+    type Extras<T: Debug + Clone + PartialEq + Eq> = alloc::vec::Vec<T>;
     const CAPACITY: u32 = u32::MAX;
 }
 

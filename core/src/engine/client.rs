@@ -717,7 +717,7 @@ pub struct Client<C: Collections, B: MessageBuf, const INFLIGHT: usize> {
     topics: C::List<TopicInfo<C>>,
     brokers: C::List<BrokerAddrs>,
     producer_groups: C::List<Name>,
-    sends: C::List<SendOp<B>>,
+    sends: C::Sends<SendOp<B>>,
     outbound: C::List<Outbound>,
     inflight: InFlight<Purpose, INFLIGHT>,
     decoder: FrameDecoder,
@@ -731,11 +731,11 @@ pub struct Client<C: Collections, B: MessageBuf, const INFLIGHT: usize> {
     /// Broker transaction checks waiting for the application's answer.
     checks: C::List<TransactionCheck>,
     /// CONSUME_MESSAGE_DIRECTLY requests waiting for the application's answer.
-    directs: C::List<DirectRequest<B>>,
+    directs: C::Extras<DirectRequest<B>>,
     /// Request-reply requests waiting for (or holding) their reply.
-    requests: C::List<PendingRequest<B>>,
+    requests: C::Extras<PendingRequest<B>>,
     /// Calls ([`Client::call`]) waiting for (or holding) their response.
-    calls: C::List<call::PendingCall<B>>,
+    calls: C::Extras<call::PendingCall<B>>,
     next_call: u32,
     /// Addresses whose connects failed: (address, failures − 1, no connect before).
     backoff: C::List<(Addr, u8, Instant)>,
@@ -766,7 +766,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             topics: C::List::default(),
             brokers: C::List::default(),
             producer_groups: C::List::default(),
-            sends: C::List::default(),
+            sends: Default::default(),
             outbound: C::List::default(),
             inflight: InFlight::new(),
             decoder: FrameDecoder::new(),
@@ -778,9 +778,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             shutdown: None,
             ends: C::List::default(),
             checks: C::List::default(),
-            directs: C::List::default(),
-            requests: C::List::default(),
-            calls: C::List::default(),
+            directs: Default::default(),
+            requests: Default::default(),
+            calls: Default::default(),
             next_call: 0,
             backoff: C::List::default(),
             clock: now,

@@ -283,7 +283,7 @@ pub(super) struct ConsumerState<C: Collections, B: MessageBuf> {
     pub(super) queues: C::List<OwnedQueue>,
     /// Pulled batches, cached or with the application, of every queue (bounded by the
     /// list's capacity and the per-queue thresholds).
-    pub(super) batches: C::List<Batch<B>>,
+    pub(super) batches: C::Batches<Batch<B>>,
     pub(super) next_rebalance: Instant,
     pub(super) last_rebalance: Instant,
     pub(super) next_commit: Instant,
@@ -503,7 +503,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 commit_interval: config.commit_interval,
                 subs: C::List::default(),
                 queues: C::List::default(),
-                batches: C::List::default(),
+                batches: Default::default(),
                 next_rebalance: now,
                 last_rebalance: now,
                 next_commit: now + config.commit_interval,
