@@ -1157,3 +1157,86 @@ fn a_send_started_while_the_default_route_is_asked_for_waits_for_it() {
         .collect();
     assert_eq!(ok, [first, second], "{events:?}");
 }
+
+#[test]
+fn a_silent_connection_whose_request_times_out_is_replaced_and_a_busy_one_is_kept() {
+    // Found by the fault-injection proxy (tests/tests/faults.rs): a black-holed broker
+    // connection kept failing sends forever, because nothing ever closed it.
+    let mut c = client(0);
+    let (id, conns) = send_through_route(&mut c, 0, &[("broker-a", "127.0.0.1:10911")]);
+    let broker = conns[0].0;
+    c.handle_connected(Instant::from_millis(1), broker);
+    let (sent, _) = drain(&mut c, 1);
+    let s = sent
+        .iter()
+        .find(|s| s.command().header.request_code() == RequestCode::SEND_MESSAGE_V2)
+        .unwrap();
+    feed(
+        &mut c,
+        2,
+        broker,
+        &send_ok(s.command().header.opaque, "0", "1"),
+    );
+    let (_, events) = drain(&mut c, 2);
+    assert!(matches!(events[..], [Event::SendOk { id: got, .. }] if got == id));
+
+    // Busy: two sends, one answered late, the other never. The answer shows the
+    // connection alive, so the timeout of the other does not close it.
+    let msg = Message::new("TopicTest", b"x");
+    let a = c
+        .send(Instant::from_millis(10), 0, &msg, SendMode::Sync)
+        .unwrap();
+    let b = c
+        .send(Instant::from_millis(10), 0, &msg, SendMode::Sync)
+        .unwrap();
+    let (sent, _) = drain(&mut c, 10);
+    let opaques: Vec<i32> = sent
+        .iter()
+        .filter(|s| s.command().header.request_code() == RequestCode::SEND_MESSAGE_V2)
+        .map(|s| s.command().header.opaque)
+        .collect();
+    assert_eq!(opaques.len(), 2);
+    feed(&mut c, 2_900, broker, &send_ok(opaques[0], "0", "2"));
+    let (_, events) = tick(&mut c, 3_010);
+    let (_, more) = tick(&mut c, 3_010);
+    let events: Vec<Event> = events.into_iter().chain(more).collect();
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::SendOk { id, .. } if *id == a)));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::SendFailed { id, error: SendError::Timeout } if *id == b)),
+        "a timed-out send says Timeout: {events:?}"
+    );
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::Close { .. })),
+        "kept: {events:?}"
+    );
+
+    // Silent: a send with nothing received for its whole timeout. The connection is
+    // closed and the next send connects anew.
+    let d = c
+        .send(Instant::from_millis(4_000), 0, &msg, SendMode::Sync)
+        .unwrap();
+    let _ = drain(&mut c, 4_000);
+    let (_, events) = tick(&mut c, 7_000);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::SendFailed { id, error: SendError::Timeout } if *id == d)),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Close { conn } if *conn == broker)),
+        "the dead connection is closed: {events:?}"
+    );
+    c.send(Instant::from_millis(7_001), 0, &msg, SendMode::Sync)
+        .unwrap();
+    let (_, events) = tick(&mut c, 7_001);
+    let again = connects(&events);
+    assert_eq!(again.len(), 1, "a new connection: {events:?}");
+    assert_ne!(again[0].0, broker);
+}

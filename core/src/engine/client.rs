@@ -527,6 +527,9 @@ struct Conn {
     not_before: Instant,
     /// Last frame in or out (or the open), for idle closing.
     last_active: Instant,
+    /// Last bytes received (or the open): a request timing out on a connection
+    /// silent for a whole request timeout means it is dead (half-open).
+    last_rx: Instant,
 }
 
 /// First pause after a failed connect to an address; doubled per further failure.
@@ -1618,6 +1621,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             announced: false,
             not_before,
             last_active: self.clock,
+            last_rx: self.clock,
         });
         id
     }
@@ -1662,6 +1666,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         };
         c.state = ConnState::Open;
         c.last_active = now;
+        c.last_rx = now;
         let addr = c.addr.clone();
         self.clock = self.clock.max(now);
         self.backoff.retain_where(|(a, _, _)| *a != addr);
@@ -1681,6 +1686,21 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     .min(now.max(c.last_rebalance + Millis(1_000)));
             }
         }
+    }
+
+    /// Close `conn` from the engine's side: its requests end as lost now and the
+    /// adapter is told to close it ([`Event::Close`]).
+    fn close_dead(&mut self, now: Instant, conn: ConnId) {
+        self.handle_closed(now, conn);
+        let _ = self.conns.try_push(Conn {
+            id: conn,
+            addr: Addr::new(),
+            state: ConnState::Closed,
+            announced: false,
+            not_before: now,
+            last_active: now,
+            last_rx: now,
+        });
     }
 
     /// Close open connections idle for [`CONN_IDLE_TIMEOUT`] with nothing in flight
@@ -1798,6 +1818,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         self.clock = self.clock.max(now);
         if let Some(c) = self.conns.iter_mut().find(|c| c.id == conn) {
             c.last_active = now;
+            c.last_rx = now;
         }
         let mut used = 0;
         loop {
@@ -1816,16 +1837,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 }
                 Ok(None) => return Ok(used),
                 Err(e) => {
-                    self.handle_closed(now, conn);
-                    // Keep an entry so the adapter is told to close it.
-                    let _ = self.conns.try_push(Conn {
-                        id: conn,
-                        addr: Addr::new(),
-                        state: ConnState::Closed,
-                        announced: false,
-                        not_before: now,
-                        last_active: now,
-                    });
+                    self.close_dead(now, conn);
                     return Err(e);
                 }
             }
@@ -2380,8 +2392,25 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         while let Some((_, conn, purpose)) = self.inflight.poll_expired(now) {
             self.outbound
                 .retain_where(|o| !(o.conn == conn && matches!(&o.purpose, p if *p == purpose)));
-            if let Purpose::Call(id) = purpose {
-                self.end_call(id, Err(CallFailure::Timeout));
+            // Nothing received on it for a whole request timeout: half-open or dead.
+            // Replace it (Java closes a channel whose sync call timed out); its other
+            // requests end now as lost, the next request connects anew. A busy
+            // connection that answers other requests is kept.
+            let silent = self.conns.iter().any(|c| {
+                c.id == conn
+                    && c.state != ConnState::Closed
+                    && c.last_rx + self.config.request_timeout <= now
+            });
+            match purpose {
+                Purpose::Call(id) => self.end_call(id, Err(CallFailure::Timeout)),
+                // The send's own deadline: nothing is left to retry with.
+                Purpose::Send(id) => self.end_send(id, Err(SendError::Timeout)),
+                _ => {}
+            }
+            if silent {
+                self.close_dead(now, conn);
+            }
+            if matches!(purpose, Purpose::Call(_) | Purpose::Send(_)) {
                 continue;
             }
             if let Purpose::Route { .. } = purpose {
