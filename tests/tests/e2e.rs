@@ -18,13 +18,7 @@ fn options() -> ClientOptions {
 }
 
 /// A name no earlier run used (the broker's store outlives nothing, but be safe).
-fn unique(prefix: &str) -> String {
-    let t = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_micros();
-    format!("{prefix}_{t}")
-}
+use rocketmq_tests::unique;
 
 /// A producer, once the broker takes messages: a broker that has just started may not
 /// have registered its default topic (TBW102, for auto-created topics) yet.

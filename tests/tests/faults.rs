@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use rocketmq_tests::fault::{Direction, FaultProxy, Faults};
 use rocketmq_tokio::{
@@ -31,13 +31,7 @@ fn direct() -> ClientOptions {
     ClientOptions::new(namesrv())
 }
 
-fn unique(prefix: &str) -> String {
-    let t = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_micros();
-    format!("{prefix}_{t}")
-}
+use rocketmq_tests::unique;
 
 /// The NameServer proxy and one proxy per broker address.
 struct Net {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use rocketmq_tokio::{
     ClientOptions, ConsumeFromWhere, ConsumeResult, Message, Producer, PushConsumer,
@@ -17,13 +17,7 @@ fn namesrv() -> String {
     std::env::var("RMQ_NAMESRV").expect("RMQ_NAMESRV names the peer")
 }
 
-fn unique(prefix: &str) -> String {
-    let t = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_micros();
-    format!("{prefix}_{t}")
-}
+use rocketmq_tests::unique;
 
 /// Run the peer client (built on first use, cached under $HOME/.cache); its stdout.
 fn peer_client(args: &[&str]) -> String {

@@ -484,17 +484,7 @@ impl Admin {
 
     /// Stop the admin client.
     pub async fn shutdown(self) {
-        let (done, rx) = tokio::sync::oneshot::channel();
-        if self
-            .handle
-            .send(Command::Shutdown {
-                drain: Duration::ZERO,
-                done,
-            })
-            .is_ok()
-        {
-            let _ = rx.await;
-        }
+        self.handle.shutdown(Duration::ZERO).await;
     }
 }
 

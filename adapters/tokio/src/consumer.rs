@@ -80,17 +80,7 @@ impl PushConsumer {
     /// Stop: no new deliveries, wait up to 10 s for listeners running now, commit the
     /// offsets, unregister from the brokers.
     pub async fn shutdown(self) {
-        let (done, rx) = tokio::sync::oneshot::channel();
-        if self
-            .handle
-            .send(Command::Shutdown {
-                drain: Duration::from_secs(10),
-                done,
-            })
-            .is_ok()
-        {
-            let _ = rx.await;
-        }
+        self.handle.shutdown(Duration::from_secs(10)).await;
         let _ = self.dispatcher.await;
     }
 }

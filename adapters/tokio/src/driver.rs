@@ -224,6 +224,15 @@ impl Handle {
         self.tx.send(cmd).map_err(|_| Error::Closed)
     }
 
+    /// Stop the client (drain up to `drain`, commit, unregister) and wait until it
+    /// has; nothing to wait for if it is stopped already.
+    pub(crate) async fn shutdown(&self, drain: Duration) {
+        let (done, rx) = oneshot::channel();
+        if self.send(Command::Shutdown { drain, done }).is_ok() {
+            let _ = rx.await;
+        }
+    }
+
     /// Send `make(reply)` and wait for the reply.
     pub(crate) async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, Error> {
         let (done, rx) = oneshot::channel();
@@ -324,14 +333,7 @@ impl Driver {
                     Some(key) => self.engine.send_ordered(now, wall, m, key),
                     None => self.engine.send(now, wall, m, mode),
                 });
-                match r {
-                    Ok(id) => {
-                        self.sends.insert(id.0, (done, msg.topic));
-                    }
-                    Err(e) => {
-                        let _ = done.send(Err(e.into()));
-                    }
-                }
+                self.track_send(r, done, msg.topic)
             }
             Command::SendToQueue {
                 msg,
@@ -339,15 +341,9 @@ impl Driver {
                 queue_id,
                 done,
             } => {
-                match msg.with_view(|m| self.engine.send_to_queue(now, wall, m, &broker, queue_id))
-                {
-                    Ok(id) => {
-                        self.sends.insert(id.0, (done, msg.topic));
-                    }
-                    Err(e) => {
-                        let _ = done.send(Err(e.into()));
-                    }
-                }
+                let started =
+                    msg.with_view(|m| self.engine.send_to_queue(now, wall, m, &broker, queue_id));
+                self.track_send(started, done, msg.topic)
             }
             Command::SendBatch { msgs, done } => {
                 let props: Vec<Vec<(&str, &str)>> = msgs
@@ -375,13 +371,9 @@ impl Driver {
                     })
                     .collect();
                 let topic = msgs.first().map(|m| m.topic.clone()).unwrap_or_default();
-                match self.engine.send_batch(now, wall, &views) {
-                    Ok(id) => {
-                        self.sends.insert(id.0, (done, topic));
-                    }
-                    Err(e) => {
-                        let _ = done.send(Err(e.into()));
-                    }
+                {
+                    let started = self.engine.send_batch(now, wall, &views);
+                    self.track_send(started, done, topic)
                 }
             }
             Command::SendReply {
@@ -451,14 +443,8 @@ impl Driver {
                 let _ = done.send(r);
             }
             Command::SendTransactional { msg, done } => {
-                match msg.with_view(|m| self.engine.send_transactional(now, wall, m)) {
-                    Ok(id) => {
-                        self.sends.insert(id.0, (done, msg.topic));
-                    }
-                    Err(e) => {
-                        let _ = done.send(Err(e.into()));
-                    }
-                }
+                let started = msg.with_view(|m| self.engine.send_transactional(now, wall, m));
+                self.track_send(started, done, msg.topic)
             }
             Command::EndTransaction {
                 receipt,
@@ -550,6 +536,27 @@ impl Driver {
             Command::Shutdown { drain, done } => {
                 self.engine.shutdown(now, Millis(drain.as_millis() as u64));
                 self.shutdown = Some(done);
+            }
+        }
+    }
+
+    /// A send the engine took is tracked until its outcome; a refused one is answered
+    /// at once.
+    fn track_send(
+        &mut self,
+        started: Result<
+            rocketmq_proto::engine::client::SendId,
+            rocketmq_proto::engine::client::CallError,
+        >,
+        done: Reply<SendReceipt>,
+        topic: String,
+    ) {
+        match started {
+            Ok(id) => {
+                self.sends.insert(id.0, (done, topic));
+            }
+            Err(e) => {
+                let _ = done.send(Err(e.into()));
             }
         }
     }

@@ -166,17 +166,7 @@ impl LitePullConsumer {
 
     /// Stop: commit the offsets of what was handed out, unregister, close.
     pub async fn shutdown(self) {
-        let (done, rx) = tokio::sync::oneshot::channel();
-        if self
-            .handle
-            .send(Command::Shutdown {
-                drain: Duration::from_secs(3),
-                done,
-            })
-            .is_ok()
-        {
-            let _ = rx.await;
-        }
+        self.handle.shutdown(Duration::from_secs(3)).await;
     }
 }
 

@@ -198,17 +198,7 @@ impl Producer {
 
     /// Stop: wait for sends in flight (up to the send timeout), unregister, close.
     pub async fn shutdown(&self) {
-        let (done, rx) = tokio::sync::oneshot::channel();
-        if self
-            .handle
-            .send(Command::Shutdown {
-                drain: Duration::from_secs(3),
-                done,
-            })
-            .is_ok()
-        {
-            let _ = rx.await;
-        }
+        self.handle.shutdown(Duration::from_secs(3)).await;
     }
 
     pub(crate) fn handle(&self) -> &Handle {
