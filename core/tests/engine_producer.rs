@@ -927,6 +927,29 @@ fn with_acl_credentials_every_request_is_signed_and_replies_are_not() {
     );
 }
 
+/// A client whose first send went through route lookup and broker-a (127.0.0.1:10911)
+/// and was answered at 2 ms: the broker connection is open and has been used.
+fn client_with_a_broker_connection() -> (TestClient, ConnId) {
+    let mut c = client(0);
+    let (id, conns) = send_through_route(&mut c, 0, &[("broker-a", "127.0.0.1:10911")]);
+    let broker = conns[0].0;
+    c.handle_connected(Instant::from_millis(1), broker);
+    let (sent, _) = drain(&mut c, 1);
+    let send = sent
+        .iter()
+        .find(|s| s.command().header.request_code() == RequestCode::SEND_MESSAGE_V2)
+        .unwrap();
+    feed(
+        &mut c,
+        2,
+        broker,
+        &send_ok(send.command().header.opaque, "0", "1"),
+    );
+    let (_, events) = drain(&mut c, 2);
+    assert!(matches!(events[..], [Event::SendOk { id: got, .. }] if got == id));
+    (c, broker)
+}
+
 /// Drive timeouts due at `now` (as an adapter does when `poll_timeout` says so), then
 /// drain.
 fn tick(c: &mut TestClient, now: u64) -> (Vec<Sent>, Vec<Event>) {
@@ -1008,23 +1031,7 @@ fn failed_connects_back_off_and_sends_fail_fast_meanwhile() {
 #[test]
 fn idle_connections_close_and_busy_ones_stay() {
     use rocketmq_proto::engine::client::CONN_IDLE_TIMEOUT;
-    let mut c = client(0);
-    let (id, conns) = send_through_route(&mut c, 0, &[("broker-a", "127.0.0.1:10911")]);
-    let broker = conns[0].0;
-    c.handle_connected(Instant::from_millis(1), broker);
-    let (sent, _) = drain(&mut c, 1);
-    let send = sent
-        .iter()
-        .find(|s| s.command().header.request_code() == RequestCode::SEND_MESSAGE_V2)
-        .unwrap();
-    feed(
-        &mut c,
-        2,
-        broker,
-        &send_ok(send.command().header.opaque, "0", "1"),
-    );
-    let (_, events) = drain(&mut c, 2);
-    assert!(matches!(events[..], [Event::SendOk { id: got, .. }] if got == id));
+    let (mut c, broker) = client_with_a_broker_connection();
     // The producer stops sending; heartbeats keep the broker connection busy (every
     // 30 s, answered), so it is not idle.
     let mut now = 2;
@@ -1162,23 +1169,7 @@ fn a_send_started_while_the_default_route_is_asked_for_waits_for_it() {
 fn a_silent_connection_whose_request_times_out_is_replaced_and_a_busy_one_is_kept() {
     // Found by the fault-injection proxy (tests/tests/faults.rs): a black-holed broker
     // connection kept failing sends forever, because nothing ever closed it.
-    let mut c = client(0);
-    let (id, conns) = send_through_route(&mut c, 0, &[("broker-a", "127.0.0.1:10911")]);
-    let broker = conns[0].0;
-    c.handle_connected(Instant::from_millis(1), broker);
-    let (sent, _) = drain(&mut c, 1);
-    let s = sent
-        .iter()
-        .find(|s| s.command().header.request_code() == RequestCode::SEND_MESSAGE_V2)
-        .unwrap();
-    feed(
-        &mut c,
-        2,
-        broker,
-        &send_ok(s.command().header.opaque, "0", "1"),
-    );
-    let (_, events) = drain(&mut c, 2);
-    assert!(matches!(events[..], [Event::SendOk { id: got, .. }] if got == id));
+    let (mut c, broker) = client_with_a_broker_connection();
 
     // Busy: two sends, one answered late, the other never. The answer shows the
     // connection alive, so the timeout of the other does not close it.

@@ -18,7 +18,7 @@ fn options() -> ClientOptions {
 }
 
 /// A name no earlier run used (the broker's store outlives nothing, but be safe).
-use rocketmq_tests::unique;
+use rocketmq_tests::{consume_until, unique};
 
 /// A producer, once the broker takes messages: a broker that has just started may not
 /// have registered its default topic (TBW102, for auto-created topics) yet.
@@ -43,27 +43,10 @@ async fn consume(
     want: usize,
     limit: Duration,
 ) -> Vec<ReceivedMessage> {
-    let got: Arc<Mutex<Vec<ReceivedMessage>>> = Arc::default();
-    let sink = got.clone();
     let consumer = PushConsumer::builder(options(), group)
         .subscribe(topic, expression)
-        .from_where(ConsumeFromWhere::FirstOffset)
-        .start(move |msgs| {
-            let sink = sink.clone();
-            async move {
-                sink.lock().unwrap().extend(msgs);
-                ConsumeResult::Success
-            }
-        })
-        .await
-        .expect("consumer starts");
-    let deadline = tokio::time::Instant::now() + limit;
-    while got.lock().unwrap().len() < want && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    consumer.shutdown().await;
-    let v = got.lock().unwrap().clone();
-    v
+        .from_where(ConsumeFromWhere::FirstOffset);
+    consume_until(consumer, limit, |got| got.len() >= want).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -883,26 +866,10 @@ async fn a_namespace_keeps_topics_and_groups_apart() {
     admin.shutdown().await;
 
     // A consumer in the namespace sees it under the topic it asked for.
-    let got: Arc<Mutex<Vec<ReceivedMessage>>> = Arc::default();
-    let sink = got.clone();
     let consumer = PushConsumer::builder(options().namespace(&ns), &unique("CG"))
         .subscribe(&topic, "*")
-        .from_where(ConsumeFromWhere::FirstOffset)
-        .start(move |msgs| {
-            let sink = sink.clone();
-            async move {
-                sink.lock().unwrap().extend(msgs);
-                ConsumeResult::Success
-            }
-        })
-        .await
-        .unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while got.lock().unwrap().is_empty() && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    consumer.shutdown().await;
-    let got = got.lock().unwrap().clone();
+        .from_where(ConsumeFromWhere::FirstOffset);
+    let got = consume_until(consumer, Duration::from_secs(30), |got| !got.is_empty()).await;
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].topic, topic, "handed back without the namespace");
     assert_eq!(got[0].body.as_ref(), b"in-ns");

@@ -115,13 +115,7 @@ fn one_consumer_reads_every_message_once_and_commits_its_offsets() {
     assert_eq!(w.client().owned_queues().count(), 4);
     // Within a commit interval the consumed offsets reach the broker.
     w.advance(6_000);
-    for q in 0..4 {
-        assert_eq!(
-            w.sim.committed_offset("broker-a", GROUP, "TopicTest", q),
-            Some(w.sim.max_offset("broker-a", "TopicTest", q)),
-            "queue {q}"
-        );
-    }
+    assert_committed_to_the_end(&w);
     // The retry topic (created by the broker on the first heartbeat) is picked up by
     // the next route refresh and rebalance.
     w.advance(31_000);
@@ -209,13 +203,7 @@ fn tag_subscription_filters_and_still_advances_past_other_tags() {
         .iter()
         .all(|(_, b)| b[1..].parse::<usize>().unwrap() % 3 == 0));
     // Filtered-out messages do not hold the committed offset back.
-    for q in 0..4 {
-        assert_eq!(
-            w.sim.committed_offset("broker-a", GROUP, "TopicTest", q),
-            Some(w.sim.max_offset("broker-a", "TopicTest", q)),
-            "queue {q}"
-        );
-    }
+    assert_committed_to_the_end(&w);
 }
 
 #[test]
@@ -550,13 +538,7 @@ fn sql92_subscription_is_evaluated_by_the_broker_and_not_refiltered_by_tag() {
         assert_eq!(r.fields["subscription"], SQL);
     }
     // Skipped messages do not hold the committed offsets back.
-    for q in 0..4 {
-        assert_eq!(
-            w.sim.committed_offset("broker-a", GROUP, "TopicTest", q),
-            Some(w.sim.max_offset("broker-a", "TopicTest", q)),
-            "queue {q}"
-        );
-    }
+    assert_committed_to_the_end(&w);
 }
 
 #[test]
@@ -1674,4 +1656,15 @@ fn a_subscribed_topic_created_later_is_picked_up_within_seconds_not_at_the_next_
     .unwrap();
     assert!(w.now - start < 10_000, "took {} ms", w.now - start);
     assert_eq!(got[0].1, "late");
+}
+
+/// Every queue of TopicTest on broker-a has GROUP's offset committed at its end.
+fn assert_committed_to_the_end(w: &World) {
+    for q in 0..4 {
+        assert_eq!(
+            w.sim.committed_offset("broker-a", GROUP, "TopicTest", q),
+            Some(w.sim.max_offset("broker-a", "TopicTest", q)),
+            "queue {q}"
+        );
+    }
 }

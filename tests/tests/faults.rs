@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use rocketmq_tests::fault::{Direction, FaultProxy, Faults};
 use rocketmq_tokio::{
-    Admin, ClientOptions, ConsumeFromWhere, ConsumeResult, Error, Message, Producer, PushConsumer,
+    Admin, ClientOptions, ConsumeFromWhere, Error, Message, Producer, PushConsumer,
     ReceivedMessage, SendResult, TopicConfig,
 };
 use tokio::time::Instant;
@@ -132,27 +132,10 @@ async fn consume_until(
     limit: Duration,
     done: impl Fn(&[ReceivedMessage]) -> bool,
 ) -> Vec<ReceivedMessage> {
-    let got: Arc<Mutex<Vec<ReceivedMessage>>> = Arc::default();
-    let sink = got.clone();
     let consumer = PushConsumer::builder(options, &unique("CG"))
         .subscribe(topic, "*")
-        .from_where(ConsumeFromWhere::FirstOffset)
-        .start(move |msgs| {
-            let sink = sink.clone();
-            async move {
-                sink.lock().unwrap().extend(msgs);
-                ConsumeResult::Success
-            }
-        })
-        .await
-        .expect("consumer starts");
-    let deadline = Instant::now() + limit;
-    while !done(&got.lock().unwrap()) && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    consumer.shutdown().await;
-    let v = got.lock().unwrap().clone();
-    v
+        .from_where(ConsumeFromWhere::FirstOffset);
+    rocketmq_tests::consume_until(consumer, limit, done).await
 }
 
 const SEND_TIMEOUT: Duration = Duration::from_secs(2);

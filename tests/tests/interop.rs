@@ -5,19 +5,15 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rocketmq_tokio::{
-    ClientOptions, ConsumeFromWhere, ConsumeResult, Message, Producer, PushConsumer,
-    ReceivedMessage,
-};
+use rocketmq_tokio::{ClientOptions, ConsumeFromWhere, Message, Producer, PushConsumer};
 
 fn namesrv() -> String {
     std::env::var("RMQ_NAMESRV").expect("RMQ_NAMESRV names the peer")
 }
 
-use rocketmq_tests::unique;
+use rocketmq_tests::{consume_until, unique};
 
 /// Run the peer client (built on first use, cached under $HOME/.cache); its stdout.
 fn peer_client(args: &[&str]) -> String {
@@ -42,26 +38,10 @@ async fn messages_from_the_peer_client_arrive_intact() {
     let out = peer_client(&["produce", &topic, "10"]);
     assert!(out.lines().any(|l| l == "DONE 10"), "{out}");
 
-    let got: Arc<Mutex<Vec<ReceivedMessage>>> = Arc::default();
-    let sink = got.clone();
     let consumer = PushConsumer::builder(ClientOptions::new(namesrv()), &unique("CG"))
         .subscribe(&topic, "*")
-        .from_where(ConsumeFromWhere::FirstOffset)
-        .start(move |msgs| {
-            let sink = sink.clone();
-            async move {
-                sink.lock().unwrap().extend(msgs);
-                ConsumeResult::Success
-            }
-        })
-        .await
-        .unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while got.lock().unwrap().len() < 10 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    consumer.shutdown().await;
-    let mut got = got.lock().unwrap().clone();
+        .from_where(ConsumeFromWhere::FirstOffset);
+    let mut got = consume_until(consumer, Duration::from_secs(30), |got| got.len() >= 10).await;
     got.sort_by_key(|m| m.property("index").unwrap().parse::<u32>().unwrap());
     assert_eq!(got.len(), 10);
     for (i, m) in got.iter().enumerate() {

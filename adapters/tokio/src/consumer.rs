@@ -184,20 +184,9 @@ impl PushConsumerBuilder {
             offset_file,
         };
         let (tx, rx) = mpsc::unbounded_channel();
-        for (topic, expression, sql92) in self.subscriptions {
-            let settings = settings.clone();
-            let deliveries = tx.clone();
-            handle
-                .call(|done| Command::Subscribe {
-                    settings,
-                    topic,
-                    expression,
-                    sql92,
-                    deliveries,
-                    done,
-                })
-                .await?;
-        }
+        handle
+            .subscribe_all(&settings, self.subscriptions, &tx)
+            .await?;
         drop(tx);
         let dispatcher = tokio::spawn(dispatch(
             rx,

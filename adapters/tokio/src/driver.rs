@@ -233,6 +233,29 @@ impl Handle {
         }
     }
 
+    /// Subscribe the consumer of `settings` to each `(topic, expression, sql92)`;
+    /// its deliveries go to `deliveries`.
+    pub(crate) async fn subscribe_all(
+        &self,
+        settings: &ConsumerSettings,
+        subscriptions: Vec<(String, String, bool)>,
+        deliveries: &mpsc::UnboundedSender<Batch>,
+    ) -> Result<(), Error> {
+        for (topic, expression, sql92) in subscriptions {
+            let (settings, deliveries) = (settings.clone(), deliveries.clone());
+            self.call(|done| Command::Subscribe {
+                settings,
+                topic,
+                expression,
+                sql92,
+                deliveries,
+                done,
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Send `make(reply)` and wait for the reply.
     pub(crate) async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, Error> {
         let (done, rx) = oneshot::channel();
@@ -582,18 +605,20 @@ impl Driver {
                 };
                 // Most reads hold whole frames: decode straight from them and keep
                 // only the tail (no copy when nothing is left over).
-                let input: &[u8] = if c.inbox.is_empty() {
-                    &bytes
-                } else {
+                let from_inbox = !c.inbox.is_empty();
+                if from_inbox {
                     c.inbox.extend_from_slice(&bytes);
-                    &c.inbox
-                };
+                }
+                let input: &[u8] = if from_inbox { &c.inbox } else { &bytes };
                 match self.engine.handle_input(now, conn, input) {
                     Ok(used) => {
-                        let rest = input.get(used..).unwrap_or_default().to_vec();
-                        let c = self.conns.get_mut(&conn).expect("looked up above");
-                        c.inbox.clear();
-                        c.inbox.extend_from_slice(&rest);
+                        if from_inbox {
+                            let used = used.min(c.inbox.len());
+                            bytes::Buf::advance(&mut c.inbox, used);
+                        } else {
+                            c.inbox
+                                .extend_from_slice(bytes.get(used..).unwrap_or_default());
+                        }
                     }
                     Err(e) => {
                         tracing::warn!(?conn, error = %e, "bad frame from peer; closing");

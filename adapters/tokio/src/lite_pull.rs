@@ -232,20 +232,12 @@ impl LitePullConsumerBuilder {
             offset_file: None,
         };
         let (tx, rx) = mpsc::unbounded_channel();
-        for (topic, expression) in self.subscriptions {
-            let settings = settings.clone();
-            let deliveries = tx.clone();
-            handle
-                .call(|done| Command::Subscribe {
-                    settings,
-                    topic,
-                    expression,
-                    sql92: false,
-                    deliveries,
-                    done,
-                })
-                .await?;
-        }
+        let subscriptions = self
+            .subscriptions
+            .into_iter()
+            .map(|(topic, expression)| (topic, expression, false))
+            .collect();
+        handle.subscribe_all(&settings, subscriptions, &tx).await?;
         Ok(LitePullConsumer {
             handle,
             rx,
