@@ -245,6 +245,14 @@ async fn request_reply_through_the_broker() {
         .await
         .expect("a reply");
     assert_eq!(reply.body.as_ref(), b"pong:ping");
+    // A reply of 4 KiB and more travels compressed and arrives whole.
+    let big = "p".repeat(10_000);
+    let reply = requester
+        .request(Message::new(&topic, big.clone()), Duration::from_secs(30))
+        .await
+        .expect("a large reply");
+    assert_eq!(reply.body.len(), 10_005);
+    assert_eq!(&reply.body[5..], big.as_bytes());
     consumer.shutdown().await;
     replier.shutdown().await;
     requester.shutdown().await;

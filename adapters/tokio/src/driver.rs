@@ -151,7 +151,7 @@ impl CallResponse {
 /// A reply to a request-reply request.
 #[derive(Debug, Clone)]
 pub struct ReceivedReply {
-    /// The reply's body (as sent; see `sys_flag` for compression).
+    /// The reply's body (decompressed when it was sent compressed).
     pub body: Bytes,
     /// The reply's properties.
     pub properties: Vec<(String, String)>,
@@ -712,8 +712,12 @@ impl Driver {
             }
             Event::Reply { id } => {
                 if let Some(r) = self.engine.reply(id) {
+                    // Replies of 4 KiB and more travel zlib-compressed, like any send.
+                    let flag = rocketmq_proto::message::MessageSysFlag(r.sys_flag);
+                    let body = rocketmq_proto::message::decompress(flag, r.body, 64 << 20)
+                        .map_or_else(|_| Bytes::copy_from_slice(r.body), Bytes::from);
                     let reply = ReceivedReply {
-                        body: Bytes::copy_from_slice(r.body),
+                        body,
                         properties: r
                             .properties
                             .iter()
