@@ -1231,3 +1231,75 @@ fn a_silent_connection_whose_request_times_out_is_replaced_and_a_busy_one_is_kep
     assert_eq!(again.len(), 1, "a new connection: {events:?}");
     assert_ne!(again[0].0, broker);
 }
+
+#[test]
+fn a_frame_too_large_for_the_adapters_buffer_is_discarded_and_the_rest_go_on() {
+    // An adapter with fixed buffers (rocketmq-blocking) cannot grow them: before
+    // `discard_transmit`, such a frame held up every frame behind it for good.
+    let (mut c, broker) = client_with_a_broker_connection();
+    // 900 bytes that do not compress (more than the 700-byte buffer below), then a
+    // small message.
+    let mut x = 1u32;
+    let big: Vec<u8> = (0..900)
+        .map(|_| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (x >> 16) as u8
+        })
+        .collect();
+    let large = c
+        .send(
+            Instant::from_millis(10),
+            0,
+            &Message::new("TopicTest", &big),
+            SendMode::Sync,
+        )
+        .unwrap();
+    let small = c
+        .send(
+            Instant::from_millis(10),
+            0,
+            &Message::new("TopicTest", b"s"),
+            SendMode::Sync,
+        )
+        .unwrap();
+    let now = Instant::from_millis(10);
+    let mut buf = vec![0u8; 700];
+    let mut written = Vec::new();
+    let mut discarded = 0;
+    loop {
+        match c.poll_transmit(now, &mut buf) {
+            Ok(Some(t)) => written.push(buf[..t.len].to_vec()),
+            Ok(None) => break,
+            Err(rocketmq_proto::error::EncodeError::BufferTooSmall { needed }) => {
+                assert!(needed > 700);
+                discarded += 1;
+                c.discard_transmit(now);
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert!(discarded >= 1);
+    let bodies: Vec<Vec<u8>> = written
+        .iter()
+        .map(|f| Sent {
+            conn: broker,
+            bytes: f.clone(),
+        })
+        .filter(|s| s.command().header.request_code() == RequestCode::SEND_MESSAGE_V2)
+        .map(|s| s.command().body.to_vec())
+        .collect();
+    assert_eq!(bodies, [b"s".to_vec()], "the small send went out");
+    let mut events = Vec::new();
+    while let Some(e) = c.poll_event() {
+        events.push(e);
+    }
+    assert!(
+        events.iter().any(
+            |e| matches!(e, Event::SendFailed { id, error: SendError::Transport } if *id == large)
+        ),
+        "the large send failed: {events:?}"
+    );
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, Event::SendFailed { id, .. } if *id == small)));
+}

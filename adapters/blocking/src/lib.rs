@@ -52,7 +52,6 @@ use rocketmq_proto::engine::client::{
     SendReceipt,
 };
 use rocketmq_proto::engine::{ConnId, Instant, Millis};
-use rocketmq_proto::error::EncodeError;
 use rocketmq_proto::message::{MessageRecord, UniqKeyGenerator};
 use rocketmq_proto::producer::retry::SendMode;
 
@@ -85,8 +84,6 @@ pub enum Error {
     Call(CallError),
     /// The send failed (broker code and remark, no route, timeout, transport).
     Send(SendError),
-    /// The call's own deadline passed.
-    Timeout,
 }
 
 impl From<CallError> for Error {
@@ -100,7 +97,6 @@ impl core::fmt::Display for Error {
         match self {
             Error::Call(e) => write!(f, "refused: {e:?}"),
             Error::Send(e) => write!(f, "send failed: {e:?}"),
-            Error::Timeout => f.write_str("timed out"),
         }
     }
 }
@@ -138,8 +134,9 @@ pub struct Client<
     conns: heapless::Vec<Slot<N::Conn, BUF>, CONNS>,
     /// Frames are encoded here, then written.
     scratch: [u8; BUF],
-    /// Ended sends not yet claimed by the call that waits for them.
-    ended: heapless::Vec<(u32, Result<SendReceipt, SendError>), 8>,
+    /// The send a blocking call waits for, and its outcome once it ended (outcomes of
+    /// sends started through [`Client::engine`] are not kept).
+    awaited: Option<(u32, Option<Result<SendReceipt, SendError>>)>,
     /// Deliveries announced and not yet handed to [`Client::poll`].
     ready: heapless::Vec<rocketmq_proto::engine::client::DeliveryId, 64>,
 }
@@ -173,7 +170,7 @@ where
             clock,
             conns: heapless::Vec::new(),
             scratch: [0; BUF],
-            ended: heapless::Vec::new(),
+            awaited: None,
             ready: heapless::Vec::new(),
         })
     }
@@ -220,13 +217,21 @@ where
     }
 
     fn wait_send(&mut self, id: u32) -> Result<SendReceipt, Error> {
+        self.awaited = Some((id, None));
         loop {
-            if let Some(i) = self.ended.iter().position(|(e, _)| *e == id) {
-                let (_, outcome) = self.ended.swap_remove(i);
+            if let Some((_, Some(outcome))) = self.awaited.take_if(|(_, o)| o.is_some()) {
                 return outcome.map_err(Error::Send);
             }
             // The engine ends every send by its deadline: no extra timeout needed.
             self.turn(1);
+        }
+    }
+
+    fn send_ended(&mut self, id: u32, outcome: Result<SendReceipt, SendError>) {
+        if let Some((awaited, slot)) = self.awaited.as_mut() {
+            if *awaited == id {
+                *slot = Some(outcome);
+            }
         }
     }
 
@@ -412,9 +417,13 @@ where
                         }
                     }
                     Ok(None) => break,
-                    // A frame larger than BUF: the engine dropped nothing; give up
-                    // on this drain (the request ends at its deadline).
-                    Err(EncodeError::BufferTooSmall { .. }) | Err(_) => break,
+                    // A frame larger than BUF (which cannot grow), or one that does not
+                    // encode: dropped, its request fails, the frames behind it go on.
+                    Err(_) => {
+                        progress = true;
+                        let now = self.now();
+                        self.engine.discard_transmit(now);
+                    }
                 }
             }
             while let Some(e) = self.engine.poll_event() {
@@ -451,12 +460,8 @@ where
                 }
             }
             Event::Close { conn } => self.conns.retain(|s| s.id != conn),
-            Event::SendOk { id, receipt } => {
-                let _ = self.ended.push((id.0, Ok(receipt)));
-            }
-            Event::SendFailed { id, error } => {
-                let _ = self.ended.push((id.0, Err(error)));
-            }
+            Event::SendOk { id, receipt } => self.send_ended(id.0, Ok(receipt)),
+            Event::SendFailed { id, error } => self.send_ended(id.0, Err(error)),
             // Queued for `poll` in the guard; more batches than the table holds are
             // given back for redelivery.
             Event::Messages { id } if self.ready.push(id).is_err() => {

@@ -647,8 +647,10 @@ impl Driver {
                         self.scratch.resize(needed, 0);
                     }
                     Err(e) => {
-                        tracing::error!(error = %e, "cannot encode a frame");
-                        break;
+                        // Dropped with its request failed, so the frames behind it go on.
+                        tracing::error!(error = %e, "cannot encode a frame; dropped");
+                        let now = self.now();
+                        self.engine.discard_transmit(now);
                     }
                 }
             }

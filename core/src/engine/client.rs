@@ -1963,20 +1963,26 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
 
     // ---------------------------------------------------------------- output
 
+    /// Where the next frame to write waits in `outbound` (frames for connections
+    /// still connecting wait their turn).
+    fn next_outbound(&self) -> Option<usize> {
+        self.outbound.iter().position(|o| {
+            self.conns
+                .iter()
+                .any(|c| c.id == o.conn && c.state == ConnState::Open)
+        })
+    }
+
     /// Write the next frame into `buf`. `Ok(None)` when nothing is ready to go (frames
     /// for connections still connecting wait). `BufferTooSmall { needed }` if `buf` is
-    /// too small for the next frame (nothing is lost: call again with a larger one).
+    /// too small for the next frame (nothing is lost: call again with a larger one, or,
+    /// an adapter whose buffer cannot grow, [`discard_transmit`](Self::discard_transmit)).
     pub fn poll_transmit(
         &mut self,
         now: Instant,
         buf: &mut [u8],
     ) -> Result<Option<Transmit>, EncodeError> {
-        let open = |conns: &C::List<Conn>, id: ConnId| {
-            conns
-                .iter()
-                .any(|c| c.id == id && c.state == ConnState::Open)
-        };
-        let Some(pos) = self.outbound.iter().position(|o| open(&self.conns, o.conn)) else {
+        let Some(pos) = self.next_outbound() else {
             return Ok(None);
         };
         let Some(ob) = self.outbound.get(pos) else {
@@ -2022,6 +2028,27 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             }
         }
         Ok(Some(Transmit { conn: ob.conn, len }))
+    }
+
+    /// Drop the next frame [`poll_transmit`](Self::poll_transmit) would write, for an
+    /// adapter that cannot write it (it needs more than the adapter's largest buffer, or
+    /// failed to encode): its request ends as a transport failure (a send is retried
+    /// elsewhere or fails), so the frames behind it are not held up.
+    pub fn discard_transmit(&mut self, now: Instant) {
+        let Some(ob) = self
+            .next_outbound()
+            .and_then(|pos| self.outbound.remove_at(pos))
+        else {
+            return;
+        };
+        match ob.purpose {
+            Purpose::EndTransaction { seq } => self.ends.retain_where(|e| e.seq != seq),
+            Purpose::Reply(ReplyBody::Direct(id)) => self.directs.retain_where(|d| d.id != id),
+            _ => {}
+        }
+        if let Some((_, purpose)) = self.inflight.complete(ob.opaque) {
+            self.request_failed(now, purpose);
+        }
     }
 
     fn header(&self, code: RequestCode, opaque: i32) -> Header<'static> {
