@@ -144,12 +144,7 @@ impl<'k> SessionCredentials<'k> {
     where
         'k: 'a,
     {
-        Ok(Signed {
-            fields,
-            access_key: self.access_key,
-            security_token: self.security_token,
-            signature: self.signature::<N, F>(fields, body)?,
-        })
+        Ok(self.signed_with(fields, self.signature::<N, F>(fields, body)?))
     }
 
     /// Just the signature of `fields` (plus this access key / token) and `body`.

@@ -1020,7 +1020,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             };
             let token = q.token;
             let (count, size) = c.cached(token);
-            let has_batches = c.batches.iter().any(|b| b.token == token);
+            // Every batch holds a body (and at least one message).
+            let has_batches = count > 0 || size > 0;
             let Some(q) = c.queues.get_mut(i) else {
                 continue;
             };
