@@ -1303,3 +1303,55 @@ fn a_frame_too_large_for_the_adapters_buffer_is_discarded_and_the_rest_go_on() {
         .iter()
         .any(|e| matches!(e, Event::SendFailed { id, .. } if *id == small)));
 }
+
+#[test]
+fn a_request_expiring_on_a_connect_deferred_by_back_off_does_not_push_the_connect_further() {
+    // Review finding: with a request timeout shorter than the back-off pause, a
+    // request expiring on the deferred (never announced) connection counted as a
+    // failed connect, pushed the pause out again and again, and the address was never
+    // dialled while requests kept coming.
+    let id = ClientId::build(
+        "127.0.0.1",
+        InstanceName::Process { pid: 7, nonce: 1 },
+        None,
+    )
+    .unwrap();
+    let uniq = UniqKeyGenerator::new("127.0.0.1".parse().unwrap(), 7, 0x2A3B4C5D);
+    let mut config = Config::new(id);
+    config.request_timeout = rocketmq_proto::engine::Millis(100);
+    let mut c = TestClient::new(config, uniq, 42, Instant::from_millis(0));
+    c.set_namesrv(NS).unwrap();
+    c.register_producer("PG").unwrap();
+    c.send(
+        Instant::from_millis(0),
+        0,
+        &Message::new("TopicTest", b"x"),
+        SendMode::Sync,
+    )
+    .unwrap();
+    let (_, events) = drain(&mut c, 0);
+    let ns = connects(&events)[0].0;
+    // The NameServer refuses: 200 ms pause.
+    c.handle_closed(Instant::from_millis(1), ns);
+    let mut connected_at = None;
+    let mut now = 1;
+    while now < 1_000 && connected_at.is_none() {
+        now += 10;
+        // Requests keep coming (a route query per send), each with a 100 ms timeout.
+        let _ = c.send(
+            Instant::from_millis(now),
+            0,
+            &Message::new("TopicTest", b"y"),
+            SendMode::Oneway,
+        );
+        let (_, events) = tick(&mut c, now);
+        if !connects(&events).is_empty() {
+            connected_at = Some(now);
+        }
+    }
+    let at = connected_at.expect("the NameServer is dialled again");
+    assert!(
+        (200..=220).contains(&at),
+        "after the 200 ms pause, not later: {at}"
+    );
+}

@@ -830,7 +830,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
 
     /// Sends not yet ended.
     pub fn pending_sends(&self) -> usize {
-        self.sends.len()
+        self.sends.len().saturating_sub(self.ended_pending)
     }
 
     // ---------------------------------------------------------------- sending
@@ -1409,21 +1409,22 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     ) {
         let mut after: Option<SendId> = None;
         loop {
-            let mut chunk: heapless::Vec<SendId, 64> = heapless::Vec::new();
+            // The 64 lowest: a max-heap whose top is the one to give up.
+            let mut lowest: heapless::BinaryHeap<SendId, heapless::binary_heap::Max, 64> =
+                heapless::BinaryHeap::new();
             for s in self
                 .sends
                 .iter()
                 .filter(|s| after.is_none_or(|a| s.id > a) && pred(s))
             {
-                if let Err(id) = chunk.push(s.id) {
-                    // Full: keep the 64 lowest.
-                    if let Some(max) = chunk.iter_mut().max() {
-                        if id < *max {
-                            *max = id;
-                        }
+                if let Err(id) = lowest.push(s.id) {
+                    if lowest.peek().is_some_and(|top| id < *top) {
+                        let _ = lowest.pop();
+                        let _ = lowest.push(id);
                     }
                 }
             }
+            let mut chunk = lowest.into_vec();
             chunk.sort_unstable();
             let Some(&last) = chunk.last() else { return };
             for id in chunk {
@@ -1637,6 +1638,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     /// A connect to `addr` failed: back off (doubling from [`CONNECT_BACKOFF_MIN`] to
     /// [`CONNECT_BACKOFF_MAX`]).
     fn connect_failed(&mut self, now: Instant, addr: &Addr) {
+        // Entries long past their pause are forgotten (addresses that went away must
+        // not fill the table), so a later failure starts from the shortest pause.
+        self.backoff
+            .retain_where(|(a, _, until)| a == addr || *until + CONNECT_BACKOFF_MAX > now);
         match self.backoff.iter_mut().find(|(a, _, _)| a == addr) {
             Some((_, failures, until)) => {
                 *failures = failures.saturating_add(1);
@@ -1737,7 +1742,11 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             .iter()
             .position(|c| c.id == conn)
             .and_then(|i| self.conns.remove_at(i));
-        if let Some(c) = closed.as_ref().filter(|c| c.state == ConnState::Connecting) {
+        // A connect that was attempted (announced) and failed.
+        if let Some(c) = closed
+            .as_ref()
+            .filter(|c| c.state == ConnState::Connecting && c.announced)
+        {
             self.connect_failed(now, &c.addr);
         }
         let addr = closed.map(|c| c.addr);
@@ -2332,6 +2341,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             // O(1): with thousands in flight, shifting the table on every ended send
             // was most of the client's CPU time.
             let op = self.sends.swap_remove_at(i)?;
+            debug_assert!(self.ended_pending > 0, "an ended send was counted");
             self.ended_pending = self.ended_pending.saturating_sub(1);
             let outcome = op.outcome?;
             // A request's send is reported through the request (which may have
@@ -2423,8 +2433,11 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             // Replace it (Java closes a channel whose sync call timed out); its other
             // requests end now as lost, the next request connects anew. A busy
             // connection that answers other requests is kept.
+            // (Only a connection the adapter was told to open: one still deferred by
+            // the connect back-off is not dead, it has not been tried.)
             let silent = self.conns.iter().any(|c| {
                 c.id == conn
+                    && c.announced
                     && c.state != ConnState::Closed
                     && c.last_rx + self.config.request_timeout <= now
             });

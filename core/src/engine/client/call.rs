@@ -12,7 +12,6 @@
 
 use super::*;
 use crate::ext::{FieldSink, FieldValue};
-use crate::message::PropertiesView;
 
 /// Identifies one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -97,8 +96,12 @@ struct Flat<'a>(&'a str);
 
 impl EncodeFields for Flat<'_> {
     fn encode_fields<'s, S: FieldSink<'s> + ?Sized>(&'s self, sink: &mut S) {
-        for (k, v) in PropertiesView::new(self.0).iter() {
-            sink.field(Text::new(k), FieldValue::from(v));
+        // Split by hand rather than with `PropertiesView`, which drops empty values: a
+        // header field may be "".
+        for pair in self.0.split('\u{2}').filter(|p| !p.is_empty()) {
+            if let Some((k, v)) = pair.split_once('\u{1}') {
+                sink.field(Text::new(k), FieldValue::from(v));
+            }
         }
     }
 }
@@ -191,9 +194,20 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         })
     }
 
-    /// Forget call `id` (its response is no longer readable).
+    /// Forget call `id` (its response is no longer readable); one not yet answered is
+    /// abandoned (its frame is not written, a late answer is dropped).
     pub fn release_call(&mut self, id: CallId) {
         self.calls.retain_where(|c| c.id != id);
+        let purpose = Purpose::Call(id);
+        let opaque = self
+            .inflight
+            .iter()
+            .find(|(_, _, _, p)| **p == purpose)
+            .map(|(o, _, _, _)| o);
+        if let Some(opaque) = opaque {
+            self.inflight.complete(opaque);
+        }
+        self.outbound.retain_where(|o| o.purpose != purpose);
     }
 
     pub(super) fn end_call(&mut self, id: CallId, outcome: Result<&[u8], CallFailure>) {
