@@ -192,11 +192,7 @@ impl Admin {
 
     /// The topic as the broker knows it (with the namespace).
     fn wrap(&self, topic: &str) -> String {
-        match &self.namespace {
-            Some(ns) => rocketmq_proto::namespace::wrap::<512>(ns, topic)
-                .map_or_else(|| topic.to_owned(), |w| w.as_str().to_owned()),
-            None => topic.to_owned(),
-        }
+        ClientOptions::wrap(self.namespace.as_deref(), topic)
     }
 
     async fn call(
@@ -301,7 +297,7 @@ impl Admin {
         }
         let req = UpdateAndCreateTopicRequest {
             topic: Text::new(&wrapped),
-            default_topic: Text::new("TBW102"),
+            default_topic: Text::new(rocketmq_proto::engine::client::DEFAULT_TOPIC),
             read_queue_nums: config.queues,
             write_queue_nums: config.queues,
             perm: config.perm,
@@ -469,10 +465,7 @@ impl Admin {
                 let matches = if unique {
                     record.uniq_key() == Some(key)
                 } else {
-                    record
-                        .properties
-                        .get("KEYS")
-                        .is_some_and(|ks| ks.split(' ').any(|k| k == key))
+                    record.properties.keys().any(|k| k == key)
                 };
                 if matches && out.len() < max {
                     out.push(ReceivedMessage::from_record(&record, &b.name, topic));

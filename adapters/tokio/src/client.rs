@@ -116,6 +116,13 @@ impl ClientOptions {
         self.namespace.as_deref()
     }
 
+    /// `name` (a topic or group) as the broker knows it: under the namespace, if any.
+    pub(crate) fn wrap(namespace: Option<&str>, name: &str) -> String {
+        namespace
+            .and_then(|ns| rocketmq_proto::namespace::wrap::<512>(ns, name))
+            .map_or_else(|| name.to_owned(), |w| w.as_str().to_owned())
+    }
+
     pub(crate) fn engine_config(&self) -> Result<Config, Error> {
         let ip = local_ip().to_string();
         let instance = match &self.instance_name {

@@ -133,11 +133,7 @@ impl Producer {
     /// NameServer does not know yet gets the default topic's queues (at most 4 per
     /// broker), as the first send auto-creates it.
     pub async fn publish_queues(&self, topic: &str) -> Result<Vec<MessageQueue>, Error> {
-        let wrapped = match &self.namespace {
-            Some(ns) => rocketmq_proto::namespace::wrap::<512>(ns, topic)
-                .map_or_else(|| topic.to_owned(), |w| w.as_str().to_owned()),
-            None => topic.to_owned(),
-        };
+        let wrapped = ClientOptions::wrap(self.namespace.as_deref(), topic);
         let (body, limit) =
             match crate::admin::route_body(&self.handle, self.timeout, &wrapped).await? {
                 Some(b) => (b, i32::MAX),
