@@ -743,7 +743,7 @@ impl Driver {
                 };
                 let messages = d
                     .messages()
-                    .map(|m| ReceivedMessage::from_record(&m, d.broker_name, d.topic))
+                    .map(|m| ReceivedMessage::from_record(&m, d.broker_name, d.topic_of(&m)))
                     .collect();
                 match &self.deliveries {
                     Some(tx) if tx.send(Batch { id, messages }).is_ok() => {}

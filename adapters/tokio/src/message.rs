@@ -154,10 +154,11 @@ impl ReceivedMessage {
     pub(crate) fn from_record(r: &MessageRecord<'_>, broker_name: &str, topic: &str) -> Self {
         // Copied out of the pull body: the application keeps messages past the ack.
         let body = match r.decompressed_body(64 << 20) {
-            Ok(b) => Bytes::copy_from_slice(&b),
+            Ok(std::borrow::Cow::Owned(b)) => Bytes::from(b),
+            Ok(std::borrow::Cow::Borrowed(b)) => Bytes::copy_from_slice(b),
             Err(_) => Bytes::copy_from_slice(r.body),
         };
-        let topic = r.properties.get("RETRY_TOPIC").unwrap_or(topic).to_owned();
+        let topic = topic.to_owned();
         ReceivedMessage {
             topic,
             body,

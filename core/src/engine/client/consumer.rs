@@ -117,9 +117,29 @@ pub struct Delivery<'d> {
     /// [`Client::nack`]).
     pub redeliveries: u32,
     pub(super) body: &'d [u8],
+    /// The client's namespace, to show retried messages' original topics unwrapped.
+    pub(super) namespace: Option<&'d str>,
 }
 
 impl<'d> Delivery<'d> {
+    /// The topic to show for message `r` of this batch, as the application names it:
+    /// a message pulled from the retry topic carries its original topic (`RETRY_TOPIC`,
+    /// namespace included, which is taken off as Java's `resetRetryAndNamespace` does).
+    pub fn topic_of<'a>(&'a self, r: &'a crate::message::MessageRecord<'a>) -> &'a str {
+        match r
+            .properties
+            .get(crate::message::properties::keys::RETRY_TOPIC)
+        {
+            Some(original) => self
+                .namespace
+                .and_then(|ns| original.strip_prefix(ns))
+                .and_then(|rest| rest.strip_prefix('%'))
+                .filter(|_| self.namespace.is_some_and(|ns| !ns.is_empty()))
+                .unwrap_or(original),
+            None => self.topic,
+        }
+    }
+
     /// The messages, with those whose tag the subscription does not name left out
     /// (the broker filters by hash only; Java re-filters by the exact tag). Records are
     /// as stored: a compressed body (sysFlag bit 0x1) is read with
@@ -588,6 +608,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             expression,
             redeliveries: b.redeliveries,
             body: b.body.as_ref(),
+            namespace: self.config.namespace.as_deref(),
         })
     }
 
