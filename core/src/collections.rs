@@ -96,8 +96,9 @@ pub trait Collections: Debug + Clone + PartialEq + Eq + 'static {
     type Sends<T: Debug + Clone + PartialEq + Eq>: List<T> + Debug + Clone + PartialEq + Eq;
     /// The engine's delivered batches waiting for their ack (each holds a pull answer).
     type Batches<T: Debug + Clone + PartialEq + Eq>: List<T> + Debug + Clone + PartialEq + Eq;
-    /// The engine's calls, request-reply requests and broker-forwarded messages (each
-    /// holds a message buffer): none on a device that uses none of them.
+    /// The engine's calls, request-reply requests, broker-forwarded messages (each
+    /// holds a message buffer) and transactions (END_TRANSACTION requests and broker
+    /// checks): none on a device that uses none of them.
     type Extras<T: Debug + Clone + PartialEq + Eq>: List<T> + Debug + Clone + PartialEq + Eq;
     /// The capacity of each list (`u32::MAX` for growable ones), for error reports.
     const CAPACITY: u32;
@@ -117,8 +118,9 @@ impl<const N: usize> Collections for Fixed<N> {
 
 /// Fixed capacities chosen per kind of table, for a device counting bytes: `N`
 /// entries in every list, but `SENDS` sends in progress, `BATCHES` delivered batches
-/// and `EXTRAS` calls / request-reply requests / broker-forwarded messages (0 turns
-/// those features off: their calls are refused as full).
+/// and `EXTRAS` calls / request-reply requests / broker-forwarded messages /
+/// transactions (0 turns those features off: their calls are refused as full, and
+/// broker checks are dropped).
 ///
 /// ```
 /// use rocketmq_proto::collections::{Collections, Tailored};

@@ -52,3 +52,22 @@ fn with_no_extras_sends_work_and_calls_are_refused_as_full() {
         .unwrap_err();
     assert_eq!(err, CallError::Full("calls"));
 }
+
+#[test]
+fn with_no_extras_transactions_are_refused_as_full() {
+    use rocketmq_proto::engine::client::{CallError, Config, Message};
+    use rocketmq_proto::engine::client_id::{ClientId, InstanceName};
+    use rocketmq_proto::engine::Instant;
+    use rocketmq_proto::message::UniqKeyGenerator;
+    let id = ClientId::build("10.0.0.2", InstanceName::Named("dev"), None).unwrap();
+    let uniq = UniqKeyGenerator::new("10.0.0.2".parse().unwrap(), 1, 1);
+    let mut c = Device::new(Config::new(id), uniq, 7, Instant::from_millis(0));
+    c.register_producer("PG").unwrap();
+    let now = Instant::from_millis(0);
+    assert_eq!(
+        c.send_transactional(now, 0, &Message::new("T", b"x")),
+        Err(CallError::Full("pending END_TRANSACTION")),
+        "a half message nobody could end is not sent"
+    );
+    assert_eq!(c.pending_sends(), 0);
+}

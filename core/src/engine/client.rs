@@ -730,9 +730,9 @@ pub struct Client<C: Collections, B: MessageBuf, const INFLIGHT: usize> {
     consumer: Option<ConsumerState<C, B>>,
     shutdown: Option<Shutdown>,
     /// END_TRANSACTION requests waiting to be written.
-    ends: C::List<EndTx>,
+    ends: C::Extras<EndTx>,
     /// Broker transaction checks waiting for the application's answer.
-    checks: C::List<TransactionCheck>,
+    checks: C::Extras<TransactionCheck>,
     /// CONSUME_MESSAGE_DIRECTLY requests waiting for the application's answer.
     directs: C::Extras<DirectRequest<B>>,
     /// Request-reply requests waiting for (or holding) their reply.
@@ -779,8 +779,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             next_route_refresh: now + Millis(10),
             consumer: None,
             shutdown: None,
-            ends: C::List::default(),
-            checks: C::List::default(),
+            ends: Default::default(),
+            checks: Default::default(),
             directs: Default::default(),
             requests: Default::default(),
             calls: Default::default(),
@@ -889,13 +889,20 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     /// Send the half message of a transaction (messages.md §7): stored but invisible
     /// to consumers until [`Client::end_transaction`] commits it. Java properties
     /// `TRAN_MSG=true`, `PGROUP=<group>`, sysFlag TRANSACTION_PREPARED. The receipt of its
-    /// [`Event::SendOk`] is what `end_transaction` needs.
+    /// [`Event::SendOk`] is what `end_transaction` needs. Refused as
+    /// [`CallError::Full`] when the collections hold no transactions (`Extras` of
+    /// capacity 0).
     pub fn send_transactional(
         &mut self,
         now: Instant,
         wall_clock_ms: i64,
         msg: &Message<'_>,
     ) -> Result<SendId, CallError> {
+        // No room for END_TRANSACTION at all (`Extras` of capacity 0): the half message
+        // could never be ended.
+        if self.ends.is_empty() && self.ends.is_full() {
+            return Err(CallError::Full("pending END_TRANSACTION"));
+        }
         let opts = SendOptions {
             transactional: true,
             ..SendOptions::new(SendMode::Sync, self.config.send_timeout)
