@@ -967,7 +967,7 @@ fn tick(c: &mut TestClient, now: u64) -> (Vec<Sent>, Vec<Event>) {
 }
 
 #[test]
-fn failed_connects_back_off_and_sends_fail_fast_meanwhile() {
+fn failed_connects_back_off_and_a_send_to_the_only_broker_waits_for_the_next_connect() {
     let mut c = client(0);
     let broker = [("broker-a", "127.0.0.1:10911")];
     let (id, conns) = send_through_route(&mut c, 0, &broker);
@@ -975,8 +975,8 @@ fn failed_connects_back_off_and_sends_fail_fast_meanwhile() {
     // The connect is refused.
     c.handle_closed(Instant::from_millis(1), conns[0].0);
     let (_, mut events) = drain(&mut c, 1);
-    // Its retries go to the same (only) broker: no new connect is attempted while it
-    // backs off; each attempt fails at once, so the send ends now, not at its deadline.
+    // No other broker to fail over to: no new connect while it backs off, and the
+    // send waits (within its 3 s deadline) instead of failing at once.
     for _ in 0..5 {
         let (_, more) = tick(&mut c, 1);
         events.extend(more);
@@ -986,35 +986,42 @@ fn failed_connects_back_off_and_sends_fail_fast_meanwhile() {
         "no connect during the back-off: {events:?}"
     );
     assert!(
-        events
-            .iter()
-            .any(|e| matches!(e, Event::SendFailed { id: got, error: SendError::Transport } if *got == id)),
+        !events.iter().any(|e| matches!(e, Event::SendFailed { .. })),
         "{events:?}"
     );
-    // The send is over; a heartbeat for the broker waits (within its own deadline)
-    // for the connect the back-off allows.
-    assert_eq!(c.pending_sends(), 0);
+    assert_eq!(c.pending_sends(), 1);
 
-    // 200 ms later a send connects again.
-    let msg = Message::new("TopicTest", b"again");
-    c.send(Instant::from_millis(210), 0, &msg, SendMode::Sync)
-        .unwrap();
-    let (_, events) = tick(&mut c, 210);
+    // 200 ms later the waiting send connects again.
+    let (_, events) = tick(&mut c, 201);
     let again = connects(&events);
     assert_eq!(again.len(), 1, "{events:?}");
     // Refused again: the pause doubles to 400 ms.
     c.handle_closed(Instant::from_millis(220), again[0].0);
     let (_, events) = tick(&mut c, 220);
     assert!(connects(&events).is_empty());
-    c.send(Instant::from_millis(500), 0, &msg, SendMode::Sync)
-        .unwrap();
     let (_, events) = tick(&mut c, 500);
     assert!(connects(&events).is_empty(), "still backing off at +280 ms");
-    c.send(Instant::from_millis(630), 0, &msg, SendMode::Sync)
-        .unwrap();
     let (_, events) = tick(&mut c, 630);
     let third = connects(&events);
     assert_eq!(third.len(), 1, "connects again after 400 ms: {events:?}");
+    // The broker is back: the send goes out and succeeds, 630 ms after it began.
+    c.handle_connected(Instant::from_millis(631), third[0].0);
+    let (sent, _) = drain(&mut c, 631);
+    let frame = sent
+        .iter()
+        .find(|s| s.command().header.request_code() == RequestCode::SEND_MESSAGE_V2)
+        .expect("the send is written once connected");
+    let opaque = frame.command().header.opaque;
+    feed(&mut c, 632, third[0].0, &send_ok(opaque, "1", "7"));
+    let (_, events) = drain(&mut c, 632);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::SendOk { id: got, .. } if *got == id)),
+        "{events:?}"
+    );
+    assert_eq!(c.pending_sends(), 0);
+    let msg = Message::new("TopicTest", b"again");
     // It opens: the back-off is forgotten, a later failure starts from 200 ms again.
     c.handle_connected(Instant::from_millis(631), third[0].0);
     c.handle_closed(Instant::from_millis(700), third[0].0);
@@ -1354,4 +1361,37 @@ fn a_request_expiring_on_a_connect_deferred_by_back_off_does_not_push_the_connec
         (200..=220).contains(&at),
         "after the 200 ms pause, not later: {at}"
     );
+}
+
+#[test]
+fn a_send_waiting_for_the_only_broker_ends_once_its_attempts_are_spent() {
+    let mut c = client(0);
+    let broker = [("broker-a", "127.0.0.1:10911")];
+    let (id, conns) = send_through_route(&mut c, 0, &broker);
+    c.handle_closed(Instant::from_millis(1), conns[0].0);
+    let mut ended = None;
+    let mut refused = 1;
+    for now in (1..=3_200).step_by(10) {
+        let (_, events) = tick(&mut c, now);
+        for (conn, addr) in connects(&events) {
+            assert_eq!(addr, "127.0.0.1:10911");
+            c.handle_closed(Instant::from_millis(now), conn);
+            refused += 1;
+        }
+        if let Some(e) = events.iter().find_map(|e| match e {
+            Event::SendFailed { id: got, error } if *got == id => Some(error.clone()),
+            _ => None,
+        }) {
+            ended = Some((now, e));
+            break;
+        }
+    }
+    let (at, error) = ended.expect("the send ends");
+    // Each refused connect spends one of its three attempts (as in Java), the next
+    // waiting out the back-off (200 then 400 ms): it ends with the third, well within
+    // its 3 s deadline, as a transport failure.
+    assert!((601..=611).contains(&at), "ended at {at} ms");
+    assert_eq!(error, SendError::Transport);
+    assert_eq!(refused, 3, "connect attempts");
+    assert_eq!(c.pending_sends(), 0);
 }

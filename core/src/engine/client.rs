@@ -1275,9 +1275,15 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             }
             return self.advance_send(now, id);
         };
-        if self.backoff_until(&addr).is_some() {
+        let free_to_fail_over = order_key.is_none() && chosen.is_none();
+        if self.backoff_until(&addr).is_some()
+            && free_to_fail_over
+            && self.other_broker_reachable(ti, &queue.broker)
+        {
             // Its connects fail: this attempt fails as a refused connect would, and
-            // the retry goes to another broker at once.
+            // the retry goes to another broker at once. With no other broker to go to
+            // (or a queue the send must keep), the attempt waits for the deferred
+            // connect instead, within the send's deadline.
             if let Some(op) = self.sends.get_mut(pos) {
                 op.attempts += 1;
                 op.last_broker = Some(queue.broker.clone());
@@ -1360,6 +1366,19 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     .find(|b| b.name == broker)
                     .map(|b| (b.addr.clone(), b.id))
             })
+    }
+
+    /// Whether a queue of `topics[topic]` lives on a broker other than `broker` whose
+    /// master is not backing off.
+    fn other_broker_reachable(&self, topic: usize, broker: &str) -> bool {
+        self.topics.get(topic).is_some_and(|t| {
+            t.queues.iter().any(|q| {
+                q.broker != broker
+                    && self
+                        .master_addr(&q.broker)
+                        .is_some_and(|a| self.backoff_until(&a).is_none())
+            })
+        })
     }
 
     fn master_addr(&self, broker: &str) -> Option<Addr> {
