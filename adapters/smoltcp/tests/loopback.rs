@@ -3,6 +3,9 @@
 //! same socket set that answer whole frames, written back in small pieces so the
 //! client sees frames arrive in parts and wrap around its socket's ring buffer.
 
+// A SendError is returned once per test send.
+#![allow(clippy::result_large_err)]
+
 use rocketmq_proto::codes::{RequestCode, ResponseCode, SerializeType};
 use rocketmq_proto::collections::Tailored;
 use rocketmq_proto::command::{Command, CommandEncoder, Header};
