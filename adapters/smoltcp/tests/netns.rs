@@ -315,7 +315,10 @@ fn smoltcp_on_a_tun_device_produces_and_pull_consumes_100_messages() {
             // At most the send that met the cut connection fails (at-least-once:
             // it is sent again).
             failed_after_cut += 1;
-            assert!(stored == 50 && failed_after_cut <= 1, "send {stored} failed");
+            assert!(
+                stored == 50 && failed_after_cut <= 1,
+                "send {stored} failed"
+            );
         }
     }
 
