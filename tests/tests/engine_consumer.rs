@@ -536,6 +536,8 @@ fn sql92_subscription_is_evaluated_by_the_broker_and_not_refiltered_by_tag() {
     for r in pulls {
         assert_eq!(r.fields["expressionType"], "SQL92");
         assert_eq!(r.fields["subscription"], SQL);
+        // Growable message buffers: no byte limit asked for (as Java).
+        assert!(!r.fields.contains_key("maxMsgBytes"), "{:?}", r.fields);
     }
     // Skipped messages do not hold the committed offsets back.
     assert_committed_to_the_end(&w);

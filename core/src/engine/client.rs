@@ -89,9 +89,18 @@ pub trait MessageBuf: Sized + Debug + Clone + PartialEq + Eq + AsRef<[u8]> {
     fn from_parts(parts: &[&[u8]]) -> Option<Self>;
     /// Append `bytes`; `false` (nothing appended) if they do not fit.
     fn append(&mut self, bytes: &[u8]) -> bool;
+    /// The most bytes a buffer holds, if bounded: pulls then ask the broker for at
+    /// most this many message bytes (`maxMsgBytes`), so answers fit.
+    ///
+    /// ```
+    /// use rocketmq_proto::engine::client::MessageBuf;
+    /// assert_eq!(<heapless::Vec<u8, 1024> as MessageBuf>::LIMIT, Some(1024));
+    /// ```
+    const LIMIT: Option<usize> = None;
 }
 
 impl<const N: usize> MessageBuf for heapless::Vec<u8, N> {
+    const LIMIT: Option<usize> = Some(N);
     fn from_parts(parts: &[&[u8]]) -> Option<Self> {
         let mut v = heapless::Vec::new();
         for p in parts {

@@ -1473,7 +1473,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     subscription: Some(Text::new(&sub.expression)),
                     sub_version: sub.version,
                     expression_type: Some(Text::new(if sub.sql92 { "SQL92" } else { "TAG" })),
-                    max_msg_bytes: None,
+                    max_msg_bytes: B::LIMIT.map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
                     request_source: None,
                     proxy_forward_client_id: None,
                     broker_name: Some(Text::new(&q.broker)),
