@@ -13,40 +13,67 @@
 //!
 //! ```no_run
 //! use rocketmq_proto::collections::Tailored;
-//! use rocketmq_proto::engine::client::{Config, Event, Message};
+//! use rocketmq_proto::engine::client::{Config, ConsumerConfig, Event, Message};
 //! use rocketmq_proto::engine::client_id::{ClientId, InstanceName};
 //! use rocketmq_smoltcp::Client;
-//! use smoltcp::iface::{Interface, SocketHandle, SocketSet};
+//! use smoltcp::iface::{Config as IfaceConfig, Interface, SocketSet, SocketStorage};
 //! use smoltcp::phy::Device;
-//! use smoltcp::time::Instant;
+//! use smoltcp::socket::tcp;
+//! use smoltcp::time::{Duration, Instant};
+//! use smoltcp::wire::{EthernetAddress, IpAddress, IpCidr};
 //!
 //! // 4 entries per table, 1 send at a time, 1 delivered batch, no extras; 1 KiB
 //! // message buffers; 8 requests in flight; 2 connections; 4 KiB frames.
 //! type Mq = Client<Tailored<4, 1, 1, 0>, heapless::Vec<u8, 1024>, 8, 2, 4096>;
 //!
-//! fn run(
-//!     iface: &mut Interface,
-//!     device: &mut impl Device,
-//!     sockets: &mut SocketSet<'_>,
-//!     tcp: [SocketHandle; 2],
-//!     clock: impl Fn() -> Instant,
-//! ) {
-//!     let id = ClientId::build("10.0.0.2", InstanceName::Named("mcu"), None).unwrap();
-//!     let mut mq = Mq::new(Config::new(id), "10.0.0.1:9876", 7, clock(), iface, tcp).unwrap();
-//!     mq.register_producer("sensor-producers").unwrap();
-//!     let send = mq.send(clock(), &Message::new("Telemetry", b"21.5C")).unwrap();
+//! fn run(device: &mut impl Device, clock: impl Fn() -> Instant, mut on_command: impl FnMut(&[u8])) {
+//!     // The network stack is the application's: interface, sockets, their buffers.
+//!     let mac = EthernetAddress([0x02, 0, 0, 0, 0, 0x02]);
+//!     let mut iface = Interface::new(IfaceConfig::new(mac.into()), device, clock());
+//!     iface.update_ip_addrs(|a| {
+//!         a.push(IpCidr::new(IpAddress::v4(10, 0, 0, 2), 24)).unwrap();
+//!     });
+//!     let mut storage: [SocketStorage; 2] = Default::default();
+//!     let mut sockets = SocketSet::new(&mut storage[..]);
+//!     // Each socket receives into 4 KiB (a whole frame must fit) and sends from 2 KiB.
+//!     let [mut r0, mut r1] = [[0u8; 4096]; 2];
+//!     let [mut t0, mut t1] = [[0u8; 2048]; 2];
+//!     let tcp = [
+//!         sockets.add(tcp::Socket::new(tcp::SocketBuffer::new(&mut r0[..]), tcp::SocketBuffer::new(&mut t0[..]))),
+//!         sockets.add(tcp::Socket::new(tcp::SocketBuffer::new(&mut r1[..]), tcp::SocketBuffer::new(&mut t1[..]))),
+//!     ];
+//!
+//!     // The client: a producer and a pull consumer on those two sockets.
+//!     let id = ClientId::build("10.0.0.2", InstanceName::Named("mcu-7"), None).unwrap();
+//!     let mut mq = Mq::new(Config::new(id), "10.0.0.1:9876", 7, clock(), &iface, tcp).unwrap();
+//!     mq.register_producer("sensors").unwrap();
+//!     mq.subscribe(clock(), &ConsumerConfig::lite_pull("mcu-7"), "Commands", "*").unwrap();
+//!
+//!     let mut next_reading = clock();
 //!     loop {
 //!         let now = clock();
-//!         iface.poll(now, device, sockets);
-//!         while let Some(event) = mq.poll(now, iface, sockets) {
+//!         if now >= next_reading {
+//!             // One send at a time (SENDS = 1): a second is refused as Full meanwhile.
+//!             if mq.send(now, &Message::new("Telemetry", b"21.5C")).is_ok() {
+//!                 next_reading = now + Duration::from_secs(1);
+//!             }
+//!         }
+//!         iface.poll(now, device, &mut sockets);
+//!         while let Some(event) = mq.poll(now, &mut iface, &mut sockets) {
 //!             match event {
-//!                 Event::SendOk { id, .. } if id == send => return,
-//!                 Event::SendFailed { id, error } if id == send => panic!("{error:?}"),
+//!                 Event::Messages { id } => {
+//!                     if let Some(batch) = mq.delivery(id) {
+//!                         batch.messages().for_each(|m| on_command(m.body));
+//!                     }
+//!                     mq.ack(now, id); // committed to the broker every 5 s
+//!                 }
+//!                 Event::SendFailed { error, .. } => { let _ = error; /* log, count */ }
 //!                 _ => {}
 //!             }
 //!         }
-//!         iface.poll(now, device, sockets); // write what the client queued
-//!         // sleep until mq.poll_delay(now) / iface.poll_delay(now, sockets)
+//!         iface.poll(now, device, &mut sockets); // write what the client queued
+//!         // Sleep (WFI) until the earlier of mq.poll_delay(now) and
+//!         // iface.poll_delay(now, &sockets), or a packet arrives.
 //!     }
 //! }
 //! ```
