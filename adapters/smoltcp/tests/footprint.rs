@@ -13,6 +13,10 @@ type Device = Client<Tailored<4, 1, 1, 0>, heapless::Vec<u8, 1024>, 8, 2, 4096>;
 #[test]
 fn a_producer_and_pull_consumer_on_smoltcp() {
     let bytes = core::mem::size_of::<Device>();
+    let engine = core::mem::size_of::<
+        rocketmq_proto::engine::client::Client<Tailored<4, 1, 1, 0>, heapless::Vec<u8, 1024>, 8>,
+    >();
+    println!("of which the engine: {engine} bytes");
     println!(
         "rocketmq-smoltcp client, Tailored<4, 1, 1, 0>, 1 KiB message buffers, \
          8 in flight, 2 sockets, 4 KiB frame buffers: {bytes} bytes"
