@@ -551,10 +551,46 @@ pub const CONNECT_BACKOFF_MAX: Millis = Millis(5_000);
 /// the ones in use busy.
 pub const CONN_IDLE_TIMEOUT: Millis = Millis(120_000);
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A queue of a topic's route: its broker by index in the engine's `names`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct PubQueue {
-    broker: Name,
+    broker: u16,
     queue_id: i32,
+}
+
+/// An index no interned name has: matches no queue, reads as "".
+const NO_NAME: u16 = u16::MAX;
+
+/// The interned name at `i` ("" for none).
+fn name_at(names: &[Name], i: u16) -> &str {
+    names.get(usize::from(i)).map_or("", Name::as_str)
+}
+
+/// The index of `s` among the interned `names`.
+fn find_name(names: &[Name], s: &str) -> Option<u16> {
+    names
+        .iter()
+        .position(|n| n == s)
+        .and_then(|i| u16::try_from(i).ok())
+}
+
+/// Intern `s`: its index, or `None` if it is too long or the table is full.
+fn intern<L: List<Name>>(names: &mut L, s: &str) -> Option<u16> {
+    if let Some(i) = find_name(names, s) {
+        return Some(i);
+    }
+    let i = u16::try_from(names.len()).ok().filter(|i| *i != NO_NAME)?;
+    names.try_push(Name::try_from(s).ok()?).ok()?;
+    Some(i)
+}
+
+/// Where a topic's name as the application knows it (namespace removed) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shown {
+    /// `topic[at..]`: no namespace, or `<namespace>%` in front.
+    Suffix(u8),
+    /// `names[i]`: not a part of the topic (`%RETRY%ns%G` shows as `%RETRY%G`).
+    Interned(u16),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -572,8 +608,8 @@ struct TopicInfo<C: Collections> {
     missing: bool,
     /// Queues consumers read (READ perm), from the topic's own route.
     sub_queues: C::List<PubQueue>,
-    /// The name as the application knows it (namespace removed).
-    display: Name,
+    /// Where the name as the application knows it is (see [`TopicInfo::display`]).
+    shown: Shown,
     /// A subscribed topic without a route is asked for again at this time, sooner than
     /// the 30 s refresh: a topic auto-created by a first send reaches the NameServer
     /// with the broker's next registration (up to 30 s later), and a consumer should
@@ -581,9 +617,20 @@ struct TopicInfo<C: Collections> {
     route_retry: Option<(Instant, Millis)>,
 }
 
+impl<C: Collections> TopicInfo<C> {
+    /// The name as the application knows it (namespace removed).
+    fn display<'a>(&'a self, names: &'a [Name]) -> &'a str {
+        match self.shown {
+            Shown::Suffix(at) => self.topic.get(usize::from(at)..).unwrap_or_default(),
+            Shown::Interned(i) => name_at(names, i),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct BrokerAddrs {
-    name: Name,
+    /// Index in `names`.
+    name: u16,
     id: i64,
     addr: Addr,
 }
@@ -598,12 +645,38 @@ enum SendPhase {
     Done,
 }
 
+/// A stored send's receipt as the engine keeps it until it is handed out (the broker
+/// by index in `names`, the message id in the op).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stored {
+    status: SendStatus,
+    offset_msg_id: MsgId,
+    broker: u16,
+    queue_id: i32,
+    queue_offset: i64,
+}
+
+/// [`SendError`] as the engine keeps it (the broker by index in `names`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Failure {
+    NoRoute,
+    Timeout,
+    Broker {
+        code: ResponseCode,
+        remark: Remark,
+        broker: u16,
+    },
+    Transport,
+    Closed,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct SendOp<B: MessageBuf> {
     id: SendId,
     mode: SendMode,
-    topic: Name,
-    group: Name,
+    /// Index in `topics` (only ever appended). The producer group is the first one
+    /// registered (the one every send uses; the table is only ever appended too).
+    topic: u16,
     /// Properties, then body.
     data: B,
     props_len: usize,
@@ -620,20 +693,27 @@ struct SendOp<B: MessageBuf> {
     msg_id: MsgId,
     deadline: Instant,
     attempts: u32,
-    last_broker: Option<Name>,
+    last_broker: Option<u16>,
     current: Option<PubQueue>,
-    /// Ordered send: the queue is chosen by this key's hash, and never retried
-    /// elsewhere (that would break per-key order).
-    order_key: Option<Name>,
+    /// Ordered send: the queue is chosen by the key's hash (Java `hashCode`), and
+    /// never retried elsewhere (that would break per-key order).
+    order_hash: Option<i32>,
     /// The queue the application chose ([`Client::send_to_queue`]); never retried
-    /// elsewhere either.
+    /// elsewhere either. [`NO_NAME`]: a broker no route can name.
     chosen: Option<PubQueue>,
     phase: SendPhase,
-    last_error: Option<SendError>,
-    /// Set when the send ends; handed out (and the op removed) by `poll_event`.
-    outcome: Option<Result<SendReceipt, SendError>>,
+    /// While the send runs, the last attempt's failure; once it ended (`Done`), its
+    /// outcome, handed out (and the op removed) by `poll_event`.
+    result: Option<Result<Stored, Failure>>,
     /// Order in which sends ended, so outcomes are reported in that order.
     ended_seq: u32,
+}
+
+impl<B: MessageBuf> SendOp<B> {
+    /// The last attempt's failure (while the send runs).
+    fn last_failure(&self) -> Option<Failure> {
+        self.result.clone().and_then(Result::err)
+    }
 }
 
 /// What a request in flight is for.
@@ -667,11 +747,11 @@ enum Purpose {
     Commit {
         offset: i64,
     },
-    /// LOCK_BATCH_MQ of every queue held on `brokers[broker]` (orderly).
+    /// LOCK_BATCH_MQ of every queue held on the broker `names[broker]` (orderly).
     Lock {
         broker: u16,
     },
-    /// UNLOCK_BATCH_MQ, oneway, of the outbound's queue on `brokers[broker]`.
+    /// UNLOCK_BATCH_MQ, oneway, of the outbound's queue on `names[broker]`.
     Unlock {
         broker: u16,
     },
@@ -706,7 +786,7 @@ struct Outbound {
     mq: Option<QueueRef>,
 }
 
-/// A queue named by table indices (topics and brokers are only ever appended).
+/// A queue named by table indices (topics and names are only ever appended).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct QueueRef {
     topic: u16,
@@ -727,6 +807,10 @@ pub struct Client<C: Collections, B: MessageBuf, const INFLIGHT: usize> {
     ended_pending: usize,
     conns: C::List<Conn>,
     topics: C::List<TopicInfo<C>>,
+    /// Broker names, and the few other names tables refer to by index (a namespaced
+    /// retry topic's display, a broadcasting offset's topic), each once. Only ever
+    /// appended: an index stays valid, and tables hold 2 bytes instead of a name.
+    names: C::List<Name>,
     brokers: C::List<BrokerAddrs>,
     producer_groups: C::List<Name>,
     sends: C::Sends<SendOp<B>>,
@@ -776,6 +860,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             ended_pending: 0,
             conns: C::List::default(),
             topics: C::List::default(),
+            names: C::List::default(),
             brokers: C::List::default(),
             producer_groups: C::List::default(),
             sends: Default::default(),
@@ -939,11 +1024,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         if self.shutdown.is_some() {
             return Err(CallError::Closed);
         }
-        let group = self
-            .producer_groups
-            .first()
-            .cloned()
-            .ok_or(CallError::NoProducer)?;
+        let group = self.producer_groups.first().ok_or(CallError::NoProducer)?;
         check_topic(msg.topic).map_err(CallError::Invalid)?;
         check_body(msg.body.len(), self.config.max_message_size).map_err(CallError::Invalid)?;
         let msg_id = {
@@ -992,14 +1073,30 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         let data = B::from_parts(&[props.get(..props_len).unwrap_or_default(), body])
             .ok_or(CallError::Full("message buffer"))?;
         let topic = self.wrapped(msg.topic)?;
-        self.ensure_topic(&topic)?;
+        let topic = self.ensure_topic(&topic)?;
         let id = SendId(self.next_send);
         self.next_send = self.next_send.wrapping_add(1);
+        // Keys and chosen brokers longer than a name are refused.
+        if let Some(key) = order_key {
+            name(key)?;
+        }
+        let chosen = match queue {
+            Some((b, q)) => {
+                name(b)?;
+                // A broker not known yet is kept for the route to come; with the name
+                // table full no route can name it.
+                let broker = intern(&mut self.names, b).unwrap_or(NO_NAME);
+                Some(PubQueue {
+                    broker,
+                    queue_id: q,
+                })
+            }
+            None => None,
+        };
         let op = SendOp {
             id,
             mode,
             topic,
-            group,
             data,
             props_len,
             flag: msg.flag,
@@ -1013,18 +1110,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             attempts: 0,
             last_broker: None,
             current: None,
-            order_key: order_key.map(name).transpose()?,
-            chosen: queue
-                .map(|(b, q)| {
-                    Ok::<_, CallError>(PubQueue {
-                        broker: name(b)?,
-                        queue_id: q,
-                    })
-                })
-                .transpose()?,
+            order_hash: order_key.map(crate::message::tag_hash),
+            chosen,
             phase: SendPhase::Route,
-            last_error: None,
-            outcome: None,
+            result: None,
             ended_seq: 0,
         };
         self.sends
@@ -1048,11 +1137,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         if self.shutdown.is_some() {
             return Err(CallError::Closed);
         }
-        let group = self
-            .producer_groups
-            .first()
-            .cloned()
-            .ok_or(CallError::NoProducer)?;
+        if self.producer_groups.is_empty() {
+            return Err(CallError::NoProducer);
+        }
         let first = msgs
             .first()
             .ok_or(CallError::Invalid(ValidationError::BodyEmpty))?;
@@ -1132,14 +1219,13 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             first_id.get_or_insert(id);
         }
         let topic = self.wrapped(first.topic)?;
-        self.ensure_topic(&topic)?;
+        let topic = self.ensure_topic(&topic)?;
         let id = SendId(self.next_send);
         self.next_send = self.next_send.wrapping_add(1);
         let op = SendOp {
             id,
             mode: SendMode::Sync,
             topic,
-            group,
             data,
             props_len: header_len,
             flag: 0,
@@ -1153,11 +1239,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             attempts: 0,
             last_broker: None,
             current: None,
-            order_key: None,
+            order_hash: None,
             chosen: None,
             phase: SendPhase::Route,
-            last_error: None,
-            outcome: None,
+            result: None,
             ended_seq: 0,
         };
         self.sends
@@ -1185,25 +1270,51 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             .unwrap_or_default()
     }
 
-    fn ensure_topic(&mut self, topic: &Name) -> Result<(), CallError> {
-        if self.topics.iter().any(|t| &t.topic == topic) {
-            return Ok(());
+    /// The index of `topic` (as sent) in `topics`.
+    fn topic_index(&self, topic: &str) -> Option<u16> {
+        self.topics
+            .iter()
+            .position(|t| t.topic == topic)
+            .and_then(|i| u16::try_from(i).ok())
+    }
+
+    /// The index of `topic` in `topics`, added if new (tables name topics by a `u16`).
+    fn ensure_topic(&mut self, topic: &Name) -> Result<u16, CallError> {
+        if let Some(i) = self.topic_index(topic) {
+            return Ok(i);
+        }
+        let selector = RoundRobin::new(xorshift(&mut self.rng_state));
+        let index = u16::try_from(self.topics.len()).map_err(|_| CallError::Full("topics"))?;
+        if self.topics.is_full() {
+            return Err(CallError::Full("topics"));
         }
         let display = self.unwrapped(topic);
+        let suffix = topic
+            .len()
+            .checked_sub(display.len())
+            .filter(|at| topic.get(*at..) == Some(display.as_str()))
+            .and_then(|at| u8::try_from(at).ok());
+        let shown = match suffix {
+            Some(at) => Shown::Suffix(at),
+            None => {
+                Shown::Interned(intern(&mut self.names, &display).ok_or(CallError::Full("names"))?)
+            }
+        };
         self.topics
             .try_push(TopicInfo {
                 topic: topic.clone(),
                 queues: C::List::default(),
-                selector: RoundRobin::new(xorshift(&mut self.rng_state)),
+                selector,
                 querying: false,
                 from_default: false,
                 tried_default: false,
                 missing: false,
                 sub_queues: C::List::default(),
-                display,
+                shown,
                 route_retry: None,
             })
-            .map_err(|_| CallError::Full("topics"))
+            .map_err(|_| CallError::Full("topics"))?;
+        Ok(index)
     }
 
     /// Move a send forward: ask for its route, pick a queue and queue an attempt, or
@@ -1221,73 +1332,77 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             return;
         };
         if now >= op.deadline {
-            let err = op.last_error.clone().unwrap_or(SendError::Timeout);
+            let err = op.last_failure().unwrap_or(Failure::Timeout);
             return self.end_send(id, Err(err));
         }
-        let max_attempts = if op.order_key.is_some() || op.chosen.is_some() {
+        let max_attempts = if op.order_hash.is_some() || op.chosen.is_some() {
             1
         } else {
             self.config.retry.max_attempts(op.mode)
         };
         if op.attempts >= max_attempts {
-            let err = op.last_error.clone().unwrap_or(SendError::Transport);
+            let err = op.last_failure().unwrap_or(Failure::Transport);
             return self.end_send(id, Err(err));
         }
-        let topic = op.topic.clone();
-        let last_broker = op.last_broker.clone();
-        let order_key = op.order_key.clone();
-        let chosen = op.chosen.clone();
-        let Some(ti) = self.topics.iter().position(|t| t.topic == topic) else {
-            return self.end_send(id, Err(SendError::NoRoute));
-        };
+        let (ti, last_broker, order_hash, chosen) = (
+            usize::from(op.topic),
+            op.last_broker,
+            op.order_hash,
+            op.chosen,
+        );
         let queue = {
             let Some(info) = self.topics.get_mut(ti) else {
-                return;
+                return self.end_send(id, Err(Failure::NoRoute));
             };
             if info.queues.is_empty() {
                 // Not while the default topic's route is being asked for: a send started
                 // then waits for it like the ones before.
                 if info.missing && info.tried_default && !info.querying {
-                    return self.end_send(id, Err(SendError::NoRoute));
+                    return self.end_send(id, Err(Failure::NoRoute));
                 }
                 if !info.querying {
-                    self.query_route(now, &topic, false);
+                    self.query_route(now, ti, false);
                 }
                 if let Some(op) = self.sends.get_mut(pos) {
                     op.phase = SendPhase::Route;
                 }
                 return;
             }
-            let i = match (&order_key, &chosen) {
-                (_, Some(c)) => info.queues.iter().position(|q| q == c),
-                (Some(key), None) => Some(crate::producer::select::select_by_hash(
-                    key,
+            let i = match (order_hash, chosen) {
+                (_, Some(c)) => info.queues.iter().position(|q| *q == c),
+                (Some(hash), None) => Some(crate::producer::select::select_by_hash_value(
+                    hash,
                     info.queues.len(),
                 )),
-                (None, None) => info.selector.select(
-                    &info.queues,
-                    |q| q.broker.as_str(),
-                    last_broker.as_deref(),
-                ),
+                // Names are interned: the same index is the same broker.
+                (None, None) => {
+                    let queues = &info.queues;
+                    info.selector.select_avoiding(
+                        queues.len(),
+                        last_broker.map(|last| {
+                            move |i: usize| queues.get(i).is_some_and(|q| q.broker != last)
+                        }),
+                    )
+                }
             };
-            i.and_then(|i| info.queues.get(i)).cloned()
+            i.and_then(|i| info.queues.get(i)).copied()
         };
         let Some(queue) = queue else {
-            return self.end_send(id, Err(SendError::NoRoute));
+            return self.end_send(id, Err(Failure::NoRoute));
         };
-        let Some(addr) = self.master_addr(&queue.broker) else {
+        let Some(addr) = self.master_addr(queue.broker) else {
             // Java: "broker not exist" is retried on another broker.
             if let Some(op) = self.sends.get_mut(pos) {
                 op.attempts += 1;
-                op.last_broker = Some(queue.broker.clone());
-                op.last_error = Some(SendError::NoRoute);
+                op.last_broker = Some(queue.broker);
+                op.result = Some(Err(Failure::NoRoute));
             }
             return self.advance_send(now, id);
         };
-        let free_to_fail_over = order_key.is_none() && chosen.is_none();
+        let free_to_fail_over = order_hash.is_none() && chosen.is_none();
         if self.backoff_until(&addr).is_some()
             && free_to_fail_over
-            && self.other_broker_reachable(ti, &queue.broker)
+            && self.other_broker_reachable(ti, queue.broker)
         {
             // Its connects fail: this attempt fails as a refused connect would, and
             // the retry goes to another broker at once. With no other broker to go to
@@ -1295,8 +1410,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             // connect instead, within the send's deadline.
             if let Some(op) = self.sends.get_mut(pos) {
                 op.attempts += 1;
-                op.last_broker = Some(queue.broker.clone());
-                op.last_error = Some(SendError::Transport);
+                op.last_broker = Some(queue.broker);
+                op.result = Some(Err(Failure::Transport));
             }
             return self.advance_send(now, id);
         }
@@ -1320,24 +1435,24 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 });
                 if pushed.is_err() {
                     self.inflight.complete(opaque);
-                    self.end_send(id, Err(SendError::Transport));
+                    self.end_send(id, Err(Failure::Transport));
                 } else if oneway {
                     // Nothing will answer: it ends once written (see poll_transmit).
                 }
             }
-            Err(_) => self.end_send(id, Err(SendError::Transport)),
+            Err(_) => self.end_send(id, Err(Failure::Transport)),
         }
     }
 
     /// End a send once: its outcome stays in the table until `poll_event` hands it out,
     /// so no outcome can be lost to a full queue.
-    fn end_send(&mut self, id: SendId, result: Result<SendReceipt, SendError>) {
+    fn end_send(&mut self, id: SendId, result: Result<Stored, Failure>) {
         let seq = self.ended_seq;
         let Some(op) = self.live_send_mut(id) else {
             return;
         };
         op.phase = SendPhase::Done;
-        op.outcome = Some(result);
+        op.result = Some(result);
         op.ended_seq = seq;
         self.ended_seq = seq.wrapping_add(1);
         self.ended_pending += 1;
@@ -1355,7 +1470,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
 
     /// Where to pull from (Java `findBrokerAddressInSubscribe`): the suggested broker
     /// id; for a missing slave id the next one; else the master; else any address.
-    fn pull_addr(&self, broker: &str, suggested: i64) -> Option<(Addr, i64)> {
+    fn pull_addr(&self, broker: u16, suggested: i64) -> Option<(Addr, i64)> {
         let by_id = |id: i64| {
             self.brokers
                 .iter()
@@ -1379,18 +1494,18 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
 
     /// Whether a queue of `topics[topic]` lives on a broker other than `broker` whose
     /// master is not backing off.
-    fn other_broker_reachable(&self, topic: usize, broker: &str) -> bool {
+    fn other_broker_reachable(&self, topic: usize, broker: u16) -> bool {
         self.topics.get(topic).is_some_and(|t| {
             t.queues.iter().any(|q| {
                 q.broker != broker
                     && self
-                        .master_addr(&q.broker)
+                        .master_addr(q.broker)
                         .is_some_and(|a| self.backoff_until(&a).is_none())
             })
         })
     }
 
-    fn master_addr(&self, broker: &str) -> Option<Addr> {
+    fn master_addr(&self, broker: u16) -> Option<Addr> {
         self.brokers
             .iter()
             .find(|b| b.name == broker && b.id == 0)
@@ -1399,17 +1514,18 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
 
     // ---------------------------------------------------------------- routes
 
-    fn query_route(&mut self, now: Instant, topic: &Name, via_default: bool) {
-        let Some(index) = self.topics.iter().position(|t| &t.topic == topic) else {
-            return;
+    /// Ask for the route of `topics[index]`.
+    fn query_route(&mut self, now: Instant, index: usize, via_default: bool) {
+        let Ok(topic_index) = u16::try_from(index) else {
+            return; // not in the table (topics are added only up to index 65 535)
         };
+        if index >= self.topics.len() {
+            return;
+        }
         let Some(addr) = self.namesrv.choose().and_then(|a| Addr::try_from(a).ok()) else {
             // No NameServer: every send waiting for this route fails.
-            self.route_unavailable(topic);
+            self.route_unavailable(topic_index);
             return;
-        };
-        let Ok(topic_index) = u16::try_from(index) else {
-            return; // beyond the 65 536 topics a route request can name
         };
         let purpose = Purpose::Route {
             topic: topic_index,
@@ -1426,10 +1542,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
 
     /// The route of `topic` could not be had (no NameServer, or no answer): sends
     /// waiting for it fail.
-    fn route_unavailable(&mut self, topic: &Name) {
+    fn route_unavailable(&mut self, topic: u16) {
         self.for_each_send(
-            |s| &s.topic == topic && s.phase == SendPhase::Route,
-            |c, id| c.end_send(id, Err(SendError::NoRoute)),
+            |s| s.topic == topic && s.phase == SendPhase::Route,
+            |c, id| c.end_send(id, Err(Failure::NoRoute)),
         );
     }
 
@@ -1476,17 +1592,12 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         via_default: bool,
         cmd: &Command<'_>,
     ) {
-        let Some(target) = self.topics.get(usize::from(topic)).map(|t| t.topic.clone()) else {
+        let ti = usize::from(topic);
+        let Some(t) = self.topics.get_mut(ti) else {
             return;
         };
-        let default_for = via_default.then(|| target.clone());
-        if let Some(t) = self.topics.iter_mut().find(|t| t.topic == target) {
-            t.querying = false;
-        }
+        t.querying = false;
         if cmd.header.response_code() != ResponseCode::SUCCESS {
-            let Some(t) = self.topics.iter_mut().find(|t| t.topic == target) else {
-                return;
-            };
             t.missing = true;
             // Backing off 1 s, 2 s … 30 s until it appears.
             let backoff = t
@@ -1498,28 +1609,26 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             let sends_waiting = self
                 .sends
                 .iter()
-                .any(|s| s.topic == target && s.phase == SendPhase::Route);
-            let Some(t) = self.topics.iter_mut().find(|t| t.topic == target) else {
+                .any(|s| s.topic == topic && s.phase == SendPhase::Route);
+            let Some(t) = self.topics.get_mut(ti) else {
                 return;
             };
-            if default_for.is_none() && !t.tried_default && t.queues.is_empty() && sends_waiting {
+            if !via_default && !t.tried_default && t.queues.is_empty() && sends_waiting {
                 // Fall back to the default topic's route (auto-creation, §1.8).
                 t.tried_default = true;
-                self.query_route(now, &target, true);
+                self.query_route(now, ti, true);
             } else {
-                if default_for.is_some() {
+                if via_default {
                     t.tried_default = true;
                 }
-                self.wake_route_waiters(now, &target);
+                self.wake_route_waiters(now, topic);
             }
             return;
         }
         let Ok(route) = TopicRouteData::<C>::decode(cmd.body) else {
-            return self.wake_route_waiters(now, &target);
+            return self.wake_route_waiters(now, topic);
         };
-        if let Some(t) = self.topics.iter_mut().find(|t| t.topic == target) {
-            t.route_retry = None;
-        }
+        t.route_retry = None;
         // Broker address table (masters and slaves).
         for bd in route.broker_datas.iter() {
             let Some(bname) = bd.broker_name.as_str() else {
@@ -1527,10 +1636,11 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             };
             for ba in bd.broker_addrs.iter() {
                 let Some(a) = ba.addr.as_str() else { continue };
-                let known = self
-                    .brokers
-                    .iter_mut()
-                    .find(|b| b.name == bname && b.id == ba.id);
+                let known = find_name(&self.names, bname).and_then(|name| {
+                    self.brokers
+                        .iter_mut()
+                        .find(|b| b.name == name && b.id == ba.id)
+                });
                 match known {
                     Some(b) => {
                         if let Ok(addr) = Addr::try_from(a) {
@@ -1538,7 +1648,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                         }
                     }
                     None => {
-                        if let (Ok(name), Ok(addr)) = (Name::try_from(bname), Addr::try_from(a)) {
+                        let Ok(addr) = Addr::try_from(a) else {
+                            continue;
+                        };
+                        if let Some(name) = intern(&mut self.names, bname) {
                             let _ = self.brokers.try_push(BrokerAddrs {
                                 name,
                                 id: ba.id,
@@ -1549,46 +1662,30 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 }
             }
         }
+        // A queue whose broker cannot be named (too long, or the name table is full)
+        // is left out.
+        let names = &mut self.names;
+        let mut queue_of = |broker: &Text<'_>, queue_id| {
+            let broker = broker.as_str().and_then(|b| intern(names, b))?;
+            Some(PubQueue { broker, queue_id })
+        };
         // Publish queues; through the default topic, clipped to 4 per broker.
         let mut queues = C::List::<PubQueue>::default();
-        if default_for.is_none() {
-            let mut subs = C::List::<PubQueue>::default();
+        let mut subs = C::List::<PubQueue>::default();
+        if !via_default {
             for (broker, queue_id) in route.subscribe_queues() {
-                if let Some(b) = broker.as_str().and_then(|b| Name::try_from(b).ok()) {
+                if let Some(q) = queue_of(&broker, queue_id) {
                     // Full: a route with absurd queue counts (a hostile or broken
                     // NameServer) is cut at the table's capacity instead of iterated to
                     // the end (up to 2^31 queues).
-                    if subs
-                        .try_push(PubQueue {
-                            broker: b,
-                            queue_id,
-                        })
-                        .is_err()
-                    {
+                    if subs.try_push(q).is_err() {
                         break;
-                    }
-                }
-            }
-            if let Some(t) = self.topics.iter_mut().find(|t| t.topic == target) {
-                let changed = t.sub_queues != subs;
-                t.sub_queues = subs;
-                // A subscribed topic's queues changed (it appeared, a broker came or
-                // went): rebalance now rather than at the next 20 s tick.
-                let subscribed = self
-                    .consumer
-                    .as_ref()
-                    .is_some_and(|c| c.subs.iter().any(|s| s.topic == target));
-                if changed && subscribed {
-                    if let Some(c) = self.consumer.as_mut() {
-                        c.next_rebalance = c
-                            .next_rebalance
-                            .min(now.max(c.last_rebalance + Millis(1_000)));
                     }
                 }
             }
         }
         for (broker, queue_id) in route.publish_queues() {
-            if default_for.is_some() {
+            if via_default {
                 let read = route
                     .queue_datas
                     .iter()
@@ -1598,39 +1695,52 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     continue;
                 }
             }
-            let Some(b) = broker.as_str().and_then(|b| Name::try_from(b).ok()) else {
+            let Some(q) = queue_of(&broker, queue_id) else {
                 continue;
             };
-            if queues
-                .try_push(PubQueue {
-                    broker: b,
-                    queue_id,
-                })
-                .is_err()
-            {
+            if queues.try_push(q).is_err() {
                 break; // capacity reached: see the subscribe queues above
             }
         }
-        if let Some(t) = self.topics.iter_mut().find(|t| t.topic == target) {
-            if !queues.is_empty() || default_for.is_none() {
+        if !via_default {
+            if let Some(t) = self.topics.get_mut(ti) {
+                let changed = t.sub_queues != subs;
+                t.sub_queues = subs;
+                // A subscribed topic's queues changed (it appeared, a broker came or
+                // went): rebalance now rather than at the next 20 s tick.
+                let subscribed = self
+                    .consumer
+                    .as_ref()
+                    .is_some_and(|c| c.subs.iter().any(|s| s.topic == topic));
+                if changed && subscribed {
+                    if let Some(c) = self.consumer.as_mut() {
+                        c.next_rebalance = c
+                            .next_rebalance
+                            .min(now.max(c.last_rebalance + Millis(1_000)));
+                    }
+                }
+            }
+        }
+        if let Some(t) = self.topics.get_mut(ti) {
+            if !queues.is_empty() || !via_default {
                 // A real route replaces a borrowed one; an empty real route does not
                 // wipe a working borrowed one.
                 if !(queues.is_empty() && t.from_default) {
                     t.queues = queues;
-                    t.from_default = default_for.is_some();
+                    t.from_default = via_default;
                 }
             }
             t.missing = t.queues.is_empty();
-            if default_for.is_some() {
+            if via_default {
                 t.tried_default = true;
             }
         }
-        self.wake_route_waiters(now, &target);
+        self.wake_route_waiters(now, topic);
     }
 
-    fn wake_route_waiters(&mut self, now: Instant, topic: &Name) {
+    fn wake_route_waiters(&mut self, now: Instant, topic: u16) {
         self.for_each_send(
-            |s| &s.topic == topic && s.phase == SendPhase::Route,
+            |s| s.topic == topic && s.phase == SendPhase::Route,
             |c, id| c.advance_send(now, id),
         );
     }
@@ -1809,28 +1919,27 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                         t.route_retry = Some((now + b, b));
                     }
                 }
-                let target = t.topic.clone();
                 // Retry on the next NameServer once the failed one is marked; sends
                 // waiting for the route keep waiting until their own deadline.
                 if self
                     .sends
                     .iter()
-                    .any(|s| s.topic == target && s.phase == SendPhase::Route)
+                    .any(|s| s.topic == topic && s.phase == SendPhase::Route)
                 {
-                    self.query_route(now, &target, false);
+                    self.query_route(now, usize::from(topic), false);
                 }
             }
             Purpose::Send(id) => {
                 let policy = self.config.retry;
                 if let Some(op) = self.live_send_mut(id) {
                     op.last_broker = op.current.take().map(|q| q.broker);
-                    op.last_error = Some(SendError::Transport);
+                    op.result = Some(Err(Failure::Transport));
                     let verdict = classify(op.mode, Attempt::Transport, &policy);
                     if verdict == Verdict::Retry {
                         return self.advance_send(now, id);
                     }
                 }
-                self.end_send(id, Err(SendError::Transport));
+                self.end_send(id, Err(Failure::Transport));
             }
             Purpose::Heartbeat
             | Purpose::Reply(_)
@@ -1926,39 +2035,37 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         };
         let code = cmd.header.response_code();
         let queue = op.current.take();
-        let broker_name = queue.as_ref().map(|q| q.broker.clone()).unwrap_or_default();
+        let broker = queue.map_or(NO_NAME, |q| q.broker);
         match classify(op.mode, Attempt::Response(code), &policy) {
             Verdict::Stored(status) => {
                 let resp: Result<SendMessageResponse<'_>, _> = cmd.decode_fields();
-                let receipt = match resp {
-                    Ok(r) => SendReceipt {
+                let stored = match resp {
+                    Ok(r) => Stored {
                         status,
-                        msg_id: op.msg_id.clone(),
                         offset_msg_id: text_to(&r.msg_id),
-                        broker_name,
+                        broker,
                         queue_id: r.queue_id,
                         queue_offset: r.queue_offset,
                     },
-                    Err(_) => SendReceipt {
+                    Err(_) => Stored {
                         status,
-                        msg_id: op.msg_id.clone(),
                         offset_msg_id: MsgId::new(),
-                        broker_name,
+                        broker,
                         queue_id: queue.map_or(-1, |q| q.queue_id),
                         queue_offset: -1,
                     },
                 };
-                self.end_send(id, Ok(receipt));
+                self.end_send(id, Ok(stored));
             }
             verdict => {
-                let error = SendError::Broker {
+                let error = Failure::Broker {
                     code,
                     remark: cmd.header.remark.map(|r| text_to(&r)).unwrap_or_default(),
-                    broker_name: broker_name.clone(),
+                    broker,
                 };
-                op.last_broker = Some(broker_name);
-                op.last_error = Some(error.clone());
+                op.last_broker = Some(broker);
                 if verdict == Verdict::Retry {
+                    op.result = Some(Err(error));
                     self.advance_send(now, id);
                 } else {
                     self.end_send(id, Err(error));
@@ -2054,16 +2161,11 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 .is_some_and(|s| s.mode == SendMode::Oneway);
             if oneway {
                 self.inflight.complete(ob.opaque);
-                let receipt = self.sends.iter().find(|s| s.id == id).map(|s| SendReceipt {
+                let receipt = self.sends.iter().find(|s| s.id == id).map(|s| Stored {
                     status: SendStatus::SendOk,
-                    msg_id: s.msg_id.clone(),
                     offset_msg_id: MsgId::new(),
-                    broker_name: s
-                        .current
-                        .as_ref()
-                        .map(|q| q.broker.clone())
-                        .unwrap_or_default(),
-                    queue_id: s.current.as_ref().map_or(-1, |q| q.queue_id),
+                    broker: s.current.map_or(NO_NAME, |q| q.broker),
+                    queue_id: s.current.map_or(-1, |q| q.queue_id),
                     queue_offset: -1,
                 });
                 if let Some(r) = receipt {
@@ -2132,7 +2234,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     });
                 }
                 if let Some(c) = &self.consumer {
-                    let _ = hb.consumer_data_set.try_push(c.consumer_data());
+                    let _ = hb.consumer_data_set.try_push(c.consumer_data(&self.topics));
                 }
                 let header = self.header(RequestCode::HEART_BEAT, ob.opaque);
                 self.encode_with_body(&enc, buf, &header, &hb)
@@ -2149,9 +2251,17 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     field: "properties",
                 })?;
                 let queue = op.current.as_ref();
+                let group = self
+                    .producer_groups
+                    .first()
+                    .ok_or(EncodeError::InvalidValue { field: "group" })?;
+                let topic = self
+                    .topics
+                    .get(usize::from(op.topic))
+                    .ok_or(EncodeError::InvalidValue { field: "topic" })?;
                 let req = SendMessageRequest {
-                    producer_group: Text::new(&op.group),
-                    topic: Text::new(&op.topic),
+                    producer_group: Text::new(group),
+                    topic: Text::new(&topic.topic),
                     default_topic: Text::new(DEFAULT_TOPIC),
                     default_topic_queue_nums: DEFAULT_TOPIC_QUEUE_NUMS,
                     queue_id: queue.map_or(0, |q| q.queue_id),
@@ -2163,7 +2273,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     unit_mode: Some(false),
                     max_reconsume_times: None,
                     batch: Some(op.batch),
-                    broker_name: queue.map(|q| Text::new(&q.broker)),
+                    broker_name: queue.map(|q| Text::new(name_at(&self.names, q.broker))),
                 };
                 let code = if op.batch {
                     RequestCode::SEND_BATCH_MESSAGE
@@ -2367,7 +2477,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 .sends
                 .iter()
                 .enumerate()
-                .filter(|(_, s)| s.outcome.is_some())
+                .filter(|(_, s)| s.phase == SendPhase::Done)
                 .min_by_key(|(_, s)| s.ended_seq.wrapping_sub(self.ended_seq))
                 .map(|(i, _)| i)
             else {
@@ -2378,17 +2488,55 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             let op = self.sends.swap_remove_at(i)?;
             debug_assert!(self.ended_pending > 0, "an ended send was counted");
             self.ended_pending = self.ended_pending.saturating_sub(1);
-            let outcome = op.outcome?;
+            let outcome = op.result?;
             // A request's send is reported through the request (which may have
             // ended already: no reply in time).
             if op.request {
-                self.request_send_ended(op.id, outcome.err());
+                let error = outcome.err().map(|f| self.send_error(f));
+                self.request_send_ended(op.id, error);
                 continue;
             }
             return Some(match outcome {
-                Ok(receipt) => Event::SendOk { id: op.id, receipt },
-                Err(error) => Event::SendFailed { id: op.id, error },
+                Ok(stored) => Event::SendOk {
+                    id: op.id,
+                    receipt: SendReceipt {
+                        status: stored.status,
+                        msg_id: op.msg_id,
+                        offset_msg_id: stored.offset_msg_id,
+                        broker_name: self.name_of(stored.broker),
+                        queue_id: stored.queue_id,
+                        queue_offset: stored.queue_offset,
+                    },
+                },
+                Err(f) => Event::SendFailed {
+                    id: op.id,
+                    error: self.send_error(f),
+                },
             });
+        }
+    }
+
+    /// The interned name at `i`, owned ("" for none).
+    fn name_of(&self, i: u16) -> Name {
+        self.names.get(usize::from(i)).cloned().unwrap_or_default()
+    }
+
+    /// A send's failure as the application sees it.
+    fn send_error(&self, f: Failure) -> SendError {
+        match f {
+            Failure::NoRoute => SendError::NoRoute,
+            Failure::Timeout => SendError::Timeout,
+            Failure::Broker {
+                code,
+                remark,
+                broker,
+            } => SendError::Broker {
+                code,
+                remark,
+                broker_name: self.name_of(broker),
+            },
+            Failure::Transport => SendError::Transport,
+            Failure::Closed => SendError::Closed,
         }
     }
 
@@ -2479,7 +2627,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             match purpose {
                 Purpose::Call(id) => self.end_call(id, Err(CallFailure::Timeout)),
                 // The send's own deadline: nothing is left to retry with.
-                Purpose::Send(id) => self.end_send(id, Err(SendError::Timeout)),
+                Purpose::Send(id) => self.end_send(id, Err(Failure::Timeout)),
                 _ => {}
             }
             if silent {
@@ -2508,8 +2656,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     .sends
                     .iter()
                     .find(|s| s.id == id)
-                    .and_then(|s| s.last_error.clone())
-                    .unwrap_or(SendError::Timeout);
+                    .and_then(SendOp::last_failure)
+                    .unwrap_or(Failure::Timeout);
                 c.end_send(id, Err(err));
             },
         );
@@ -2535,19 +2683,17 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 if t.querying {
                     continue;
                 }
-                let topic = t.topic.clone();
-                self.query_route(now, &topic, false);
+                self.query_route(now, i, false);
             }
         }
         if now >= self.next_route_refresh {
             self.next_route_refresh = now + self.config.route_refresh_interval;
             // By index: topics are only ever appended, and every one is refreshed.
             for i in 0..self.topics.len() {
-                let Some(t) = self.topics.get(i).filter(|t| !t.querying) else {
+                if self.topics.get(i).is_none_or(|t| t.querying) {
                     continue;
-                };
-                let topic = t.topic.clone();
-                self.query_route(now, &topic, false);
+                }
+                self.query_route(now, i, false);
             }
         }
         if now >= self.next_heartbeat {

@@ -44,14 +44,25 @@ impl RoundRobin {
         broker_of: impl Fn(&Q) -> &str,
         last_broker: Option<&str>,
     ) -> Option<usize> {
-        let n = queues.len();
+        let other_broker = last_broker
+            .map(|last| move |i: usize| queues.get(i).is_some_and(|q| broker_of(q) != last));
+        self.select_avoiding(queues.len(), other_broker)
+    }
+
+    /// [`RoundRobin::select`] among `n` queues, `other_broker(i)` telling whether queue
+    /// `i` is not on the broker that just failed (the engine names brokers by index).
+    pub(crate) fn select_avoiding(
+        &mut self,
+        n: usize,
+        other_broker: Option<impl Fn(usize) -> bool>,
+    ) -> Option<usize> {
         if n == 0 {
             return None;
         }
-        if let Some(last) = last_broker {
+        if let Some(other_broker) = other_broker {
             for _ in 0..n {
                 let i = self.next() % n;
-                if queues.get(i).is_some_and(|q| broker_of(q) != last) {
+                if other_broker(i) {
                     return Some(i);
                 }
             }
@@ -63,13 +74,19 @@ impl RoundRobin {
 /// Java's `SelectMessageQueueByHash` with a `String` argument: `abs(key.hashCode() % n)`
 /// (Java remainder, UTF-16 hash). `n` must be non-zero (returns 0 otherwise).
 pub fn select_by_hash(key: &str, n: usize) -> usize {
+    select_by_hash_value(tag_hash(key), n)
+}
+
+/// [`select_by_hash`] for a key's hash computed beforehand (the engine keeps the hash,
+/// not the key).
+pub(crate) fn select_by_hash_value(hash: i32, n: usize) -> usize {
     let Ok(n) = i32::try_from(n) else {
         return 0;
     };
     if n == 0 {
         return 0;
     }
-    (tag_hash(key) % n).unsigned_abs() as usize
+    (hash % n).unsigned_abs() as usize
 }
 
 #[cfg(test)]

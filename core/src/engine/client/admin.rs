@@ -285,7 +285,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> EncodeBody
             first = false;
             crate::body::MessageQueue {
                 topic: Text::new(&topic.topic),
-                broker_name: Text::new(&q.broker),
+                broker_name: Text::new(name_at(&client.names, q.broker)),
                 queue_id: q.queue_id,
             }
             .encode(o);
@@ -353,7 +353,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> EncodeBody
         p.end();
         let o = w.key("statusTable");
         o.put(b"{}");
-        let data = c.consumer_data();
+        let data = c.consumer_data(&client.topics);
         w.array("subscriptionSet", &data.subscription_data_set, |o, s| {
             s.encode(o)
         });

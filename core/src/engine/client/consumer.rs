@@ -184,7 +184,8 @@ pub(super) fn delivered_records<'d>(
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Sub {
-    pub(super) topic: Name,
+    /// Index in `topics` (only ever appended).
+    pub(super) topic: u16,
     pub(super) expression: Name,
     pub(super) version: i64,
     /// A SQL92 expression over message properties (broker-side filtering only)
@@ -255,7 +256,8 @@ pub(super) struct OwnedQueue {
     /// since carry an old token and are ignored.
     pub(super) token: u32,
     pub(super) topic: u16,
-    pub(super) broker: Name,
+    /// Index in `names`.
+    pub(super) broker: u16,
     pub(super) queue_id: i32,
     pub(super) step: QueueStep,
     pub(super) next_offset: i64,
@@ -313,8 +315,9 @@ pub(super) struct ConsumerState<C: Collections, B: MessageBuf> {
     pub(super) lite_pull: bool,
     /// Queues were assigned by the application: no rebalance.
     pub(super) assigned: bool,
-    /// Broadcasting: offsets kept by the application (topic, broker, queue, offset).
-    pub(super) local_offsets: C::List<(Name, Name, i32, i64)>,
+    /// Broadcasting: offsets kept by the application (topic as the application names
+    /// it and broker, both indices in `names`; queue, offset).
+    pub(super) local_offsets: C::List<(u16, u16, i32, i64)>,
     pub(super) orderly: bool,
     pub(super) allocate: crate::consumer::allocate::AllocateStrategy<'static>,
     pub(super) pull_threshold_for_queue: u32,
@@ -329,7 +332,12 @@ pub(super) struct ConsumerState<C: Collections, B: MessageBuf> {
 }
 
 impl<C: Collections, B: MessageBuf> ConsumerState<C, B> {
-    pub(super) fn consumer_data(&self) -> crate::body::ConsumerData<'_, C> {
+    /// The heartbeat's view of the consumer (`topics`: the engine's, which `subs`
+    /// index).
+    pub(super) fn consumer_data<'a>(
+        &'a self,
+        topics: &'a [TopicInfo<C>],
+    ) -> crate::body::ConsumerData<'a, C> {
         use crate::body::{ConsumeType, ConsumerData, ExpressionType, SubscriptionData};
         let mut data = ConsumerData {
             group_name: Text::new(&self.group),
@@ -344,9 +352,12 @@ impl<C: Collections, B: MessageBuf> ConsumerState<C, B> {
             unit_mode: false,
         };
         for sub in self.subs.iter() {
+            let topic = topics
+                .get(usize::from(sub.topic))
+                .map_or("", |t| t.topic.as_str());
             let mut sd = SubscriptionData {
                 class_filter_mode: false,
-                topic: Text::new(&sub.topic),
+                topic: Text::new(topic),
                 sub_string: Text::new(&sub.expression),
                 tags_set: C::List::default(),
                 code_set: C::List::default(),
@@ -564,14 +575,14 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             let _ = add.push((retry, name("*")?));
         }
         for (t, e) in add {
-            self.ensure_topic(&t)?;
+            let ti = self.ensure_topic(&t)?;
             let Some(c) = self.consumer.as_mut() else {
                 break;
             };
-            c.subs.retain_where(|s| s.topic != t);
+            c.subs.retain_where(|s| s.topic != ti);
             c.subs
                 .try_push(Sub {
-                    topic: t.clone(),
+                    topic: ti,
                     expression: e,
                     version: wall_clock_ms,
                     sql92: sql92 && t == topic_name,
@@ -579,10 +590,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 .map_err(|_| CallError::Full("subscriptions"))?;
             if !self
                 .topics
-                .iter()
-                .any(|ti| ti.topic == t && (ti.querying || !ti.sub_queues.is_empty()))
+                .get(usize::from(ti))
+                .is_some_and(|t| t.querying || !t.sub_queues.is_empty())
             {
-                self.query_route(now, &t, false);
+                self.query_route(now, usize::from(ti), false);
             }
         }
         // Tell the brokers at once (Java heartbeats after subscribe) and rebalance.
@@ -599,11 +610,11 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         let expression = c
             .subs
             .iter()
-            .find(|s| s.topic == topic.topic)
+            .find(|s| s.topic == q.topic)
             .map_or("*", Sub::client_filter);
         Some(Delivery {
-            topic: &topic.display,
-            broker_name: &q.broker,
+            topic: topic.display(&self.names),
+            broker_name: name_at(&self.names, q.broker),
             queue_id: q.queue_id,
             expression,
             redeliveries: b.redeliveries,
@@ -654,7 +665,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             if let Some(q) = c.queues.remove_at(i) {
                 if holds_lock {
                     if consumed > q.committed {
-                        self.push_commit(q.topic, consumed, &q.broker, q.queue_id);
+                        self.push_commit(q.topic, consumed, q.broker, q.queue_id);
                     }
                     self.push_unlock(&q);
                 }
@@ -676,7 +687,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 .filter(|q| !q.released)
                 .filter_map(move |q| {
                     let t = self.topics.get(usize::from(q.topic))?;
-                    Some((t.display.as_str(), q.broker.as_str(), q.queue_id))
+                    let names = &self.names;
+                    Some((t.display(names), name_at(names, q.broker), q.queue_id))
                 })
         })
     }
@@ -747,21 +759,20 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 .consumer
                 .as_ref()
                 .and_then(|c| c.subs.get(si))
-                .and_then(|s| self.topics.iter().position(|t| t.topic == s.topic))
-                .and_then(|i| u16::try_from(i).ok())
+                .map(|s| s.topic)
             else {
                 continue;
             };
             if broadcasting {
                 // Every member reads every queue.
-                let mut all = C::List::<(Name, i32)>::default();
+                let mut all = C::List::<(u16, i32)>::default();
                 for q in self
                     .topics
                     .get(usize::from(ti))
                     .iter()
                     .flat_map(|t| t.sub_queues.iter())
                 {
-                    if all.try_push((q.broker.clone(), q.queue_id)).is_err() {
+                    if all.try_push((q.broker, q.queue_id)).is_err() {
                         break; // capacity: the rest stay unowned
                     }
                 }
@@ -774,11 +785,11 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 .topics
                 .get(usize::from(ti))
                 .and_then(|t| t.sub_queues.first())
-                .map(|q| q.broker.clone())
+                .map(|q| q.broker)
             else {
                 continue;
             };
-            let Some(addr) = self.master_addr(&broker) else {
+            let Some(addr) = self.master_addr(broker) else {
                 continue;
             };
             let deadline = now + self.config.request_timeout;
@@ -798,15 +809,26 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         let Some(strategy) = self.consumer.as_ref().map(|c| c.allocate) else {
             return;
         };
+        // ByConfig's queues may be on brokers no route named yet: name them first.
+        if let crate::consumer::allocate::AllocateStrategy::ByConfig { queues } = strategy {
+            if let Some(t) = self.topics.get(usize::from(topic)) {
+                for mq in queues.iter().filter(|mq| mq.topic == t.topic.as_str()) {
+                    if let Some(b) = mq.broker_name.as_str() {
+                        let _ = intern(&mut self.names, b);
+                    }
+                }
+            }
+        }
         // `None`: a list did not fit its capacity; rebalance again soon.
-        let mine: Option<C::List<(Name, i32)>> = (|| {
+        let mine: Option<C::List<(u16, i32)>> = (|| {
             let t = self.topics.get(usize::from(topic))?;
+            let names = &self.names;
             let mut mqs = C::List::<MessageQueue<'_>>::default();
             let mut out = C::List::<usize>::default();
             for q in t.sub_queues.iter() {
                 let pushed = mqs.try_push(MessageQueue {
                     topic: Text::new(&t.topic),
-                    broker_name: Text::new(&q.broker),
+                    broker_name: Text::new(name_at(names, q.broker)),
                     queue_id: q.queue_id,
                 });
                 if pushed.is_err() || out.try_push(0).is_err() {
@@ -829,8 +851,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     if mq.topic != t.topic.as_str() {
                         continue;
                     }
-                    let Some(b) = mq.broker_name.as_str().and_then(|b| Name::try_from(b).ok())
-                    else {
+                    let Some(b) = mq.broker_name.as_str().and_then(|b| find_name(names, b)) else {
                         continue;
                     };
                     if mine.try_push((b, mq.queue_id)).is_err() {
@@ -857,7 +878,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     /// Make the owned queues of `topic` exactly `mine`: release the others (committing
     /// what was consumed first; cached batches not yet handed out are dropped), add the
     /// new ones.
-    pub(super) fn apply_assignment(&mut self, now: Instant, topic: u16, mine: &[(Name, i32)]) {
+    /// `mine`: (broker index in `names`, queue id).
+    pub(super) fn apply_assignment(&mut self, now: Instant, topic: u16, mine: &[(u16, i32)]) {
         let mut changed = false;
         // By index: releasing commits (which needs the whole client) as it goes.
         let mut i = 0;
@@ -873,10 +895,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             }
             changed = true;
             let (token, consumed, committed) = (q.token, q.consumed, q.committed);
-            let (broker, queue_id) = (q.broker.clone(), q.queue_id);
+            let (broker, queue_id) = (q.broker, q.queue_id);
             // Persist what was consumed so the next owner starts there.
             if consumed > committed {
-                self.push_commit(topic, consumed, &broker, queue_id);
+                self.push_commit(topic, consumed, broker, queue_id);
             }
             let Some(c) = self.consumer.as_mut() else {
                 return;
@@ -912,7 +934,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             let added = c.queues.try_push(OwnedQueue {
                 token,
                 topic,
-                broker: broker.clone(),
+                broker: *broker,
                 queue_id: *queue_id,
                 // Orderly: nothing happens on a queue before its lock is granted.
                 step: if locks {
@@ -940,25 +962,19 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     }
 
     /// UPDATE_CONSUMER_OFFSET (oneway) for one queue.
-    pub(super) fn push_commit(&mut self, topic: u16, offset: i64, broker: &Name, queue_id: i32) {
-        let mq = self.queue_ref(topic, broker, queue_id);
-        self.push_oneway(broker, Purpose::Commit { offset }, mq);
-    }
-
-    /// A queue's identity as an outbound frame keeps it (the queue itself may be gone
-    /// by the time the frame is written).
-    pub(super) fn queue_ref(&self, topic: u16, broker: &Name, queue_id: i32) -> Option<QueueRef> {
-        let broker = self.brokers.iter().position(|b| b.name == *broker)?;
-        Some(QueueRef {
+    pub(super) fn push_commit(&mut self, topic: u16, offset: i64, broker: u16, queue_id: i32) {
+        let mq = QueueRef {
             topic,
-            broker: u16::try_from(broker).ok()?,
+            broker,
             queue_id,
-        })
+        };
+        self.push_oneway(Purpose::Commit { offset }, mq);
     }
 
-    /// Queue a oneway request about `mq` to the master of `broker`.
-    pub(super) fn push_oneway(&mut self, broker: &Name, purpose: Purpose, mq: Option<QueueRef>) {
-        let (Some(addr), Some(mq)) = (self.master_addr(broker), mq) else {
+    /// Queue a oneway request about `mq` (its identity kept in the frame: the queue
+    /// itself may be gone when it is written) to the master of its broker.
+    pub(super) fn push_oneway(&mut self, purpose: Purpose, mq: QueueRef) {
+        let Some(addr) = self.master_addr(mq.broker) else {
             return;
         };
         let conn = self.conn_for(&addr);
@@ -979,7 +995,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         };
         if c.model == crate::body::MessageModel::Broadcasting {
             // Local offsets: record them and tell the application to store them.
-            let topics = &self.topics;
+            let (topics, names) = (&self.topics, &mut self.names);
             for q in c.queues.iter_mut() {
                 if q.released || q.consumed < 0 || q.consumed <= q.committed {
                     continue;
@@ -988,15 +1004,19 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     continue;
                 };
                 q.committed = q.consumed;
-                let entry = (t.display.clone(), q.broker.clone(), q.queue_id, q.consumed);
-                match c
-                    .local_offsets
-                    .iter_mut()
-                    .find(|e| e.0 == entry.0 && e.1 == entry.1 && e.2 == entry.2)
-                {
-                    Some(e) => e.3 = entry.3,
-                    None => {
-                        let _ = c.local_offsets.try_push(entry);
+                // Full name table: not recorded, as with a full offset table.
+                let shown = Name::try_from(t.display(names)).unwrap_or_default();
+                if let Some(topic) = intern(names, &shown) {
+                    let entry = (topic, q.broker, q.queue_id, q.consumed);
+                    match c
+                        .local_offsets
+                        .iter_mut()
+                        .find(|e| e.0 == entry.0 && e.1 == entry.1 && e.2 == entry.2)
+                    {
+                        Some(e) => e.3 = entry.3,
+                        None => {
+                            let _ = c.local_offsets.try_push(entry);
+                        }
                     }
                 }
                 c.persist_pending = true;
@@ -1014,9 +1034,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 continue;
             };
             q.committed = q.consumed;
-            let (topic, offset, broker, queue_id) =
-                (q.topic, q.consumed, q.broker.clone(), q.queue_id);
-            self.push_commit(topic, offset, &broker, queue_id);
+            let (topic, offset, broker, queue_id) = (q.topic, q.consumed, q.broker, q.queue_id);
+            self.push_commit(topic, offset, broker, queue_id);
         }
     }
 
@@ -1094,17 +1113,17 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         let Some(q) = c.queues.iter().find(|q| q.token == token) else {
             return;
         };
-        let broker = q.broker.clone();
+        let broker = q.broker;
         if model == MessageModel::Broadcasting {
             // A stored local offset first (given back by the application).
             let topic = self
                 .topics
                 .get(usize::from(q.topic))
-                .map(|t| t.display.clone());
+                .and_then(|t| find_name(&self.names, t.display(&self.names)));
             let local = c
                 .local_offsets
                 .iter()
-                .find(|e| Some(&e.0) == topic.as_ref() && e.1 == broker && e.2 == q.queue_id)
+                .find(|e| Some(e.0) == topic && e.1 == broker && e.2 == q.queue_id)
                 .map(|e| e.3);
             if let Some(off) = local {
                 if let Some(q) = self.queue_mut(token) {
@@ -1123,12 +1142,12 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 }
                 return;
             }
-            return self.request_offset(now, token, &broker, true);
+            return self.request_offset(now, token, broker, true);
         }
-        self.request_offset(now, token, &broker, false);
+        self.request_offset(now, token, broker, false);
     }
 
-    pub(super) fn request_offset(&mut self, now: Instant, token: u32, broker: &Name, max: bool) {
+    pub(super) fn request_offset(&mut self, now: Instant, token: u32, broker: u16, max: bool) {
         let Some(addr) = self.master_addr(broker) else {
             if let Some(q) = self.queue_mut(token) {
                 q.step = QueueStep::OffsetAt(now + Millis(1_000));
@@ -1160,7 +1179,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             .is_some_and(|t| t.topic.starts_with("%RETRY%"));
         let code = cmd.header.response_code();
         let offset: Option<i64> = cmd.decode_fields::<OffsetResponse>().ok().map(|r| r.offset);
-        let Some(broker) = self.queue_mut(token).map(|q| q.broker.clone()) else {
+        let Some(broker) = self.queue_mut(token).map(|q| q.broker) else {
             return; // dropped meanwhile
         };
         match (code, offset) {
@@ -1190,7 +1209,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                         }
                     }
                     // LAST (and TIMESTAMP, approximated): the queue's max offset.
-                    _ => self.request_offset(now, token, &broker, true),
+                    _ => self.request_offset(now, token, broker, true),
                 }
             }
             _ => {
@@ -1211,11 +1230,11 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             .queues
             .iter()
             .find(|q| q.token == token)
-            .map(|q| (q.broker.clone(), q.suggested))
+            .map(|q| (q.broker, q.suggested))
         else {
             return;
         };
-        let Some((addr, id)) = self.pull_addr(&broker, suggested) else {
+        let Some((addr, id)) = self.pull_addr(broker, suggested) else {
             if let Some(q) = self.queue_mut(token) {
                 q.step = QueueStep::PullAt(now + Millis(1_000));
             }
@@ -1254,8 +1273,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         // The client-side filter: a batch nothing of which the application would see is
         // consumed at once (Java re-pulls immediately).
         let expression = topic
-            .and_then(|t| self.topics.get(usize::from(t)))
-            .and_then(|t| c.subs.iter().find(|s| s.topic == t.topic))
+            .and_then(|t| c.subs.iter().find(|s| s.topic == t))
             .map_or("*", Sub::client_filter);
         let Some(q) = c.queues.get_mut(qi) else {
             return;
@@ -1402,6 +1420,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         let c = self.consumer.as_ref().ok_or(missing)?;
         let queue = |token: u32| c.queues.iter().find(|q| q.token == token);
         let topic_of = |t: u16| self.topics.get(usize::from(t)).map(|t| t.topic.as_str());
+        let broker_of = |b: u16| name_at(&self.names, b);
         match ob.purpose {
             Purpose::ConsumerList { .. } => {
                 let req = GetConsumerListByGroupRequest {
@@ -1424,7 +1443,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                         topic,
                         queue_id: q.queue_id,
                         committed: None,
-                        broker_name: Some(Text::new(&q.broker)),
+                        broker_name: Some(Text::new(broker_of(q.broker))),
                     };
                     self.encode_frame(
                         enc,
@@ -1439,7 +1458,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                         topic,
                         queue_id: q.queue_id,
                         set_zero_if_not_found: None,
-                        broker_name: Some(Text::new(&q.broker)),
+                        broker_name: Some(Text::new(broker_of(q.broker))),
                     };
                     self.encode_frame(
                         enc,
@@ -1453,7 +1472,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             Purpose::Pull { token } => {
                 let q = queue(token).ok_or(missing)?;
                 let topic = topic_of(q.topic).ok_or(missing)?;
-                let sub = c.subs.iter().find(|s| s.topic == topic).ok_or(missing)?;
+                let sub = c.subs.iter().find(|s| s.topic == q.topic).ok_or(missing)?;
                 let clustering = c.model == crate::body::MessageModel::Clustering;
                 let mut flag = PullSysFlag::SUSPEND | PullSysFlag::SUBSCRIPTION;
                 // Only push consumers commit on pulls (wire.md §6.5); a pull consumer, or
@@ -1476,7 +1495,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     max_msg_bytes: B::LIMIT.map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
                     request_source: None,
                     proxy_forward_client_id: None,
-                    broker_name: Some(Text::new(&q.broker)),
+                    broker_name: Some(Text::new(broker_of(q.broker))),
                 };
                 self.encode_frame(
                     enc,
@@ -1490,11 +1509,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 // The queue may be gone (released): the frame carries its identity.
                 let mq = ob.mq.ok_or(missing)?;
                 let topic = topic_of(mq.topic).ok_or(missing)?;
-                let broker = self
-                    .brokers
-                    .get(usize::from(mq.broker))
-                    .map(|b| b.name.as_str())
-                    .ok_or(missing)?;
+                let broker = self.names.get(usize::from(mq.broker)).ok_or(missing)?;
                 let req = UpdateConsumerOffsetRequest {
                     consumer_group: Text::new(&c.group),
                     topic: Text::new(topic),
@@ -1514,11 +1529,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             }
             Purpose::Lock { broker } | Purpose::Unlock { broker } => {
                 use crate::body::{LockBatchRequestBody, MessageQueue};
-                let broker = self
-                    .brokers
-                    .get(usize::from(broker))
-                    .map(|b| b.name.as_str())
-                    .ok_or(missing)?;
+                let name = self.names.get(usize::from(broker)).ok_or(missing)?;
                 let mut body = LockBatchRequestBody::<C>::new(
                     Text::new(&c.group),
                     Text::new(self.config.client_id.as_str()),
@@ -1529,7 +1540,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                         &mut body.mq_set,
                         MessageQueue {
                             topic: Text::new(topic),
-                            broker_name: Text::new(broker),
+                            broker_name: Text::new(name),
                             queue_id,
                         },
                     )
@@ -1564,11 +1575,11 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 use crate::header::ConsumerSendMsgBackRequest;
                 let batch = c.batches.iter().find(|b| b.id == batch).ok_or(missing)?;
                 let q = queue(batch.token).ok_or(missing)?;
-                let topic = topic_of(q.topic).ok_or(missing)?;
+                topic_of(q.topic).ok_or(missing)?;
                 let expression = c
                     .subs
                     .iter()
-                    .find(|s| s.topic == topic)
+                    .find(|s| s.topic == q.topic)
                     .map_or("*", Sub::client_filter);
                 let m = delivered_records(batch.body.as_ref(), expression)
                     .nth(usize::from(index))
@@ -1585,7 +1596,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     origin_topic: Some(Text::new(origin_topic)),
                     unit_mode: Some(false),
                     max_reconsume_times: Some(c.max_reconsume_times),
-                    broker_name: Some(Text::new(&q.broker)),
+                    broker_name: Some(Text::new(broker_of(q.broker))),
                 };
                 self.encode_frame(
                     enc,
@@ -1658,7 +1669,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         let expression = self
             .topics
             .get(usize::from(q.topic))
-            .and_then(|t| c.subs.iter().find(|s| s.topic == t.topic))
+            .and_then(|_| c.subs.iter().find(|s| s.topic == q.topic))
             .map_or("*", Sub::client_filter);
         let n = delivered_records(b.body.as_ref(), expression).count();
         let mask = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
@@ -1686,7 +1697,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             .queues
             .iter()
             .find(|q| q.token == b.token)
-            .map(|q| q.broker.clone())
+            .map(|q| q.broker)
         else {
             return;
         };
@@ -1699,7 +1710,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 b.retry_backs_at = Some(now + Millis(1_000));
             }
         };
-        let Some(addr) = self.master_addr(&broker) else {
+        let Some(addr) = self.master_addr(broker) else {
             return retry_later(self);
         };
         let deadline = now + self.config.request_timeout;
@@ -1787,7 +1798,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         if h.group != c.group.as_str() {
             return;
         }
-        let topics = &self.topics;
+        let (topics, names) = (&self.topics, &self.names);
         for q in c.queues.iter_mut() {
             let Some(topic) = topics.get(usize::from(q.topic)) else {
                 continue;
@@ -1797,7 +1808,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             }
             let Some(entry) = body.offset_table.iter().find(|e| {
                 e.message_queue.queue_id == q.queue_id
-                    && e.message_queue.broker_name == q.broker.as_str()
+                    && e.message_queue.broker_name == name_at(names, q.broker)
                     && e.message_queue.topic == topic.topic.as_str()
             }) else {
                 continue;
@@ -1825,10 +1836,11 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     ) -> Result<(), CallError> {
         for (topic, _, _) in queues {
             let wrapped = self.wrapped(topic)?;
+            let ti = self.topic_index(&wrapped);
             if self
                 .consumer
                 .as_ref()
-                .is_none_or(|c| !c.subs.iter().any(|s| s.topic == wrapped))
+                .is_none_or(|c| !c.subs.iter().any(|s| Some(s.topic) == ti))
             {
                 self.subscribe(now, wall_clock_ms, config, topic, "*")?;
             }
@@ -1843,20 +1855,22 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 .consumer
                 .as_ref()
                 .and_then(|c| c.subs.get(si))
-                .and_then(|s| self.topics.iter().position(|t| t.topic == s.topic))
-                .and_then(|i| u16::try_from(i).ok())
+                .map(|s| s.topic)
             else {
                 continue;
             };
             let Some(tname) = self.topics.get(usize::from(ti)).map(|t| t.topic.clone()) else {
                 continue;
             };
-            let mut mine = C::List::<(Name, i32)>::default();
+            let mut mine = C::List::<(u16, i32)>::default();
             for (t, b, q) in queues {
                 if self.wrapped(t)? != tname {
                     continue;
                 }
-                mine.try_push((name(b)?, *q))
+                name(b)?;
+                // A broker no route named yet is owned by name until one does.
+                let b = intern(&mut self.names, b).ok_or(CallError::Full("names"))?;
+                mine.try_push((b, *q))
                     .map_err(|_| CallError::Full("owned queues"))?;
             }
             self.apply_assignment(now, ti, &mine);
@@ -1879,18 +1893,17 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         let Ok(topic) = self.wrapped(topic) else {
             return false;
         };
-        let Some(ti) = self.topics.iter().position(|t| t.topic == topic) else {
+        let Some(ti) = self.topic_index(&topic) else {
             return false;
         };
+        let names = &self.names;
         let Some(c) = self.consumer.as_mut() else {
             return false;
         };
         let token = c.next_token;
-        let Some(q) = c
-            .queues
-            .iter_mut()
-            .find(|q| usize::from(q.topic) == ti && q.broker == broker && q.queue_id == queue_id)
-        else {
+        let Some(q) = c.queues.iter_mut().find(|q| {
+            q.topic == ti && name_at(names, q.broker) == broker && q.queue_id == queue_id
+        }) else {
             return false;
         };
         let old = q.token;
@@ -1916,7 +1929,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         self.consumer
             .iter()
             .flat_map(|c| c.local_offsets.iter())
-            .map(|(t, b, q, o)| (t.as_str(), b.as_str(), *q, *o))
+            .map(|(t, b, q, o)| (name_at(&self.names, *t), name_at(&self.names, *b), *q, *o))
     }
 
     /// Give a broadcasting consumer a stored offset (after a restart), right after
@@ -1930,18 +1943,29 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         offset: i64,
     ) -> Result<(), CallError> {
         let c = self.consumer.as_mut().ok_or(CallError::NoConsumer)?;
-        let (t, b) = (name(topic)?, name(broker)?);
-        match c
+        name(topic)?;
+        name(broker)?;
+        let names = &mut self.names;
+        let (t, b) = (find_name(names, topic), find_name(names, broker));
+        if let Some(e) = c
             .local_offsets
             .iter_mut()
-            .find(|e| e.0 == t && e.1 == b && e.2 == queue_id)
+            .find(|e| Some(e.0) == t && Some(e.1) == b && e.2 == queue_id)
         {
-            Some(e) => e.3 = offset,
-            None => c
-                .local_offsets
-                .try_push((t, b, queue_id, offset))
-                .map_err(|_| CallError::Full("local offsets"))?,
+            e.3 = offset;
+            return Ok(());
         }
+        let full = CallError::Full("local offsets");
+        if c.local_offsets.is_full() {
+            return Err(full);
+        }
+        // Topics and brokers no route named yet (an offset stored for a topic no longer
+        // subscribed is kept, and stored again).
+        let t = intern(names, topic).ok_or(full)?;
+        let b = intern(names, broker).ok_or(full)?;
+        c.local_offsets
+            .try_push((t, b, queue_id, offset))
+            .map_err(|_| full)?;
         Ok(())
     }
 }

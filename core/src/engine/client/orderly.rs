@@ -39,11 +39,11 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             let Some(b) = self.brokers.get(i).filter(|b| b.id == 0) else {
                 continue;
             };
+            let broker = b.name;
             let owns = self
                 .consumer
                 .as_ref()
-                .is_some_and(|c| c.queues.iter().any(|q| q.broker == b.name));
-            let Ok(broker) = u16::try_from(i) else { break };
+                .is_some_and(|c| c.queues.iter().any(|q| q.broker == broker));
             let busy = self
                 .inflight
                 .iter()
@@ -58,11 +58,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     /// The broker's answer: the queues it names are ours for now, the others are not.
     pub(super) fn on_lock(&mut self, now: Instant, broker: u16, cmd: &Command<'_>) {
         use crate::body::LockBatchResponseBody;
-        let Some(name) = self
-            .brokers
-            .get(usize::from(broker))
-            .map(|b| b.name.clone())
-        else {
+        let Some(name) = self.names.get(usize::from(broker)) else {
             return;
         };
         let granted = (cmd.header.response_code() == ResponseCode::SUCCESS)
@@ -77,7 +73,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             return;
         };
         let mut refused = false;
-        for q in c.queues.iter_mut().filter(|q| q.broker == name) {
+        for q in c.queues.iter_mut().filter(|q| q.broker == broker) {
             let topic = topics.get(usize::from(q.topic)).map(|t| t.topic.as_str());
             let ok = granted.lock_ok_mq_set.iter().any(|mq| {
                 mq.queue_id == q.queue_id
@@ -102,10 +98,12 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
 
     /// UNLOCK_BATCH_MQ, oneway, for a queue we release.
     pub(super) fn push_unlock(&mut self, q: &OwnedQueue) {
-        let Some(mq) = self.queue_ref(q.topic, &q.broker, q.queue_id) else {
-            return;
+        let mq = QueueRef {
+            topic: q.topic,
+            broker: q.broker,
+            queue_id: q.queue_id,
         };
-        self.push_oneway(&q.broker, Purpose::Unlock { broker: mq.broker }, Some(mq));
+        self.push_oneway(Purpose::Unlock { broker: q.broker }, mq);
     }
 
     /// Stopping: give every lock back so another member can take over at once.

@@ -87,7 +87,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 }
                 self.for_each_send(
                     |s| s.phase != SendPhase::Done,
-                    |c, id| c.end_send(id, Err(SendError::Closed)),
+                    |c, id| c.end_send(id, Err(Failure::Closed)),
                 );
                 if let Some(c) = self.consumer.as_mut() {
                     // Not acked in time: not committed; the next owner gets them again.

@@ -55,8 +55,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 })
             })?
             .commit_log_offset;
-        let addr = self
-            .master_addr(&receipt.broker_name)
+        let addr = find_name(&self.names, &receipt.broker_name)
+            .and_then(|b| self.master_addr(b))
             .ok_or(CallError::Full("broker address"))?;
         let group = self
             .producer_groups
