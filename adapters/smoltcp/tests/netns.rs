@@ -30,10 +30,10 @@ use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, Ipv4Address};
 
-/// The device configuration: 4 entries per table, one send at a time, one delivered
-/// batch, no extras; 1 KiB message buffers; 8 requests in flight; 2 sockets (the
-/// NameServer and the broker); 4 KiB frame buffers.
-type Mq = Client<Tailored<4, 1, 1, 0>, heapless::Vec<u8, 1024>, 8, 2, 4096>;
+/// The device configuration (under 16 KiB, `tests/footprint.rs`): 2 entries per table,
+/// one send at a time, one delivered batch, no extras; 1 KiB message buffers; 4
+/// requests in flight; 2 sockets (the NameServer and the broker); 4 KiB frame buffers.
+type Mq = Client<Tailored<2, 1, 1, 0>, heapless::Vec<u8, 1024>, 4, 2, 4096>;
 
 const KERNEL_IP: &str = "10.77.0.1";
 const SMOLTCP_IP: Ipv4Address = Ipv4Address::new(10, 77, 0, 2);
