@@ -110,6 +110,75 @@ pub trait EncodeFields {
     }
 }
 
+/// [`EncodeFields`] through dynamic dispatch, for code size: encoders generic over the
+/// fields type are then built once for every header type instead of once per type (the
+/// engine encodes about twenty header types; monomorphized, the JSON, binary and signing
+/// paths of each took tens of KiB of a microcontroller's flash). One indirect call per
+/// field is the price.
+///
+/// ```
+/// use rocketmq_proto::codes::{RequestCode, SerializeType};
+/// use rocketmq_proto::command::{CommandEncoder, Header};
+/// use rocketmq_proto::ext::ErasedFields;
+/// let fields = [("topic", "T")];
+/// let enc = CommandEncoder::new(SerializeType::Json);
+/// let h = Header::request(RequestCode::GET_ROUTEINFO_BY_TOPIC, 1);
+/// let mut a = [0u8; 256];
+/// let mut b = [0u8; 256];
+/// let n = enc.encode(&mut a, &h, &fields[..], b"").unwrap();
+/// let m = enc.encode(&mut b, &h, &ErasedFields::new(&&fields[..]), b"").unwrap();
+/// assert_eq!(a[..n], b[..m]);
+/// ```
+#[derive(Clone, Copy)]
+pub struct ErasedFields<'a>(&'a dyn DynEncodeFields);
+
+impl<'a> ErasedFields<'a> {
+    /// Erase the type of `fields` (an unsized one, such as a slice of pairs, is
+    /// passed by reference: `&&pairs[..]`).
+    pub fn new<F: EncodeFields>(fields: &'a F) -> Self {
+        ErasedFields(fields)
+    }
+}
+
+impl core::fmt::Debug for ErasedFields<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("ErasedFields")
+    }
+}
+
+impl EncodeFields for ErasedFields<'_> {
+    fn encode_fields<'s, S: FieldSink<'s> + ?Sized>(&'s self, sink: &mut S) {
+        self.0.encode_fields_dyn(&mut Forward(sink));
+    }
+    fn has_ext_fields(&self) -> bool {
+        self.0.has_ext_fields_dyn()
+    }
+}
+
+/// The object-safe form of [`EncodeFields`].
+trait DynEncodeFields {
+    fn encode_fields_dyn<'s>(&'s self, sink: &mut dyn FieldSink<'s>);
+    fn has_ext_fields_dyn(&self) -> bool;
+}
+
+impl<T: EncodeFields> DynEncodeFields for T {
+    fn encode_fields_dyn<'s>(&'s self, sink: &mut dyn FieldSink<'s>) {
+        self.encode_fields(sink)
+    }
+    fn has_ext_fields_dyn(&self) -> bool {
+        self.has_ext_fields()
+    }
+}
+
+/// A sized sink forwarding to a possibly unsized one (so it can become `dyn`).
+struct Forward<'a, S: ?Sized>(&'a mut S);
+
+impl<'s, S: FieldSink<'s> + ?Sized> FieldSink<'s> for Forward<'_, S> {
+    fn field(&mut self, key: Text<'s>, value: FieldValue<'s>) {
+        self.0.field(key, value)
+    }
+}
+
 /// No `extFields` at all (e.g. GET_BROKER_CLUSTER_INFO).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NoFields;

@@ -2350,7 +2350,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
 
     /// Encode one frame; a request is signed when ACL credentials are configured
     /// (Java's `AclClientRPCHook` signs what the client sends, not its replies).
-    fn encode_frame<F: EncodeFields + ?Sized>(
+    fn encode_frame<F: EncodeFields>(
         &self,
         enc: &CommandEncoder,
         buf: &mut [u8],
@@ -2358,6 +2358,26 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         fields: &F,
         body: &[u8],
     ) -> Result<usize, EncodeError> {
+        // One encoder (JSON, binary, signing) for every header type: code size.
+        self.encode_erased(
+            enc,
+            buf,
+            header,
+            crate::ext::ErasedFields::new(fields),
+            body,
+        )
+    }
+
+    #[inline(never)]
+    fn encode_erased(
+        &self,
+        enc: &CommandEncoder,
+        buf: &mut [u8],
+        header: &Header<'_>,
+        fields: crate::ext::ErasedFields<'_>,
+        body: &[u8],
+    ) -> Result<usize, EncodeError> {
+        let fields = &fields;
         match self.credentials(header) {
             Some(creds) => enc.encode(buf, header, &creds.sign(fields, body)?, body),
             None => enc.encode(buf, header, fields, body),

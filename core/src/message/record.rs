@@ -156,7 +156,15 @@ fn host(r: &mut Reader<'_>, v6: bool, what: &'static str) -> Result<SocketAddr, 
 /// CRC-32 (IEEE, as `java.util.zip.CRC32`) of `body`, masked with `0x7FFFFFFF` as the
 /// broker stores it in BODYCRC.
 pub fn body_crc(body: &[u8]) -> i32 {
-    (crc32fast::hash(body) & 0x7FFF_FFFF) as i32
+    #[cfg(feature = "std")]
+    let crc = crc32fast::hash(body);
+    #[cfg(not(feature = "std"))]
+    let crc = {
+        const IEEE: crc::Crc<u32, crc::Table<1>> =
+            crc::Crc::<u32, crc::Table<1>>::new(&crc::CRC_32_ISO_HDLC);
+        IEEE.checksum(body)
+    };
+    (crc & 0x7FFF_FFFF) as i32
 }
 
 impl<'a> MessageRecord<'a> {
