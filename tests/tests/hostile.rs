@@ -125,8 +125,11 @@ async fn against(
     (result, took, seen)
 }
 
+/// The bytes a hostile server answers a request (given its opaque) with.
+type Answer = Box<dyn Fn(i32) -> Vec<u8> + Send>;
+
 /// The malformed answers that must close the connection at once.
-fn malformed() -> Vec<(&'static str, Box<dyn Fn(i32) -> Vec<u8> + Send>)> {
+fn malformed() -> Vec<(&'static str, Answer)> {
     vec![
         (
             "a total length of 4 GiB",
