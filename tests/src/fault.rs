@@ -20,6 +20,8 @@
 //!   peer) only a new connection gets around;
 //! - [`Faults::reset_all`]: every current connection is reset (`SO_LINGER` 0, then
 //!   closed: both peers see an RST);
+//! - [`Faults::set_down`]: the server is gone: current connections are reset, new ones
+//!   reset as soon as they are accepted;
 //! - [`Faults::cut_after`]: once `n` more bytes went one way, the connection carrying
 //!   the byte that reaches `n` is closed right there (mid-frame): the bytes up to the
 //!   limit are delivered, the rest dropped, both sides get a FIN (an RST instead where
@@ -92,6 +94,8 @@ struct Shared {
     latency_us: AtomicU64,
     piece_gap_us: AtomicU64,
     black_hole: AtomicBool,
+    /// [`Faults::set_down`]: new connections are reset at once.
+    down: AtomicBool,
     /// `(k, seed)`: pieces of 1..=k bytes.
     pieces: Mutex<Option<(usize, u64)>>,
     /// A one-shot cut: `(direction, bytes still allowed)`.
@@ -136,6 +140,7 @@ impl FaultProxy {
             latency_us: AtomicU64::new(0),
             piece_gap_us: AtomicU64::new(0),
             black_hole: AtomicBool::new(false),
+            down: AtomicBool::new(false),
             pieces: Mutex::new(None),
             cut: Mutex::new(None),
             conns: Mutex::new(Vec::new()),
@@ -233,6 +238,16 @@ impl Faults {
         conns.len()
     }
 
+    /// The upstream is down (`true`) or back (`false`): while down, every current
+    /// connection is reset and every new one is reset as soon as it is accepted — what
+    /// a client sees of a server process that died (a refused connect).
+    pub fn set_down(&self, down: bool) {
+        self.shared.down.store(down, Ordering::SeqCst);
+        if down {
+            self.reset_all();
+        }
+    }
+
     /// Once `n` more bytes went `direction` (counted over all connections), close the
     /// connection carrying the byte that reaches `n`: the bytes up to the limit are
     /// delivered, the rest dropped. One shot; replaces an earlier cut not yet done.
@@ -265,6 +280,12 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             continue;
         };
         shared.accepted.fetch_add(1, Ordering::SeqCst);
+        if shared.down.load(Ordering::SeqCst) {
+            // As a server that is gone: the connect is answered with a reset.
+            let _ = client.set_zero_linger();
+            drop(client);
+            continue;
+        }
         let id = shared.next_id.fetch_add(1, Ordering::SeqCst);
         let (reset, reset_rx) = watch::channel(false);
         let dead = Arc::new(AtomicBool::new(false));
@@ -819,6 +840,33 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(proxy.faults().stats().accepted, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_server_down_resets_current_and_new_connections_until_it_is_back() {
+        let (echo, _) = echo_server().await;
+        let proxy = FaultProxy::start(echo.to_string()).await.unwrap();
+        let mut before = TcpStream::connect(proxy.addr()).await.unwrap();
+        before.write_all(b"ping").await.unwrap();
+        assert_eq!(read_exactly(&mut before, 4).await, b"ping");
+        proxy.faults().set_down(true);
+        // The open connection is reset…
+        let mut buf = [0u8; 4];
+        let r = timeout(Duration::from_secs(5), before.read(&mut buf))
+            .await
+            .expect("no hang");
+        assert!(matches!(r, Ok(0) | Err(_)), "{r:?}");
+        // …and a new one is reset as soon as it is accepted.
+        let mut during = TcpStream::connect(proxy.addr()).await.unwrap();
+        let _ = during.write_all(b"ping").await;
+        let r = timeout(Duration::from_secs(5), during.read(&mut buf))
+            .await
+            .expect("no hang");
+        assert!(matches!(r, Ok(0) | Err(_)), "{r:?}");
+        proxy.faults().set_down(false);
+        let mut after = TcpStream::connect(proxy.addr()).await.unwrap();
+        after.write_all(b"pong").await.unwrap();
+        assert_eq!(read_exactly(&mut after, 4).await, b"pong");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,7 @@
 
 pub mod drive;
 pub mod fault;
+pub mod peer;
 pub mod sim;
 
 /// A name no earlier test used: `<prefix>_<µs since the epoch>` (end-to-end tests

@@ -3,8 +3,6 @@
 //! members shares the queues of both with no overlap.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,41 +15,8 @@ fn options() -> ClientOptions {
     ClientOptions::new(std::env::var("RMQ_NAMESRV").expect("RMQ_NAMESRV names the peer"))
 }
 
+use rocketmq_tests::peer::BrokerB;
 use rocketmq_tests::unique;
-
-fn script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/peer-broker-b")
-}
-
-/// broker-b for the test's duration (stopped even when the test fails).
-struct BrokerB;
-
-impl BrokerB {
-    fn start() -> BrokerB {
-        let port = std::env::var("RMQ_NAMESRV")
-            .ok()
-            .and_then(|a| a.rsplit_once(':').map(|(_, p)| p.to_owned()))
-            .unwrap_or_else(|| "9876".into());
-        let out = Command::new(script())
-            .arg("start")
-            .env("RMQ_NAMESRV_PORT", port)
-            .output()
-            .expect("scripts/peer-broker-b runs");
-        assert!(
-            out.status.success(),
-            "broker-b did not start: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        BrokerB
-    }
-}
-
-impl Drop for BrokerB {
-    fn drop(&mut self) {
-        let _ = Command::new(script()).arg("stop").status();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sends_spread_over_two_brokers_and_a_group_of_two_shares_their_queues() {

@@ -283,7 +283,6 @@ impl Admin {
     /// Create (or update) `topic` on every master of every cluster
     /// (UPDATE_AND_CREATE_TOPIC to each, as Java's `mqadmin updateTopic -c`).
     pub async fn create_topic(&self, topic: &str, config: TopicConfig) -> Result<(), Error> {
-        let wrapped = self.wrap(topic);
         let cluster = self.cluster().await?;
         let masters: Vec<&str> = cluster
             .brokers
@@ -295,6 +294,28 @@ impl Admin {
                 topic: topic.to_owned(),
             });
         }
+        for addr in masters {
+            self.create_topic_on(addr, topic, config).await?;
+        }
+        Ok(())
+    }
+
+    /// Create (or update) `topic` on the one broker at `broker_addr` (`host:port`), as
+    /// Java's `mqadmin updateTopic -b`: the topic's route then names only that broker.
+    ///
+    /// ```no_run
+    /// # async fn demo(admin: &rocketmq_tokio::Admin) -> Result<(), rocketmq_tokio::Error> {
+    /// use rocketmq_tokio::TopicConfig;
+    /// admin.create_topic_on("127.0.0.1:10911", "Orders", TopicConfig::default()).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn create_topic_on(
+        &self,
+        broker_addr: &str,
+        topic: &str,
+        config: TopicConfig,
+    ) -> Result<(), Error> {
+        let wrapped = self.wrap(topic);
         let req = UpdateAndCreateTopicRequest {
             topic: Text::new(&wrapped),
             default_topic: Text::new(rocketmq_proto::engine::client::DEFAULT_TOPIC),
@@ -307,10 +328,8 @@ impl Admin {
             attributes: None,
             force: None,
         };
-        for addr in masters {
-            self.call_ok(Some(addr), RequestCode::UPDATE_AND_CREATE_TOPIC, &req)
-                .await?;
-        }
+        self.call_ok(Some(broker_addr), RequestCode::UPDATE_AND_CREATE_TOPIC, &req)
+            .await?;
         Ok(())
     }
 

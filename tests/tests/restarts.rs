@@ -1,0 +1,407 @@
+//! Servers that die and come back (issue 8, scenarios 1, 2, 3 and 5), against the real
+//! NameServer + Broker at `$RMQ_NAMESRV`: broker-b (`scripts/peer-broker-b`) is killed
+//! with SIGKILL during produce and consumption and restarted on the same store; the
+//! NameServer is taken down behind a proxy (connections reset, connects refused).
+//!
+//! The tests take turns (one lock): they kill and start a shared broker.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rocketmq_tests::fault::FaultProxy;
+use rocketmq_tests::peer::BrokerB;
+use rocketmq_tests::unique;
+use rocketmq_tokio::{
+    Admin, ClientOptions, ConsumeFromWhere, ConsumeResult, Error, Message, Producer, PushConsumer,
+    ReceivedMessage, TopicConfig,
+};
+use tokio::time::Instant;
+
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn namesrv() -> String {
+    std::env::var("RMQ_NAMESRV").expect("RMQ_NAMESRV names the peer")
+}
+
+fn options() -> ClientOptions {
+    ClientOptions::new(namesrv())
+}
+
+fn four_queues() -> TopicConfig {
+    TopicConfig {
+        queues: 4,
+        ..TopicConfig::default()
+    }
+}
+
+/// Wait until `topic`'s route names `brokers` brokers.
+async fn wait_route(admin: &Admin, topic: &str, brokers: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = admin.route(topic).await {
+            if r.queues.len() == brokers {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{topic}: route never showed {brokers} brokers"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// One send's outcome as the producer loop saw it.
+#[derive(Debug, Clone)]
+struct Sent {
+    body: String,
+    at: Instant,
+    took: Duration,
+    result: Result<String, String>,
+}
+
+/// Send `body-<i>` one after another (every `gap`) until `stop` is set.
+fn produce(
+    producer: Arc<Producer>,
+    topic: String,
+    gap: Duration,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<Vec<Sent>> {
+    tokio::spawn(async move {
+        let mut log = Vec::new();
+        let mut i = 0;
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            let body = format!("m{i}");
+            i += 1;
+            let at = Instant::now();
+            let result = producer
+                .send(Message::new(&topic, body.clone()))
+                .await
+                .map(|r| r.broker_name.to_string())
+                .map_err(|e: Error| format!("{e:?}"));
+            log.push(Sent {
+                body,
+                at,
+                took: at.elapsed(),
+                result,
+            });
+            tokio::time::sleep(gap).await;
+        }
+        log
+    })
+}
+
+/// A consumer keeping every message it is given.
+async fn collecting(group: &str, topic: &str) -> (PushConsumer, Arc<Mutex<Vec<ReceivedMessage>>>) {
+    let got: Arc<Mutex<Vec<ReceivedMessage>>> = Arc::default();
+    let sink = got.clone();
+    let consumer = PushConsumer::builder(options(), group)
+        .subscribe(topic, "*")
+        .from_where(ConsumeFromWhere::FirstOffset)
+        .start(move |msgs| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().unwrap().extend(msgs);
+                ConsumeResult::Success
+            }
+        })
+        .await
+        .unwrap();
+    (consumer, got)
+}
+
+fn bodies(got: &Mutex<Vec<ReceivedMessage>>) -> BTreeSet<String> {
+    got.lock()
+        .unwrap()
+        .iter()
+        .map(|m| String::from_utf8_lossy(&m.body).into_owned())
+        .collect()
+}
+
+/// Wait until every body of `acked` was consumed (or `limit` passed).
+async fn wait_consumed(
+    got: &Mutex<Vec<ReceivedMessage>>,
+    acked: &BTreeSet<String>,
+    limit: Duration,
+) {
+    let deadline = Instant::now() + limit;
+    while !acked.is_subset(&bodies(got)) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_killed_during_produce_loses_no_acknowledged_message_and_the_producer_resumes() {
+    let _turn = TURN.lock().await;
+    let b = Arc::new(blocking(BrokerB::start).await);
+    let admin = Admin::start(options()).await.unwrap();
+    // The topic lives on broker-b alone: while it is down nothing can be stored.
+    let topic = unique("E2E_kill_produce");
+    admin
+        .create_topic_on(&b.addr(), &topic, four_queues())
+        .await
+        .unwrap();
+    wait_route(&admin, &topic, 1).await;
+
+    let producer = Arc::new(Producer::start(options(), &unique("PG")).await.unwrap());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let task = produce(
+        producer.clone(),
+        topic.clone(),
+        Duration::from_millis(5),
+        stop.clone(),
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let killed = Instant::now();
+    let bk = b.clone();
+    blocking(move || bk.kill()).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let bk = b.clone();
+    blocking(move || bk.restart()).await;
+    let back = Instant::now();
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let log = task.await.unwrap();
+
+    let acked: BTreeSet<String> = log
+        .iter()
+        .filter(|s| s.result.is_ok())
+        .map(|s| s.body.clone())
+        .collect();
+    let failed: Vec<&Sent> = log.iter().filter(|s| s.result.is_err()).collect();
+    let before = log
+        .iter()
+        .filter(|s| s.at < killed && s.result.is_ok())
+        .count();
+    let resumed = log
+        .iter()
+        .find(|s| s.at >= back && s.result.is_ok())
+        .map(|s| s.at + s.took - back);
+    eprintln!(
+        "{} sends: {} acknowledged ({before} before the kill), {} failed; first success {:?} after the broker was back",
+        log.len(),
+        acked.len(),
+        failed.len(),
+        resumed
+    );
+    assert!(before > 50, "sends worked before the kill");
+    // Every failure is a typed error within the send timeout (3 s), never a hang.
+    for f in &failed {
+        assert!(f.took <= Duration::from_millis(3_500), "{f:?}");
+        assert!(
+            f.at + f.took >= killed,
+            "only sends during the outage fail: {f:?}"
+        );
+    }
+    let resumed = resumed.expect("the producer resumed");
+    assert!(
+        resumed <= Duration::from_secs(10),
+        "resumed {resumed:?} after the return"
+    );
+
+    // Every acknowledged message is there after the restart.
+    let (consumer, got) = collecting(&unique("CG"), &topic).await;
+    wait_consumed(&got, &acked, Duration::from_secs(60)).await;
+    consumer.shutdown().await;
+    let consumed = bodies(&got);
+    let missing: Vec<&String> = acked.difference(&consumed).collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged messages lost: {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+    Arc::try_unwrap(producer).ok().unwrap().shutdown().await;
+    admin.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_of_two_brokers_killed_during_consumption_sends_fail_over_and_its_queues_come_back() {
+    let _turn = TURN.lock().await;
+    let b = Arc::new(blocking(BrokerB::start).await);
+    let admin = Admin::start(options()).await.unwrap();
+    let topic = unique("E2E_kill_consume");
+    admin.create_topic(&topic, four_queues()).await.unwrap();
+    wait_route(&admin, &topic, 2).await;
+
+    let group = unique("CG");
+    let (consumer, got) = collecting(&group, &topic).await;
+    let producer = Arc::new(Producer::start(options(), &unique("PG")).await.unwrap());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let task = produce(
+        producer.clone(),
+        topic.clone(),
+        Duration::from_millis(10),
+        stop.clone(),
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let killed = Instant::now();
+    let bk = b.clone();
+    blocking(move || bk.kill()).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let bk = b.clone();
+    blocking(move || bk.restart()).await;
+    let back = Instant::now();
+    // Long enough for a route refresh (30 s) to bring broker-b's queues back to the
+    // producer, and a rebalance to give them to the consumer.
+    tokio::time::sleep(Duration::from_secs(40)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let log = task.await.unwrap();
+
+    let acked: BTreeSet<String> = log
+        .iter()
+        .filter(|s| s.result.is_ok())
+        .map(|s| s.body.clone())
+        .collect();
+    let failed: Vec<&Sent> = log.iter().filter(|s| s.result.is_err()).collect();
+    let on_b_after: BTreeSet<String> = log
+        .iter()
+        .filter(|s| s.at > back && s.result.as_deref() == Ok("broker-b"))
+        .map(|s| s.body.clone())
+        .collect();
+    let per_broker: BTreeMap<String, usize> = log
+        .iter()
+        .filter_map(|s| s.result.clone().ok())
+        .fold(BTreeMap::new(), |mut m, b| {
+            *m.entry(b).or_default() += 1;
+            m
+        });
+    eprintln!(
+        "{} sends, {} failed, per broker {per_broker:?}; {} stored on broker-b after its return",
+        log.len(),
+        failed.len(),
+        on_b_after.len()
+    );
+    // Two brokers: a send that meets the dead one fails over within its retries.
+    assert!(
+        failed.is_empty(),
+        "sends failed although broker-a was up: {:?}",
+        &failed[..failed.len().min(5)]
+    );
+    assert!(
+        !on_b_after.is_empty(),
+        "the producer uses broker-b again after its return"
+    );
+
+    wait_consumed(&got, &acked, Duration::from_secs(60)).await;
+    consumer.shutdown().await;
+    let consumed = bodies(&got);
+    let missing: Vec<&String> = acked.difference(&consumed).collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged messages never consumed: {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+    assert!(
+        on_b_after.is_subset(&consumed),
+        "broker-b's queues are consumed again"
+    );
+    // At least once: duplicates only from what was consumed and not yet committed
+    // when broker-b died (offsets are committed every 5 s).
+    let total = got.lock().unwrap().len();
+    let duplicates = total - consumed.len();
+    let consumed_from_b_before_kill = log
+        .iter()
+        .filter(|s| s.at < killed && s.result.as_deref() == Ok("broker-b"))
+        .count();
+    eprintln!("{total} deliveries, {duplicates} duplicates");
+    assert!(
+        duplicates <= consumed_from_b_before_kill,
+        "{duplicates} duplicates > {consumed_from_b_before_kill} messages broker-b held before the kill"
+    );
+    Arc::try_unwrap(producer).ok().unwrap().shutdown().await;
+    admin.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_nameserver_down_clients_work_on_cached_routes_and_recover() {
+    let _turn = TURN.lock().await;
+    let ns = FaultProxy::start(namesrv()).await.unwrap();
+    let via = || ClientOptions::new(ns.addr().to_string());
+    let topic = unique("E2E_ns_down");
+    let admin = Admin::start(options()).await.unwrap();
+    admin.create_topic(&topic, four_queues()).await.unwrap();
+    let brokers = admin.cluster().await.unwrap().brokers.len();
+    wait_route(&admin, &topic, brokers).await;
+
+    let got: Arc<Mutex<Vec<ReceivedMessage>>> = Arc::default();
+    let sink = got.clone();
+    let consumer = PushConsumer::builder(via(), &unique("CG"))
+        .subscribe(&topic, "*")
+        .from_where(ConsumeFromWhere::FirstOffset)
+        .start(move |msgs| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().unwrap().extend(msgs);
+                ConsumeResult::Success
+            }
+        })
+        .await
+        .unwrap();
+    let producer = Arc::new(Producer::start(via(), &unique("PG")).await.unwrap());
+    producer.send(Message::new(&topic, "warm")).await.unwrap();
+    // Both have their routes (the consumer its queues) before the NameServer goes.
+    let warm: BTreeSet<String> = ["warm".to_string()].into();
+    wait_consumed(&got, &warm, Duration::from_secs(30)).await;
+    assert!(warm.is_subset(&bodies(&got)), "the consumer started");
+
+    ns.faults().set_down(true);
+    let down = Instant::now();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let task = produce(
+        producer.clone(),
+        topic.clone(),
+        Duration::from_millis(50),
+        stop.clone(),
+    );
+    // Past a route refresh (30 s) and a heartbeat round.
+    tokio::time::sleep(Duration::from_secs(35)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let log = task.await.unwrap();
+    let acked: BTreeSet<String> = log
+        .iter()
+        .filter(|s| s.result.is_ok())
+        .map(|s| s.body.clone())
+        .collect();
+    eprintln!(
+        "NameServer down {:?}: {} of {} sends acknowledged",
+        down.elapsed(),
+        acked.len(),
+        log.len()
+    );
+    assert_eq!(
+        acked.len(),
+        log.len(),
+        "every send works on the cached route"
+    );
+    wait_consumed(&got, &acked, Duration::from_secs(30)).await;
+    assert!(
+        acked.is_subset(&bodies(&got)),
+        "consumption goes on without the NameServer"
+    );
+
+    // Back: a topic the client never saw needs the NameServer, and gets its route.
+    ns.faults().set_down(false);
+    let back = Instant::now();
+    let fresh = unique("E2E_ns_back");
+    let mut sent = None;
+    while sent.is_none() && back.elapsed() < Duration::from_secs(30) {
+        if producer.send(Message::new(&fresh, "new")).await.is_ok() {
+            sent = Some(back.elapsed());
+        }
+    }
+    eprintln!("a new topic's first send succeeded {sent:?} after the NameServer returned");
+    assert!(
+        sent.is_some_and(|t| t <= Duration::from_secs(15)),
+        "{sent:?}"
+    );
+    consumer.shutdown().await;
+    Arc::try_unwrap(producer).ok().unwrap().shutdown().await;
+    admin.shutdown().await;
+}
