@@ -15,6 +15,10 @@
 //!   peer-client smoke   [N=1000]  [topic=PeerSmoke]
 //!   peer-client bench   [N=10000] [topic=PeerBench]
 //!   peer-client capture [N=6]     [topic=PeerCapture]
+//!   peer-client bench-produce [--mode sync|async] [--concurrency N] [--count N | --duration S]
+//!                             [--size B] [--topic T] [--group G]
+//!       the workloads of `rmq bench produce` on this client, one JSON line with the same
+//!       keys as `rmq bench produce --json` (see bench_produce below).
 //! Env: NAMESRV_ADDR (default 127.0.0.1:9876), RUST_LOG (enables client logs on stderr),
 //!   PEER_CLIENT_PRODUCER_GROUP (produce; default PeerInteropProducer_<run id>),
 //!   PEER_CLIENT_VERBOSE=1 (consume: add msgId, topic, brokerName, queueId, queueOffset,
@@ -556,9 +560,223 @@ async fn consume(
     Ok(())
 }
 
+// ---------------------------------------------------------------------------
+// bench-produce: `rmq bench produce`'s workloads on this client
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Debug)]
+struct BenchProduceArgs {
+    mode_async: bool,
+    concurrency: usize,
+    count: Option<u64>,
+    duration: Duration,
+    size: usize,
+    topic: String,
+    group: String,
+}
+
+impl BenchProduceArgs {
+    fn parse(args: &[String]) -> Result<Self, Err> {
+        let mut a = BenchProduceArgs {
+            mode_async: false,
+            concurrency: 64,
+            count: None,
+            duration: Duration::from_secs(10),
+            size: 128,
+            topic: "BenchmarkTest".to_string(),
+            group: format!("PeerBenchProduce_{}", run_id()),
+        };
+        let mut it = args.iter();
+        while let Some(k) = it.next() {
+            let v = it.next().ok_or_else(|| format!("bench-produce: {k} needs a value"))?;
+            let bad = || -> Err { format!("bench-produce: bad value for {k}: {v}").into() };
+            match k.as_str() {
+                "--mode" => {
+                    a.mode_async = match v.as_str() {
+                        "sync" => false,
+                        "async" => true,
+                        _ => return Err(format!("bench-produce: --mode sync|async, not {v}").into()),
+                    }
+                }
+                "--concurrency" => a.concurrency = v.parse().map_err(|_| bad())?,
+                "--count" => a.count = Some(v.parse().map_err(|_| bad())?),
+                "--duration" => a.duration = Duration::from_secs_f64(v.parse().map_err(|_| bad())?),
+                "--size" => a.size = v.parse().map_err(|_| bad())?,
+                "--topic" => a.topic = v.clone(),
+                "--group" => a.group = v.clone(),
+                _ => return Err(usage()),
+            }
+        }
+        if a.count.is_some() && !args.iter().any(|k| k == "--duration") {
+            // --count alone: run until the count is reached (as rmq's 10 s default would cut it)
+            a.duration = Duration::from_secs(3600);
+        }
+        Ok(a)
+    }
+}
+
+/// CPU seconds (user + system) of this process so far, from getrusage(RUSAGE_SELF) as
+/// `rmq bench` reads it. Declared by hand (x86_64/aarch64 Linux layout) so the crate
+/// needs no new dependency and its Cargo.lock stays the peer's.
+fn cpu_seconds() -> f64 {
+    #[repr(C)]
+    struct Timeval {
+        tv_sec: i64,
+        tv_usec: i64,
+    }
+    #[repr(C)]
+    struct Rusage {
+        ru_utime: Timeval,
+        ru_stime: Timeval,
+        _rest: [i64; 14],
+    }
+    extern "C" {
+        fn getrusage(who: i32, usage: *mut Rusage) -> i32;
+    }
+    let mut ru = std::mem::MaybeUninit::<Rusage>::zeroed();
+    // SAFETY: RUSAGE_SELF = 0; `ru` is a writable struct of the kernel's layout.
+    let rc = unsafe { getrusage(0, ru.as_mut_ptr()) };
+    if rc != 0 {
+        return 0.0;
+    }
+    // SAFETY: getrusage succeeded and filled it (and it was zeroed before).
+    let ru = unsafe { ru.assume_init() };
+    let us = |t: &Timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    us(&ru.ru_utime) + us(&ru.ru_stime)
+}
+
+/// Latency quantile (microseconds) of a sorted sample, hdrhistogram's convention (the
+/// value at or below which `q` of the samples lie).
+fn quantile(sorted: &[u32], q: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    u64::from(sorted[rank - 1])
+}
+
+/// `rmq bench produce` on this client: `--mode sync` runs `concurrency` tasks each
+/// sending and awaiting in a loop (send_with_timeout); `--mode async` keeps up to
+/// `concurrency` send_with_callback sends in flight (a semaphore window). Both until
+/// `--duration` or `--count`, after one warm-up send (route, connection). Prints one
+/// JSON line with `rmq bench produce --json`'s keys.
+async fn bench_produce(rt: Arc<ClientRuntime>, a: BenchProduceArgs) -> Result<(), Err> {
+    let mut producer = new_producer(&rt, &a.group).await?;
+    let body = vec![b'x'; a.size];
+    let mk = |topic: &str| Message::builder().topic(topic).body_slice(&body).build_unchecked();
+    // the route first, as rmq does
+    producer.send_with_timeout(mk(&a.topic), 3000).await?;
+
+    let sent = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicUsize::new(0));
+    let limit = a.count.unwrap_or(u64::MAX) as usize;
+    let conc = a.concurrency.max(1);
+    let cpu0 = cpu_seconds();
+    let start = Instant::now();
+    let deadline = start + a.duration;
+    let mut lat: Vec<u32> = Vec::new();
+    if !a.mode_async {
+        let p = Arc::new(producer.clone());
+        let mut tasks = Vec::new();
+        for _ in 0..conc {
+            let (p, sent, failed) = (p.clone(), sent.clone(), failed.clone());
+            let (topic, body) = (a.topic.clone(), body.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut l: Vec<u32> = Vec::with_capacity(1 << 16);
+                while Instant::now() < deadline && sent.load(Ordering::Relaxed) < limit {
+                    let m = Message::builder().topic(topic.as_str()).body_slice(&body).build_unchecked();
+                    let t = Instant::now();
+                    match p.send_with_timeout(m, 3000).await {
+                        Ok(Some(_)) => {
+                            l.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                            sent.fetch_add(1, Ordering::Relaxed);
+                        }
+                        r => {
+                            if failed.fetch_add(1, Ordering::Relaxed) < 3 {
+                                eprintln!("bench-produce: sync send failed: {:?}", r.map(|_| ()));
+                            }
+                        }
+                    }
+                }
+                l
+            }));
+        }
+        for t in tasks {
+            if let Ok(l) = t.await {
+                lat.extend_from_slice(&l);
+            }
+        }
+    } else {
+        let lats: Arc<Mutex<Vec<u32>>> = Arc::new(Mutex::new(Vec::with_capacity(1 << 20)));
+        let sem = Arc::new(tokio::sync::Semaphore::new(conc));
+        let mut issued = 0usize;
+        while Instant::now() < deadline && issued < limit {
+            let permit = sem.clone().acquire_owned().await?;
+            let permit = Mutex::new(Some(permit));
+            let (sent2, failed2, lats2) = (sent.clone(), failed.clone(), lats.clone());
+            let t = Instant::now();
+            let r = producer
+                .send_with_callback(mk(&a.topic), move |r, e| {
+                    if r.is_some() && e.is_none() {
+                        let us = t.elapsed().as_micros().min(u32::MAX as u128) as u32;
+                        lats2.lock().unwrap().push(us);
+                        sent2.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        if failed2.fetch_add(1, Ordering::Relaxed) < 3 {
+                            let e = e.map(|e| e.to_string()).unwrap_or_else(|| "no result".into());
+                            eprintln!("bench-produce: async send failed: {e}");
+                        }
+                    }
+                    drop(permit.lock().unwrap().take());
+                })
+                .await;
+            if let Err(e) = r {
+                if failed.fetch_add(1, Ordering::Relaxed) < 3 {
+                    eprintln!("bench-produce: async send refused: {e}");
+                }
+            }
+            issued += 1;
+        }
+        // wait for every send in flight to end (the whole window back), as rmq drains its
+        // pipeline; bounded by the send timeout
+        let drain_until = Instant::now() + Duration::from_secs(10);
+        while sem.available_permits() < conc && Instant::now() < drain_until {
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        lat = std::mem::take(&mut *lats.lock().unwrap());
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu0;
+    producer.shutdown().await;
+
+    lat.sort_unstable();
+    let n = sent.load(Ordering::Relaxed);
+    let errors = failed.load(Ordering::Relaxed);
+    let tps = n as f64 / elapsed.max(1e-9);
+    let cpu_per_100k = if n > 0 { cpu * 100_000.0 / n as f64 } else { 0.0 };
+    let ms = |us: u64| us as f64 / 1000.0;
+    println!(
+        "{{\"bench\":\"produce\",\"mode\":\"{}\",\"concurrency\":{},\"size\":{},\"messages\":{n},\
+         \"errors\":{errors},\"seconds\":{elapsed},\"tps\":{tps},\"p50_ms\":{},\"p99_ms\":{},\
+         \"max_ms\":{},\"cpu_seconds\":{cpu},\"cpu_seconds_per_100k\":{cpu_per_100k}}}",
+        if a.mode_async { "async" } else { "sync" },
+        a.concurrency,
+        a.size,
+        ms(quantile(&lat, 0.5)),
+        ms(quantile(&lat, 0.99)),
+        ms(lat.last().copied().map_or(0, u64::from)),
+    );
+    if n == 0 {
+        return Err("no message was sent".into());
+    }
+    Ok(())
+}
+
 fn usage() -> Err {
     "usage: peer-client produce <topic> <n> | consume <topic> <group> <n> <timeout_secs> | \
-     smoke [N] [topic] | bench [N] [topic] | capture [N] [topic]"
+     smoke [N] [topic] | bench [N] [topic] | capture [N] [topic] | \
+     bench-produce [--mode sync|async] [--concurrency N] [--count N | --duration S] [--size B] \
+     [--topic T] [--group G]"
         .into()
 }
 
@@ -592,7 +810,14 @@ fn main() -> Result<(), Err> {
             (t.clone(), g.clone(), n, to)
         }
         "smoke" | "bench" | "capture" => (String::new(), String::new(), 0, 0),
+        "bench-produce" => (String::new(), String::new(), 0, 0),
         _ => return Err(usage()),
+    };
+
+    let bp_args = if mode == "bench-produce" {
+        Some(BenchProduceArgs::parse(&args[2..])?)
+    } else {
+        None
     };
 
     let owner = RuntimeOwner::new()?;
@@ -609,6 +834,7 @@ fn main() -> Result<(), Err> {
     let (result, report) = owner.block_on(async {
         let r = match mode.as_str() {
             "bench" => bench(rt.clone(), n, &topic).await,
+            "bench-produce" => bench_produce(rt.clone(), bp_args.clone().expect("parsed above")).await,
             "capture" => capture(rt.clone(), n, &topic).await,
             "produce" => produce(rt.clone(), &i_topic, i_n).await,
             "consume" => consume(rt.clone(), &i_topic, &i_group, i_n, Duration::from_secs(i_timeout)).await,
