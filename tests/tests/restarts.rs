@@ -405,3 +405,59 @@ async fn with_the_nameserver_down_clients_work_on_cached_routes_and_recover() {
     Arc::try_unwrap(producer).ok().unwrap().shutdown().await;
     admin.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_restarted_after_a_graceful_shutdown_redelivers_nothing() {
+    let _turn = TURN.lock().await;
+    let admin = Admin::start(options()).await.unwrap();
+    let topic = unique("E2E_graceful");
+    admin.create_topic(&topic, four_queues()).await.unwrap();
+    let brokers = admin.cluster().await.unwrap().brokers.len();
+    wait_route(&admin, &topic, brokers).await;
+    let producer = Producer::start(options(), &unique("PG")).await.unwrap();
+    let send = |range: std::ops::Range<u32>| {
+        let (producer, topic) = (&producer, &topic);
+        async move {
+            let mut acked = BTreeSet::new();
+            for i in range {
+                let body = format!("g{i}");
+                producer
+                    .send(Message::new(topic, body.clone()))
+                    .await
+                    .unwrap();
+                acked.insert(body);
+            }
+            acked
+        }
+    };
+    let first = send(0..100).await;
+    let group = unique("CG");
+    let (consumer, got) = collecting(&group, &topic).await;
+    wait_consumed(&got, &first, Duration::from_secs(30)).await;
+    assert!(first.is_subset(&bodies(&got)));
+    // Graceful: the consumed offsets are committed before it returns.
+    consumer.shutdown().await;
+
+    let second = send(100..150).await;
+    let (consumer, again) = collecting(&group, &topic).await;
+    wait_consumed(&again, &second, Duration::from_secs(30)).await;
+    // A moment more for anything redelivered to show up.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    consumer.shutdown().await;
+    let redelivered: Vec<String> = bodies(&again).intersection(&first).cloned().collect();
+    eprintln!(
+        "after the restart: {} new messages consumed, {} redelivered",
+        bodies(&again).intersection(&second).count(),
+        redelivered.len()
+    );
+    assert!(
+        second.is_subset(&bodies(&again)),
+        "the new messages are consumed"
+    );
+    assert!(
+        redelivered.is_empty(),
+        "redelivered after a graceful shutdown: {redelivered:?}"
+    );
+    producer.shutdown().await;
+    admin.shutdown().await;
+}
