@@ -18,6 +18,8 @@ use rocketmq_proto::message::UniqKeyGenerator;
 use rocketmq_proto::producer::retry::{SendMode, SendStatus};
 
 type TestClient = Client<Fixed<16>, heapless::Vec<u8, 1024>, 64>;
+/// The test client with `N` requests in flight.
+type Sized<const N: usize> = Client<Fixed<16>, heapless::Vec<u8, 1024>, N>;
 
 const NS: &str = "127.0.0.1:9876";
 
@@ -55,7 +57,7 @@ impl Sent {
 /// Drain, answering the heartbeats the engine sends on every broker connection
 /// (behaviour.md §1.9) the way a broker does: the scripted exchanges below are about
 /// the other frames.
-fn drain(c: &mut TestClient, now: u64) -> (Vec<Sent>, Vec<Event>) {
+fn drain<const N: usize>(c: &mut Sized<N>, now: u64) -> (Vec<Sent>, Vec<Event>) {
     let (mut all_sent, mut all_events) = (Vec::new(), Vec::new());
     loop {
         let (sent, events) = drain_all(c, now);
@@ -78,7 +80,7 @@ fn drain(c: &mut TestClient, now: u64) -> (Vec<Sent>, Vec<Event>) {
     }
 }
 
-fn drain_all(c: &mut TestClient, now: u64) -> (Vec<Sent>, Vec<Event>) {
+fn drain_all<const N: usize>(c: &mut Sized<N>, now: u64) -> (Vec<Sent>, Vec<Event>) {
     let mut sent = Vec::new();
     let mut buf = vec![0u8; 4096];
     while let Some(t) = c
@@ -99,7 +101,7 @@ fn drain_all(c: &mut TestClient, now: u64) -> (Vec<Sent>, Vec<Event>) {
 
 /// Drain like an adapter that opens every connection at once: Connect events are
 /// answered with `handle_connected` and draining repeats until nothing moves.
-fn settle(c: &mut TestClient, now: u64) -> (Vec<Sent>, Vec<Event>) {
+fn settle<const N: usize>(c: &mut Sized<N>, now: u64) -> (Vec<Sent>, Vec<Event>) {
     let (mut all_sent, mut all_events) = (Vec::new(), Vec::new());
     loop {
         let (sent, events) = drain(c, now);
@@ -177,7 +179,7 @@ fn send_ok(opaque: i32, queue: &str, offset: &str) -> Vec<u8> {
     )
 }
 
-fn feed(c: &mut TestClient, now: u64, conn: ConnId, bytes: &[u8]) {
+fn feed<const N: usize>(c: &mut Sized<N>, now: u64, conn: ConnId, bytes: &[u8]) {
     let used = c
         .handle_input(Instant::from_millis(now), conn, bytes)
         .unwrap();
@@ -186,8 +188,8 @@ fn feed(c: &mut TestClient, now: u64, conn: ConnId, bytes: &[u8]) {
 
 /// Start a send and answer the route lookup with `brokers`; returns the broker
 /// connections opened, by address.
-fn send_through_route(
-    c: &mut TestClient,
+fn send_through_route<const N: usize>(
+    c: &mut Sized<N>,
     now: u64,
     brokers: &[(&str, &str)],
 ) -> (SendId, Vec<(ConnId, String)>) {
@@ -200,8 +202,8 @@ fn send_through_route(
 }
 
 /// Send `msg` and serve its route lookup; the send and the brokers to connect to.
-fn send_msg_through_route(
-    c: &mut TestClient,
+fn send_msg_through_route<const N: usize>(
+    c: &mut Sized<N>,
     now: u64,
     brokers: &[(&str, &str)],
     msg: &Message<'_>,
@@ -952,7 +954,7 @@ fn client_with_a_broker_connection() -> (TestClient, ConnId) {
 
 /// Drive timeouts due at `now` (as an adapter does when `poll_timeout` says so), then
 /// drain.
-fn tick(c: &mut TestClient, now: u64) -> (Vec<Sent>, Vec<Event>) {
+fn tick<const N: usize>(c: &mut Sized<N>, now: u64) -> (Vec<Sent>, Vec<Event>) {
     while c
         .poll_timeout()
         .is_some_and(|t| t <= Instant::from_millis(now))
@@ -1393,5 +1395,111 @@ fn a_send_waiting_for_the_only_broker_ends_once_its_attempts_are_spent() {
     assert!((601..=611).contains(&at), "ended at {at} ms");
     assert_eq!(error, SendError::Transport);
     assert_eq!(refused, 3, "connect attempts");
+    assert_eq!(c.pending_sends(), 0);
+}
+
+fn small_client() -> Sized<4> {
+    let id = ClientId::build(
+        "127.0.0.1",
+        InstanceName::Process { pid: 7, nonce: 1 },
+        None,
+    )
+    .unwrap();
+    let uniq = UniqKeyGenerator::new("127.0.0.1".parse().unwrap(), 7, 0x2A3B4C5D);
+    let mut c = Sized::<4>::new(Config::new(id), uniq, 42, Instant::from_millis(0));
+    c.set_namesrv(NS).unwrap();
+    c.register_producer("PG").unwrap();
+    c
+}
+
+#[test]
+fn sends_beyond_the_in_flight_table_wait_for_free_entries_and_all_succeed() {
+    let mut c = small_client();
+    let (first, conns) = send_through_route(&mut c, 0, &[("broker-a", "127.0.0.1:10911")]);
+    c.handle_connected(Instant::from_millis(1), conns[0].0);
+    let mut ids = vec![first];
+    for i in 1..12 {
+        let body = format!("m{i}");
+        let msg = Message::new("TopicTest", body.as_bytes());
+        ids.push(
+            c.send(Instant::from_millis(1), 0, &msg, SendMode::Sync)
+                .unwrap(),
+        );
+    }
+    let mut ok = std::collections::BTreeSet::new();
+    let mut most_at_once = 0;
+    for now in 1..20 {
+        let (sent, events) = drain(&mut c, now);
+        for e in &events {
+            match e {
+                Event::SendOk { id, .. } => {
+                    ok.insert(*id);
+                }
+                Event::SendFailed { .. } => panic!("a send failed for want of an entry: {e:?}"),
+                _ => {}
+            }
+        }
+        let sends: Vec<&Sent> = sent
+            .iter()
+            .filter(|s| s.command().header.request_code() == RequestCode::SEND_MESSAGE_V2)
+            .collect();
+        most_at_once = most_at_once.max(sends.len());
+        for s in sends {
+            feed(
+                &mut c,
+                now,
+                s.conn,
+                &send_ok(s.command().header.opaque, "1", "7"),
+            );
+        }
+        if ok.len() == ids.len() {
+            break;
+        }
+    }
+    assert_eq!(ok.len(), 12, "every send succeeded");
+    assert!(most_at_once <= 4, "{most_at_once} in flight at once");
+    assert_eq!(c.pending_sends(), 0);
+}
+
+#[test]
+fn sends_waiting_for_an_entry_end_at_their_deadline() {
+    let mut c = small_client();
+    let (first, conns) = send_through_route(&mut c, 0, &[("broker-a", "127.0.0.1:10911")]);
+    c.handle_connected(Instant::from_millis(1), conns[0].0);
+    let mut ids = vec![first];
+    for _ in 1..8 {
+        let msg = Message::new("TopicTest", b"x");
+        ids.push(
+            c.send(Instant::from_millis(1), 0, &msg, SendMode::Sync)
+                .unwrap(),
+        );
+    }
+    let (_, events) = drain(&mut c, 1);
+    assert!(!events.iter().any(|e| matches!(e, Event::SendFailed { .. })));
+    // Nothing answers: at the 3 s send deadline every send ends, waiting or not.
+    let (_, events) = tick(&mut c, 2_999);
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::SendFailed { .. })),
+        "{events:?}"
+    );
+    // The first send began at 0 ms, the others at 1 ms.
+    let (_, mut events) = tick(&mut c, 3_000);
+    events.extend(tick(&mut c, 3_001).1);
+    let failed: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::SendFailed { id, error } => Some((*id, error.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed.len(), 8, "{events:?}");
+    // The silent connection is also closed when the first request expires (its other
+    // requests are lost then): Timeout or Transport, never before the deadline.
+    assert!(
+        failed
+            .iter()
+            .all(|(_, e)| matches!(e, SendError::Timeout | SendError::Transport)),
+        "{failed:?}"
+    );
     assert_eq!(c.pending_sends(), 0);
 }

@@ -328,8 +328,12 @@ impl Admin {
             attributes: None,
             force: None,
         };
-        self.call_ok(Some(broker_addr), RequestCode::UPDATE_AND_CREATE_TOPIC, &req)
-            .await?;
+        self.call_ok(
+            Some(broker_addr),
+            RequestCode::UPDATE_AND_CREATE_TOPIC,
+            &req,
+        )
+        .await?;
         Ok(())
     }
 

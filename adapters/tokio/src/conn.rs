@@ -76,8 +76,24 @@ where
         return;
     }
     let write = async {
+        // Frames queued meanwhile go out in one write (one syscall, not one each).
+        let mut batch = BytesMut::new();
         while let Some(bytes) = frames.recv().await {
-            writer.write_all(&bytes).await?;
+            match frames.try_recv() {
+                Err(_) => writer.write_all(&bytes).await?,
+                Ok(next) => {
+                    batch.clear();
+                    batch.extend_from_slice(&bytes);
+                    batch.extend_from_slice(&next);
+                    while batch.len() < 256 * 1024 {
+                        match frames.try_recv() {
+                            Ok(more) => batch.extend_from_slice(&more),
+                            Err(_) => break,
+                        }
+                    }
+                    writer.write_all(&batch).await?;
+                }
+            }
         }
         // The driver dropped us: close politely.
         writer.shutdown().await

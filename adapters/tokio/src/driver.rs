@@ -28,10 +28,11 @@ use crate::conn::{self, Io};
 use crate::error::Error;
 use crate::message::{Message, ReceivedMessage};
 
-/// Requests in flight one client accepts (back-pressure beyond it: `Error::Busy`).
+/// Requests in flight on the wire at once; sends beyond it wait in the engine for a
+/// free entry (within their deadlines).
 // The engine keeps this table inline (heapless), and a debug build moves the engine
 // through the stack a few times while spawning: 4 096 keeps that well under a thread's
-// 2 MiB. Larger pipelines want the table on the heap (a core change, issue 7).
+// 2 MiB.
 pub(crate) const INFLIGHT: usize = 4_096;
 
 pub(crate) type Engine = Client<Growable, Vec<u8>, INFLIGHT>;
@@ -301,6 +302,11 @@ impl Driver {
     }
 
     async fn run(mut self) {
+        // One timer, moved only when the engine's next deadline changes (a new timer
+        // per turn cost a timer-wheel insert and removal per message).
+        let timer = tokio::time::sleep(Duration::from_secs(3600));
+        tokio::pin!(timer);
+        let mut armed = None;
         loop {
             self.drain();
             if self.engine.is_shut_down() && self.shutdown.is_none() && self.rx.is_closed() {
@@ -311,9 +317,16 @@ impl Driver {
                 .poll_timeout()
                 .map(|t| self.start + Duration::from_millis(t.as_millis()))
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            if armed != Some(wake) {
+                timer.as_mut().reset(wake);
+                armed = Some(wake);
+            }
             tokio::select! {
                 cmd = self.rx.recv() => match cmd {
-                    Some(cmd) => self.on_command(cmd),
+                    Some(cmd) => {
+                        self.on_command(cmd);
+                        self.take_ready();
+                    }
                     None => {
                         // Every handle is gone: stop as if asked to.
                         if !self.engine.is_shut_down() {
@@ -324,11 +337,35 @@ impl Driver {
                         }
                     }
                 },
-                Some(io) = self.io_rx.recv() => self.on_io(io),
-                _ = tokio::time::sleep_until(wake) => {
+                Some(io) = self.io_rx.recv() => {
+                    self.on_io(io);
+                    self.take_ready();
+                }
+                _ = &mut timer => {
+                    armed = None;
                     let now = self.now();
                     self.engine.handle_timeout(now);
                 }
+            }
+        }
+    }
+
+    /// Take what else is waiting already (commands and I/O, a bounded number), so one
+    /// drain writes the frames of many sends together: one write per connection per
+    /// turn instead of one per message.
+    fn take_ready(&mut self) {
+        for _ in 0..256 {
+            let mut took = false;
+            if let Ok(cmd) = self.rx.try_recv() {
+                self.on_command(cmd);
+                took = true;
+            }
+            if let Ok(io) = self.io_rx.try_recv() {
+                self.on_io(io);
+                took = true;
+            }
+            if !took {
+                return;
             }
         }
     }

@@ -641,6 +641,9 @@ enum SendPhase {
     Route,
     /// An attempt is queued or in flight.
     Attempt,
+    /// The in-flight table is full: the next attempt waits for a free entry (within
+    /// the send's deadline), oldest send first.
+    Waiting,
     /// Ended; the outcome waits to be handed out by `poll_event`.
     Done,
 }
@@ -805,6 +808,8 @@ pub struct Client<C: Collections, B: MessageBuf, const INFLIGHT: usize> {
     ended_seq: u32,
     /// Sends ended and not yet handed out (so `poll_event` skips its scan at 0).
     ended_pending: usize,
+    /// Some send may be in [`SendPhase::Waiting`] (so a freed in-flight entry resumes it).
+    sends_waiting: bool,
     conns: C::List<Conn>,
     topics: C::List<TopicInfo<C>>,
     /// Broker names, and the few other names tables refer to by index (a namespaced
@@ -858,6 +863,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             next_send: 0,
             ended_seq: 0,
             ended_pending: 0,
+            sends_waiting: false,
             conns: C::List::default(),
             topics: C::List::default(),
             names: C::List::default(),
@@ -1440,7 +1446,46 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     // Nothing will answer: it ends once written (see poll_transmit).
                 }
             }
-            Err(_) => self.end_send(id, Err(Failure::Transport)),
+            Err(_) => {
+                // Back-pressure, not a failure: wait for a free entry.
+                if let Some(op) = self.sends.get_mut(pos) {
+                    op.attempts = op.attempts.saturating_sub(1);
+                    op.current = None;
+                    op.phase = SendPhase::Waiting;
+                }
+                self.sends_waiting = true;
+            }
+        }
+    }
+
+    /// Give the in-flight entries freed since to waiting sends, oldest first.
+    fn resume_waiting_sends(&mut self, now: Instant) {
+        while self.sends_waiting && !self.inflight.is_full() {
+            // The lowest ids among the waiting ones, at most as many as entries are free
+            // (one scan per batch, not per send).
+            let free = INFLIGHT.saturating_sub(self.inflight.len()).clamp(1, 64);
+            let mut lowest: heapless::BinaryHeap<SendId, heapless::binary_heap::Max, 64> =
+                heapless::BinaryHeap::new();
+            for s in self.sends.iter().filter(|s| s.phase == SendPhase::Waiting) {
+                if lowest.len() < free {
+                    let _ = lowest.push(s.id);
+                } else if lowest.peek().is_some_and(|top| s.id < *top) {
+                    let _ = lowest.pop();
+                    let _ = lowest.push(s.id);
+                }
+            }
+            if lowest.is_empty() {
+                self.sends_waiting = false;
+                return;
+            }
+            let mut ids = lowest.into_vec();
+            ids.sort_unstable();
+            for id in ids {
+                if self.inflight.is_full() {
+                    return;
+                }
+                self.advance_send(now, id);
+            }
         }
     }
 
@@ -1988,9 +2033,13 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     used += consumed;
                     self.on_command(now, conn, &cmd, frame);
                 }
-                Ok(None) => return Ok(used),
+                Ok(None) => {
+                    self.resume_waiting_sends(now);
+                    return Ok(used);
+                }
                 Err(e) => {
                     self.close_dead(now, conn);
+                    self.resume_waiting_sends(now);
                     return Err(e);
                 }
             }
@@ -2668,9 +2717,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             }
             self.request_failed(now, purpose);
         }
-        // Sends whose total deadline passed while waiting for a route.
+        self.resume_waiting_sends(now);
+        // Sends whose total deadline passed while waiting for a route or an entry.
         self.for_each_send(
-            |s| s.deadline <= now && s.phase == SendPhase::Route,
+            |s| s.deadline <= now && matches!(s.phase, SendPhase::Route | SendPhase::Waiting),
             |c, id| {
                 let err = c
                     .sends
