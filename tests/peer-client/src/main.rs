@@ -15,6 +15,9 @@
 //!   peer-client smoke   [N=1000]  [topic=PeerSmoke]
 //!   peer-client bench   [N=10000] [topic=PeerBench]
 //!   peer-client capture [N=6]     [topic=PeerCapture]
+//!   peer-client bench-consume --topic T --group G --count N [--timeout S]
+//!       push consumer from the first offset, counting messages; one JSON line with the
+//!       keys of `rmq bench consume --json` (messages, seconds, tps, cpu_seconds).
 //!   peer-client bench-produce [--mode sync|async] [--concurrency N] [--count N | --duration S]
 //!                             [--size B] [--topic T] [--group G]
 //!       the workloads of `rmq bench produce` on this client, one JSON line with the same
@@ -561,6 +564,55 @@ async fn consume(
 }
 
 // ---------------------------------------------------------------------------
+// bench-consume: `rmq bench consume`'s workload on this client
+// ---------------------------------------------------------------------------
+
+struct CountListener(Arc<AtomicUsize>);
+
+impl MessageListenerConcurrently for CountListener {
+    fn consume_message(
+        &self,
+        msgs: &[&MessageExt],
+        _ctx: &ConsumeConcurrentlyContext,
+    ) -> ClientResult<ConsumeConcurrentlyStatus> {
+        self.0.fetch_add(msgs.len(), Ordering::Relaxed);
+        Ok(ConsumeConcurrentlyStatus::ConsumeSuccess)
+    }
+}
+
+/// Consume `count` messages of `topic` from its first offset with a push consumer and
+/// print one JSON line with the keys of `rmq bench consume --json`.
+async fn bench_consume(rt: Arc<ClientRuntime>, topic: &str, group: &str, count: usize, timeout: Duration) -> Result<(), Err> {
+    let got = Arc::new(AtomicUsize::new(0));
+    let mut consumer = DefaultMQPushConsumer::builder(rt.clone())
+        .consumer_group(group.to_string())
+        .name_server_addr(namesrv())
+        .message_model(MessageModel::Clustering)
+        .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset)
+        .build();
+    consumer.subscribe(topic, "*").await?;
+    consumer.register_message_listener_concurrently(CountListener(got.clone()));
+    let cpu0 = cpu_seconds();
+    let t0 = Instant::now();
+    consumer.start().await?;
+    while got.load(Ordering::Relaxed) < count && t0.elapsed() < timeout {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let seconds = t0.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu0;
+    consumer.shutdown().await;
+    let n = got.load(Ordering::Relaxed);
+    println!(
+        "{{\"bench\":\"consume\",\"messages\":{n},\"seconds\":{seconds},\"tps\":{},\"cpu_seconds\":{cpu}}}",
+        n as f64 / seconds.max(1e-9)
+    );
+    if n < count {
+        return Err(format!("bench-consume: only {n} of {count} messages within {}s", timeout.as_secs()).into());
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
 // bench-produce: `rmq bench produce`'s workloads on this client
 // ---------------------------------------------------------------------------
 
@@ -776,7 +828,7 @@ fn usage() -> Err {
     "usage: peer-client produce <topic> <n> | consume <topic> <group> <n> <timeout_secs> | \
      smoke [N] [topic] | bench [N] [topic] | capture [N] [topic] | \
      bench-produce [--mode sync|async] [--concurrency N] [--count N | --duration S] [--size B] \
-     [--topic T] [--group G]"
+     [--topic T] [--group G] | bench-consume --topic T --group G --count N [--timeout S]"
         .into()
 }
 
@@ -811,6 +863,18 @@ fn main() -> Result<(), Err> {
         }
         "smoke" | "bench" | "capture" => (String::new(), String::new(), 0, 0),
         "bench-produce" => (String::new(), String::new(), 0, 0),
+        "bench-consume" => {
+            let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+            let (Some(t), Some(g), Some(n)) = (
+                flag("--topic"),
+                flag("--group"),
+                flag("--count").and_then(|s| s.parse::<usize>().ok()),
+            ) else {
+                return Err(usage());
+            };
+            let to = flag("--timeout").and_then(|s| s.parse::<u64>().ok()).unwrap_or(300);
+            (t, g, n, to)
+        }
         _ => return Err(usage()),
     };
 
@@ -838,6 +902,9 @@ fn main() -> Result<(), Err> {
             "capture" => capture(rt.clone(), n, &topic).await,
             "produce" => produce(rt.clone(), &i_topic, i_n).await,
             "consume" => consume(rt.clone(), &i_topic, &i_group, i_n, Duration::from_secs(i_timeout)).await,
+            "bench-consume" => {
+                bench_consume(rt.clone(), &i_topic, &i_group, i_n, Duration::from_secs(i_timeout)).await
+            }
             _ => smoke(rt.clone(), n, &topic, Duration::from_secs(1)).await,
         };
         (r, rt.shutdown().await)
