@@ -807,7 +807,7 @@ pub struct Client<C: Collections, B: MessageBuf, const INFLIGHT: usize> {
     next_send: u32,
     ended_seq: u32,
     /// Sends ended and not yet handed out (so `poll_event` skips its scan at 0).
-    ended_pending: usize,
+    ended_pending: u32,
     /// Some send may be in [`SendPhase::Waiting`] (so a freed in-flight entry resumes it).
     sends_waiting: bool,
     conns: C::List<Conn>,
@@ -930,7 +930,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
 
     /// Sends not yet ended.
     pub fn pending_sends(&self) -> usize {
-        self.sends.len().saturating_sub(self.ended_pending)
+        self.sends.len().saturating_sub(self.ended_pending as usize)
     }
 
     // ---------------------------------------------------------------- sending
@@ -1500,7 +1500,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         op.result = Some(result);
         op.ended_seq = seq;
         self.ended_seq = seq.wrapping_add(1);
-        self.ended_pending += 1;
+        self.ended_pending = self.ended_pending.saturating_add(1);
         // An attempt still queued for writing is void now.
         self.outbound
             .retain_where(|o| o.purpose != Purpose::Send(id));
