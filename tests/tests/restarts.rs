@@ -135,6 +135,39 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f).await.unwrap()
 }
 
+/// A steady produce (one send every `gap`) around an outage of broker-b: `before` of
+/// sends, SIGKILL, `down`, a restart on its store, `after` more; the log, when it was
+/// killed and when it was back.
+async fn produce_through_outage(
+    b: &Arc<BrokerB>,
+    producer: &Arc<Producer>,
+    topic: &str,
+    gap: Duration,
+    [before, down, after]: [Duration; 3],
+) -> (Vec<Sent>, Instant, Instant) {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let task = produce(producer.clone(), topic.to_string(), gap, stop.clone());
+    tokio::time::sleep(before).await;
+    let killed = Instant::now();
+    let bk = b.clone();
+    blocking(move || bk.kill()).await;
+    tokio::time::sleep(down).await;
+    let bk = b.clone();
+    blocking(move || bk.restart()).await;
+    let back = Instant::now();
+    tokio::time::sleep(after).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    (task.await.unwrap(), killed, back)
+}
+
+/// The bodies of the acknowledged sends.
+fn acked(log: &[Sent]) -> BTreeSet<String> {
+    log.iter()
+        .filter(|s| s.result.is_ok())
+        .map(|s| s.body.clone())
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_killed_during_produce_loses_no_acknowledged_message_and_the_producer_resumes() {
     let _turn = TURN.lock().await;
@@ -149,30 +182,16 @@ async fn a_broker_killed_during_produce_loses_no_acknowledged_message_and_the_pr
     wait_route(&admin, &topic, 1).await;
 
     let producer = Arc::new(Producer::start(options(), &unique("PG")).await.unwrap());
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let task = produce(
-        producer.clone(),
-        topic.clone(),
+    let (log, killed, back) = produce_through_outage(
+        &b,
+        &producer,
+        &topic,
         Duration::from_millis(5),
-        stop.clone(),
-    );
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let killed = Instant::now();
-    let bk = b.clone();
-    blocking(move || bk.kill()).await;
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    let bk = b.clone();
-    blocking(move || bk.restart()).await;
-    let back = Instant::now();
-    tokio::time::sleep(Duration::from_secs(12)).await;
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    let log = task.await.unwrap();
+        [2, 5, 12].map(Duration::from_secs),
+    )
+    .await;
 
-    let acked: BTreeSet<String> = log
-        .iter()
-        .filter(|s| s.result.is_ok())
-        .map(|s| s.body.clone())
-        .collect();
+    let acked = acked(&log);
     let failed: Vec<&Sent> = log.iter().filter(|s| s.result.is_err()).collect();
     let before = log
         .iter()
@@ -232,32 +251,18 @@ async fn one_of_two_brokers_killed_during_consumption_sends_fail_over_and_its_qu
     let group = unique("CG");
     let (consumer, got) = collecting(&group, &topic).await;
     let producer = Arc::new(Producer::start(options(), &unique("PG")).await.unwrap());
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let task = produce(
-        producer.clone(),
-        topic.clone(),
+    // After the return: long enough for a route refresh (30 s) to bring broker-b's
+    // queues back to the producer, and a rebalance to give them to the consumer.
+    let (log, killed, back) = produce_through_outage(
+        &b,
+        &producer,
+        &topic,
         Duration::from_millis(10),
-        stop.clone(),
-    );
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    let killed = Instant::now();
-    let bk = b.clone();
-    blocking(move || bk.kill()).await;
-    tokio::time::sleep(Duration::from_secs(6)).await;
-    let bk = b.clone();
-    blocking(move || bk.restart()).await;
-    let back = Instant::now();
-    // Long enough for a route refresh (30 s) to bring broker-b's queues back to the
-    // producer, and a rebalance to give them to the consumer.
-    tokio::time::sleep(Duration::from_secs(40)).await;
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    let log = task.await.unwrap();
+        [4, 6, 40].map(Duration::from_secs),
+    )
+    .await;
 
-    let acked: BTreeSet<String> = log
-        .iter()
-        .filter(|s| s.result.is_ok())
-        .map(|s| s.body.clone())
-        .collect();
+    let acked = acked(&log);
     let failed: Vec<&Sent> = log.iter().filter(|s| s.result.is_err()).collect();
     let on_b_after: BTreeSet<String> = log
         .iter()
@@ -364,11 +369,7 @@ async fn with_the_nameserver_down_clients_work_on_cached_routes_and_recover() {
     tokio::time::sleep(Duration::from_secs(35)).await;
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let log = task.await.unwrap();
-    let acked: BTreeSet<String> = log
-        .iter()
-        .filter(|s| s.result.is_ok())
-        .map(|s| s.body.clone())
-        .collect();
+    let acked = acked(&log);
     eprintln!(
         "NameServer down {:?}: {} of {} sends acknowledged",
         down.elapsed(),
