@@ -13,8 +13,10 @@
 //! - [`Faults::set_piece_gap`]: a pause between pieces, so the receiver reads them one
 //!   by one (throughput drops to about `k / 2` bytes per gap);
 //! - [`Faults::set_black_hole`]: nothing is forwarded in either direction on any
-//!   connection (current or new) while the sockets stay open; bytes read meanwhile are
-//!   held and delivered when it is lifted, like a partition TCP heals by retransmitting;
+//!   connection (current or new) while the sockets stay open, and nothing more is read:
+//!   a sender's socket buffers fill and its writes block, as on a path that lost every
+//!   packet; bytes read meanwhile are held and delivered when it is lifted, like a
+//!   partition TCP heals by retransmitting;
 //! - [`Faults::black_hole_current`]: the connections open now never forward another
 //!   byte (sockets open), new ones work: a dead path (a lost NAT entry, a half-dead
 //!   peer) only a new connection gets around;
@@ -387,6 +389,8 @@ async fn pump(
         let mut buf = vec![0u8; 64 * 1024];
         let mut rewriter = rewrite.then(|| Rewriter::new(&shared.rewrites));
         loop {
+            // A black hole reads nothing: the sender's buffers fill up.
+            until_lifted(shared).await;
             let n = from.read(&mut buf).await?;
             if n == 0 {
                 if let Some(rest) = rewriter.as_mut().map(Rewriter::finish) {
@@ -434,6 +438,19 @@ async fn pump(
     }
 }
 
+/// Returns once no black hole is on (at once if none is).
+async fn until_lifted(shared: &Shared) {
+    loop {
+        let lifted = shared.changed.notified();
+        tokio::pin!(lifted);
+        lifted.as_mut().enable();
+        if !shared.black_hole.load(Ordering::SeqCst) {
+            return;
+        }
+        lifted.await;
+    }
+}
+
 async fn write_chunk(
     shared: &Shared,
     dir: Direction,
@@ -459,19 +476,11 @@ async fn write_chunk(
         }
         first = false;
         // Held while a black hole is on.
-        loop {
-            let lifted = shared.changed.notified();
-            tokio::pin!(lifted);
-            lifted.as_mut().enable();
-            if dead.load(Ordering::SeqCst) {
-                // For good: wait until the connection is reset or a peer leaves.
-                std::future::pending::<()>().await;
-            }
-            if !shared.black_hole.load(Ordering::SeqCst) {
-                break;
-            }
-            lifted.await;
+        if dead.load(Ordering::SeqCst) {
+            // For good: wait until the connection is reset or a peer leaves.
+            std::future::pending::<()>().await;
         }
+        until_lifted(shared).await;
         let (allowed, cut) = {
             let mut c = shared.cut.lock().unwrap();
             match *c {

@@ -253,6 +253,7 @@ async fn a_black_holed_broker_fails_sends_within_the_send_timeout_and_they_recov
             .await
             .expect("sends keep working");
     }
+    assert_nothing_left_behind(&producer, "black hole lifted").await;
     producer.shutdown().await;
 }
 
@@ -294,7 +295,97 @@ async fn a_connection_dead_for_good_fails_sends_in_time_and_is_replaced() {
         accepted_after > accepted_before,
         "the dead connection was replaced by a new one"
     );
+    assert_nothing_left_behind(&producer, "dead connection replaced").await;
     producer.shutdown().await;
+}
+
+/// Issue 8, scenario 4, with the connection's socket full: a black hole swallows more
+/// than the socket buffers and the proxy hold (3,000 sends of 4,000 bytes, 12 MB, all
+/// started at once), so the connection's writes block for good. Every send ends with
+/// an error within its deadline; then nothing is left behind: no request in the
+/// in-flight table, no send pending, no call awaiting, and no connection task beyond
+/// the connections the client holds (the black-holed connection's task, stuck in a
+/// write, ends within its linger once the client drops the connection). The client
+/// replaces the connection and sends again once the black hole lifts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_black_hole_with_megabytes_queued_leaves_no_request_or_task_behind() {
+    let _turn = TURN.lock().await;
+    let net = Net::start().await;
+    let topic = new_topic("FLT_leak").await;
+    let producer = proxied_producer(&net, &topic).await;
+    let before = producer.stats().await.unwrap();
+    // (A heartbeat or route query may be in flight now.)
+    eprintln!("before the black hole: {before:?}");
+
+    for f in net.brokers() {
+        f.set_black_hole(true);
+    }
+    // Under 4 KiB: sent as is, not compressed (so every byte goes to the socket).
+    let body = vec![b'x'; 4_000];
+    let t0 = Instant::now();
+    let sends: Vec<_> = (0..3_000)
+        .map(|_| {
+            producer
+                .send_async(Message::new(&topic, body.clone()))
+                .expect("the client takes the send")
+        })
+        .collect();
+    let mut failed = 0;
+    for (i, send) in sends.into_iter().enumerate() {
+        let r = tokio::time::timeout(HANG, send)
+            .await
+            .unwrap_or_else(|_| panic!("send {i} hung: no outcome after {HANG:?}"));
+        assert!(r.is_err(), "send {i} through a black hole succeeded: {r:?}");
+        failed += 1;
+    }
+    let took = t0.elapsed();
+    eprintln!("black hole: all {failed} sends failed after {took:?}");
+    assert!(
+        took <= SEND_TIMEOUT + SLACK,
+        "the last send ended {took:?} after the first started: beyond its deadline"
+    );
+
+    // The black-holed connection is dropped by the client once a request timed out on
+    // it; its task may linger for 2 s flushing before it gives up.
+    assert_nothing_left_behind(&producer, "after the black hole").await;
+
+    for f in net.brokers() {
+        f.set_black_hole(false);
+    }
+    let recovered = time_to_recover(&producer, &topic, Duration::from_secs(20)).await;
+    eprintln!("black hole lifted: first successful send after {recovered:?}");
+    recovered.expect("sends work again within 20 s of the black hole lifting");
+    assert_nothing_left_behind(&producer, "after recovery").await;
+    producer.shutdown().await;
+}
+
+/// Within 10 s (a heartbeat may be answered meanwhile, a dropped connection's task may
+/// linger 2 s): no request in flight, no send pending, no call awaiting, and no more
+/// connection tasks than connections.
+async fn assert_nothing_left_behind(producer: &Producer, when: &str) {
+    let t0 = Instant::now();
+    let settled = loop {
+        let s = producer.stats().await.unwrap();
+        let clean = s.requests_in_flight == 0
+            && s.sends_pending == 0
+            && s.calls_awaiting == 0
+            && s.connection_tasks <= s.connections;
+        if clean || t0.elapsed() > Duration::from_secs(10) {
+            break s;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    eprintln!("{when}: {settled:?} after {:?}", t0.elapsed());
+    assert_eq!(
+        settled.requests_in_flight, 0,
+        "{when}: in-flight entries left: {settled:?}"
+    );
+    assert_eq!(settled.sends_pending, 0, "{when}: sends left: {settled:?}");
+    assert_eq!(settled.calls_awaiting, 0, "{when}: calls left: {settled:?}");
+    assert!(
+        settled.connection_tasks <= settled.connections,
+        "{when}: connection tasks left behind: {settled:?}"
+    );
 }
 
 /// 200 messages produced and consumed through proxies that pass everything on in

@@ -77,6 +77,12 @@ impl PushConsumer {
         }
     }
 
+    /// What the client holds now: connections, connection tasks, requests in flight
+    /// (see [`crate::ClientStats`]).
+    pub async fn stats(&self) -> Result<crate::ClientStats, Error> {
+        self.handle.call(Command::Stats).await
+    }
+
     /// Stop: no new deliveries, wait up to 10 s for listeners running now, commit the
     /// offsets, unregister from the brokers.
     pub async fn shutdown(self) {

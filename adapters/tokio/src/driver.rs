@@ -7,6 +7,8 @@
 //! consumer's dispatch task).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::{Bytes, BytesMut};
@@ -116,6 +118,8 @@ pub(crate) enum Command {
     },
     /// Commit consumed offsets now.
     Commit,
+    /// What the client holds now (diagnostics).
+    Stats(Reply<ClientStats>),
     /// The queues the consumer holds now.
     Assignment(Reply<Vec<(String, String, i32)>>),
     /// One request composed by the caller (admin): to `target` (`None`: the NameServer).
@@ -214,6 +218,7 @@ impl Handle {
             shutdown: None,
             offset_file: None,
             tls,
+            conn_tasks: Arc::new(AtomicUsize::new(0)),
         };
         // Everything the driver and its connections log carries the client id.
         let span = tracing::info_span!("rocketmq", client = %driver.engine.client_id());
@@ -265,9 +270,40 @@ impl Handle {
     }
 }
 
+/// What a client holds at one moment: its connections, their tasks and the requests
+/// in progress. All zero once every request has ended and every connection closed;
+/// `connection_tasks` above `connections` for more than [`conn::LINGER`] would be a
+/// leaked task.
+///
+/// ```no_run
+/// # async fn demo(producer: rocketmq_tokio::Producer) -> Result<(), rocketmq_tokio::Error> {
+/// let stats = producer.stats().await?;
+/// println!("{} requests in flight on {} connections", stats.requests_in_flight, stats.connections);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ClientStats {
+    /// Connections the client holds (open or opening).
+    pub connections: usize,
+    /// Connection tasks still running: `connections`, plus closed ones that are
+    /// still flushing (for at most [`conn::LINGER`]).
+    pub connection_tasks: usize,
+    /// Requests on the wire waiting for their responses (the engine's in-flight table).
+    pub requests_in_flight: usize,
+    /// Sends not yet ended (on the wire, waiting for a route or a free entry, or
+    /// between retries).
+    pub sends_pending: usize,
+    /// Application calls (sends, requests, admin calls) waiting for their outcome.
+    pub calls_awaiting: usize,
+}
+
 struct ConnState {
     /// Frames for the writer task; `None` while connecting.
     writer: Option<mpsc::UnboundedSender<Bytes>>,
+    /// Dropped with this state: tells the connection task to finish within
+    /// [`conn::LINGER`] even if its socket no longer takes bytes.
+    _stop: oneshot::Sender<()>,
     /// Bytes received and not yet a whole frame.
     inbox: BytesMut,
     /// Frames gathered in one drain, handed over in one piece.
@@ -294,6 +330,8 @@ struct Driver {
     offset_file: Option<std::path::PathBuf>,
     /// Wraps every connection in TLS when set.
     tls: conn::Tls,
+    /// Connection tasks running (each counts itself while it runs).
+    conn_tasks: Arc<AtomicUsize>,
 }
 
 impl Driver {
@@ -585,6 +623,15 @@ impl Driver {
                 let _ = done.send(Ok(self.engine.seek(now, &topic, &broker, queue_id, offset)));
             }
             Command::Commit => self.engine.commit(),
+            Command::Stats(done) => {
+                let _ = done.send(Ok(ClientStats {
+                    connections: self.conns.len(),
+                    connection_tasks: self.conn_tasks.load(Ordering::SeqCst),
+                    requests_in_flight: self.engine.in_flight(),
+                    sends_pending: self.engine.pending_sends(),
+                    calls_awaiting: self.sends.len() + self.requests.len() + self.calls.len(),
+                }));
+            }
             Command::Assignment(done) => {
                 let owned = self
                     .engine
@@ -711,10 +758,12 @@ impl Driver {
     fn on_event(&mut self, e: Event) {
         match e {
             Event::Connect { conn, addr } => {
+                let (stop_tx, stop) = oneshot::channel();
                 self.conns.insert(
                     conn,
                     ConnState {
                         writer: None,
+                        _stop: stop_tx,
                         inbox: BytesMut::new(),
                         outbox: BytesMut::new(),
                     },
@@ -722,7 +771,16 @@ impl Driver {
                 tracing::debug!(conn = conn.0, %addr, "connecting");
                 let span = tracing::debug_span!("conn", id = conn.0, %addr);
                 tokio::spawn(tracing::Instrument::instrument(
-                    conn::run(conn, addr.to_string(), self.io_tx.clone(), self.tls.clone()),
+                    conn::run(
+                        conn::Task {
+                            conn,
+                            addr: addr.to_string(),
+                            io: self.io_tx.clone(),
+                            stop,
+                            running: conn::Running::new(&self.conn_tasks),
+                        },
+                        self.tls.clone(),
+                    ),
                     span,
                 ));
             }

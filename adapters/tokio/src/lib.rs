@@ -38,7 +38,7 @@ mod transaction;
 pub use admin::{Admin, BrokerInfo, Cluster, QueueInfo, QueueOffset, TopicConfig, TopicRoute};
 pub use client::ClientOptions;
 pub use consumer::{ConsumeResult, PushConsumer, PushConsumerBuilder};
-pub use driver::ReceivedReply;
+pub use driver::{ClientStats, ReceivedReply};
 pub use error::Error;
 pub use lite_pull::{LitePullConsumer, LitePullConsumerBuilder};
 pub use message::{Message, ReceivedMessage};

@@ -164,6 +164,12 @@ impl LitePullConsumer {
         self.handle.send(Command::Commit)
     }
 
+    /// What the client holds now: connections, connection tasks, requests in flight
+    /// (see [`crate::ClientStats`]).
+    pub async fn stats(&self) -> Result<crate::ClientStats, Error> {
+        self.handle.call(Command::Stats).await
+    }
+
     /// Stop: commit the offsets of what was handed out, unregister, close.
     pub async fn shutdown(self) {
         self.handle.shutdown(Duration::from_secs(3)).await;

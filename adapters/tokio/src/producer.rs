@@ -192,6 +192,12 @@ impl Producer {
             .await
     }
 
+    /// What the client holds now: connections, connection tasks, requests in flight
+    /// (see [`crate::ClientStats`]).
+    pub async fn stats(&self) -> Result<crate::ClientStats, Error> {
+        self.handle.call(Command::Stats).await
+    }
+
     /// Stop: wait for sends in flight (up to the send timeout), unregister, close.
     pub async fn shutdown(&self) {
         self.handle.shutdown(Duration::from_secs(3)).await;
