@@ -26,9 +26,10 @@ use rocketmq_proto::producer::retry::SendMode;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use crate::completion;
 use crate::conn::{self, Io};
 use crate::error::Error;
-use crate::message::{Message, ReceivedMessage};
+use crate::message::{Message, ReceivedMessage, Topic};
 
 /// Requests in flight on the wire at once; sends beyond it wait in the engine for a
 /// free entry (within their deadlines).
@@ -37,9 +38,43 @@ use crate::message::{Message, ReceivedMessage};
 // 2 MiB.
 pub(crate) const INFLIGHT: usize = 4_096;
 
-pub(crate) type Engine = Client<Growable, Vec<u8>, INFLIGHT>;
+pub(crate) type Engine = Client<Growable, crate::msgbuf::PooledBuf, INFLIGHT>;
 
 type Reply<T> = oneshot::Sender<Result<T, Error>>;
+
+/// A send's outcome as the driver delivers it.
+pub(crate) type SendOutcome = Result<SendReceipt, Error>;
+
+/// Where a send's outcome goes: the pooled completion of the hot path
+/// ([`Producer::send_async`](crate::Producer::send_async) and the sends built on it),
+/// or a plain oneshot for the rarer kinds of send.
+pub(crate) enum SendDone {
+    Pooled(completion::Sender<SendOutcome>),
+    Oneshot(Reply<SendReceipt>),
+}
+
+impl SendDone {
+    fn complete(self, outcome: SendOutcome) {
+        match self {
+            SendDone::Pooled(tx) => tx.send(outcome),
+            SendDone::Oneshot(tx) => {
+                let _ = tx.send(outcome);
+            }
+        }
+    }
+}
+
+impl From<Reply<SendReceipt>> for SendDone {
+    fn from(tx: Reply<SendReceipt>) -> Self {
+        SendDone::Oneshot(tx)
+    }
+}
+
+impl From<completion::Sender<SendOutcome>> for SendDone {
+    fn from(tx: completion::Sender<SendOutcome>) -> Self {
+        SendDone::Pooled(tx)
+    }
+}
 
 /// What a handle asks of the driver.
 pub(crate) enum Command {
@@ -51,7 +86,7 @@ pub(crate) enum Command {
         msg: Message,
         mode: SendMode,
         order_key: Option<String>,
-        done: Reply<SendReceipt>,
+        done: completion::Sender<SendOutcome>,
     },
     SendBatch {
         msgs: Vec<Message>,
@@ -181,6 +216,8 @@ pub(crate) struct Batch {
 #[derive(Clone)]
 pub(crate) struct Handle {
     tx: mpsc::UnboundedSender<Command>,
+    /// Completions of sends, reused (no allocation per send).
+    send_completions: Arc<completion::Pool<SendOutcome>>,
 }
 
 impl Handle {
@@ -223,11 +260,24 @@ impl Handle {
         // Everything the driver and its connections log carries the client id.
         let span = tracing::info_span!("rocketmq", client = %driver.engine.client_id());
         tokio::spawn(tracing::Instrument::instrument(driver.run(), span));
-        Ok(Handle { tx })
+        Ok(Handle {
+            tx,
+            send_completions: completion::Pool::new(),
+        })
     }
 
     pub(crate) fn send(&self, cmd: Command) -> Result<(), Error> {
         self.tx.send(cmd).map_err(|_| Error::Closed)
+    }
+
+    /// A completion for one send's outcome (from the pool).
+    pub(crate) fn send_completion(
+        &self,
+    ) -> (
+        completion::Sender<SendOutcome>,
+        completion::Receiver<SendOutcome>,
+    ) {
+        self.send_completions.channel()
     }
 
     /// Stop the client (drain up to `drain`, commit, unregister) and wait until it
@@ -317,8 +367,8 @@ struct Driver {
     io_tx: mpsc::UnboundedSender<Io>,
     io_rx: mpsc::UnboundedReceiver<Io>,
     conns: HashMap<ConnId, ConnState>,
-    sends: HashMap<u32, (Reply<SendReceipt>, String)>,
-    requests: HashMap<u32, (Reply<ReceivedReply>, String)>,
+    sends: HashMap<u32, (SendDone, Topic)>,
+    requests: HashMap<u32, (Reply<ReceivedReply>, Topic)>,
     /// Calls in progress, with where they went (for errors).
     calls: HashMap<u32, (Reply<CallResponse>, String)>,
     deliveries: Option<mpsc::UnboundedSender<Batch>>,
@@ -468,7 +518,9 @@ impl Driver {
                         wait_store_msg_ok: true,
                     })
                     .collect();
-                let topic = msgs.first().map(|m| m.topic.clone()).unwrap_or_default();
+                let topic = msgs
+                    .first()
+                    .map_or_else(|| Topic::from(""), |m| m.topic.clone());
                 {
                     let started = self.engine.send_batch(now, wall, &views);
                     self.track_send(started, done, topic)
@@ -490,7 +542,7 @@ impl Driver {
                 let view = rocketmq_proto::message::PropertiesView::new(&props);
                 match self.engine.send_reply(now, wall, &view, &body) {
                     Ok(id) => {
-                        self.sends.insert(id.0, (done, "reply".into()));
+                        self.sends.insert(id.0, (done.into(), "reply".into()));
                     }
                     Err(e) => {
                         let _ = done.send(Err(e.into()));
@@ -655,16 +707,15 @@ impl Driver {
             rocketmq_proto::engine::client::SendId,
             rocketmq_proto::engine::client::CallError,
         >,
-        done: Reply<SendReceipt>,
-        topic: String,
+        done: impl Into<SendDone>,
+        topic: Topic,
     ) {
+        let done = done.into();
         match started {
             Ok(id) => {
                 self.sends.insert(id.0, (done, topic));
             }
-            Err(e) => {
-                let _ = done.send(Err(e.into()));
-            }
+            Err(e) => done.complete(Err(e.into())),
         }
     }
 
@@ -798,13 +849,13 @@ impl Driver {
                     "sent"
                 );
                 if let Some((done, _)) = self.sends.remove(&id.0) {
-                    let _ = done.send(Ok(receipt));
+                    done.complete(Ok(receipt));
                 }
             }
             Event::SendFailed { id, error } => {
                 tracing::debug!(error = ?error, "send failed");
                 if let Some((done, topic)) = self.sends.remove(&id.0) {
-                    let _ = done.send(Err(Error::from_send(error, &topic)));
+                    done.complete(Err(Error::from_send(error, &topic)));
                 }
             }
             Event::Reply { id } => {
@@ -905,7 +956,7 @@ impl Driver {
                 }
                 // Every pending caller learns it is over.
                 for (_, (done, _)) in self.sends.drain() {
-                    let _ = done.send(Err(Error::Closed));
+                    done.complete(Err(Error::Closed));
                 }
                 for (_, (done, _)) in self.requests.drain() {
                     let _ = done.send(Err(Error::Closed));

@@ -23,12 +23,14 @@
 
 mod admin;
 mod client;
+mod completion;
 mod conn;
 mod consumer;
 mod driver;
 mod error;
 mod lite_pull;
 mod message;
+mod msgbuf;
 mod offset_file;
 mod producer;
 #[cfg(feature = "tls")]
@@ -41,7 +43,7 @@ pub use consumer::{ConsumeResult, PushConsumer, PushConsumerBuilder};
 pub use driver::{ClientStats, ReceivedReply};
 pub use error::Error;
 pub use lite_pull::{LitePullConsumer, LitePullConsumerBuilder};
-pub use message::{Message, ReceivedMessage};
+pub use message::{Message, ReceivedMessage, Topic};
 pub use producer::{MessageQueue, Producer, SendResult};
 pub use rocketmq_proto::body::ConsumeFromWhere;
 pub use rocketmq_proto::engine::client::TransactionCheck;

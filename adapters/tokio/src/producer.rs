@@ -213,7 +213,7 @@ impl Producer {
         mode: SendMode,
         order_key: Option<String>,
     ) -> Result<impl Future<Output = Result<SendResult, Error>> + Send + 'static, Error> {
-        let (done, rx) = tokio::sync::oneshot::channel();
+        let (done, rx) = self.handle.send_completion();
         self.handle.send(Command::Send {
             msg,
             mode,

@@ -13,8 +13,9 @@
 //! produce --mode async` runs, without `FuturesUnordered`'s per-future allocation). After
 //! `warmup` sends it counts, over `count` sends, every allocation of every thread of the
 //! process (the client's driver and connection tasks included) and reports the count per
-//! message: in total, for building the `Message`s alone (the application's part: the topic
-//! `String`; the body is a shared `Bytes`), and the client's part (the difference).
+//! message: in total, for building the `Message`s alone (the application's part: none,
+//! with a shared `Topic` and a shared `Bytes` body), and the client's part (the
+//! difference).
 //!
 //! `--backtraces K` captures K backtraces of allocations spread evenly over the measured
 //! phase and prints each distinct one (a sample of where the allocations come from).
@@ -26,13 +27,26 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use bytes::Bytes;
-use rocketmq_tokio::{ClientOptions, Message, Producer};
+use rocketmq_tokio::{ClientOptions, Message, Producer, Topic};
 
 struct Counting;
 
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
 static REALLOCS: AtomicU64 = AtomicU64::new(0);
 static BYTES: AtomicU64 = AtomicU64::new(0);
+
+// Allocations of the measured phase by size, in powers of two (bucket k: sizes in
+// (2^(k-1), 2^k]): unbiased where the backtrace sample (every n-th allocation) can
+// alias with a periodic pattern of allocations.
+static MEASURING: AtomicBool = AtomicBool::new(false);
+static BY_SIZE: [AtomicU64; 33] = [const { AtomicU64::new(0) }; 33];
+
+fn count_size(size: usize) {
+    if MEASURING.load(Ordering::Relaxed) {
+        let k = (usize::BITS - size.saturating_sub(1).leading_zeros()).min(32) as usize;
+        BY_SIZE[k].fetch_add(1, Ordering::Relaxed);
+    }
+}
 
 // Backtrace sampling: every SAMPLE_EVERY-th allocation while SAMPLING is on.
 static SAMPLING: AtomicBool = AtomicBool::new(false);
@@ -69,12 +83,14 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let n = ALLOCS.fetch_add(1, Ordering::Relaxed);
         BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
+        count_size(layout.size());
         maybe_sample(n, layout.size());
         System.alloc(layout)
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         let n = ALLOCS.fetch_add(1, Ordering::Relaxed);
         BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
+        count_size(layout.size());
         maybe_sample(n, layout.size());
         System.alloc_zeroed(layout)
     }
@@ -147,7 +163,7 @@ fn parse_args() -> Args {
 /// `q` is reused across calls so that it never grows while counting.
 async fn pump<F, E>(
     producer: &Producer,
-    topic: &str,
+    topic: &Topic,
     body: &Bytes,
     n: u64,
     window: usize,
@@ -164,7 +180,7 @@ where
     while done < n {
         while q.len() < window && issued < n {
             let f =
-                start(producer, Message::new(topic, body.clone())).map_err(|e| e.to_string())?;
+                start(producer, Message::new(topic.clone(), body.clone())).map_err(|e| e.to_string())?;
             q.push_back(f);
             issued += 1;
         }
@@ -185,14 +201,16 @@ async fn main() -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let body = Bytes::from(vec![b'x'; a.size]);
+    // Shared, as an application sending many messages to one topic would hold it.
+    let topic = Topic::from(&a.topic);
     let start = |p: &Producer, m: Message| p.send_async(m);
     // The queue's element type is the send future's; its capacity covers the window.
     let mut q = VecDeque::new();
-    let _ = pump(&producer, &a.topic, &body, 1, 1, &mut q, start).await?;
+    let _ = pump(&producer, &topic, &body, 1, 1, &mut q, start).await?;
     q.reserve(a.window + 1);
     // Warm-up: connections, route, buffers and tables grown to their steady size.
     let failed_warm = pump(
-        &producer, &a.topic, &body, a.warmup, a.window, &mut q, start,
+        &producer, &topic, &body, a.warmup, a.window, &mut q, start,
     )
     .await?;
 
@@ -200,7 +218,7 @@ async fn main() -> Result<(), String> {
     let a0 = ALLOCS.load(Ordering::Relaxed);
     let mut msgs = Vec::with_capacity(1000);
     for _ in 0..1000 {
-        msgs.push(Message::new(&a.topic, body.clone()));
+        msgs.push(Message::new(topic.clone(), body.clone()));
     }
     let msg_allocs = (ALLOCS.load(Ordering::Relaxed) - a0) as f64 / 1000.0;
     drop(msgs);
@@ -209,7 +227,7 @@ async fn main() -> Result<(), String> {
         // Spread the samples over the expected number of allocations (a guess from a
         // short pre-run, refined below only by how many are actually taken).
         let g0 = ALLOCS.load(Ordering::Relaxed);
-        pump(&producer, &a.topic, &body, 10_000, a.window, &mut q, start).await?;
+        pump(&producer, &topic, &body, 10_000, a.window, &mut q, start).await?;
         let per = (ALLOCS.load(Ordering::Relaxed) - g0).max(1);
         let expected = per * a.count / 10_000;
         SAMPLE_EVERY.store((expected / a.backtraces as u64).max(1), Ordering::Relaxed);
@@ -223,7 +241,9 @@ async fn main() -> Result<(), String> {
         BYTES.load(Ordering::Relaxed),
     );
     SAMPLING.store(a.backtraces > 0, Ordering::Relaxed);
-    let failed = pump(&producer, &a.topic, &body, a.count, a.window, &mut q, start).await?;
+    MEASURING.store(true, Ordering::Relaxed);
+    let failed = pump(&producer, &topic, &body, a.count, a.window, &mut q, start).await?;
+    MEASURING.store(false, Ordering::Relaxed);
     SAMPLING.store(false, Ordering::Relaxed);
     let (a1, r1, b1) = (
         ALLOCS.load(Ordering::Relaxed),
@@ -261,6 +281,17 @@ async fn main() -> Result<(), String> {
             failed + failed_warm,
             per - msg_allocs
         );
+    }
+    if !a.json {
+        let by_size: Vec<String> = BY_SIZE
+            .iter()
+            .enumerate()
+            .filter_map(|(k, c)| {
+                let c = c.load(Ordering::Relaxed);
+                (c > 0).then(|| format!("<= {} B: {:.3}", 1u64 << k, c as f64 / n))
+            })
+            .collect();
+        println!("allocations per message by size: {}", by_size.join(", "));
     }
     let samples = std::mem::take(&mut *SAMPLES.lock().unwrap());
     if !samples.is_empty() {
