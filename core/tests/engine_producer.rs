@@ -1503,3 +1503,80 @@ fn sends_waiting_for_an_entry_end_at_their_deadline() {
     );
     assert_eq!(c.pending_sends(), 0);
 }
+
+/// Sends end in any order and their slots are reused at once: over 100 rounds of 12
+/// sends on a 16-slot table, answered in a shuffled order, every outcome arrives
+/// exactly once, in the order the answers came, for its own send (each answer names
+/// the send's body in its queue offset); and an answer repeated for a send that has
+/// ended already (its slot now holds another send) is a stray, not that send's.
+#[test]
+fn sends_ending_out_of_order_reuse_their_slots_and_outcomes_stay_with_their_sends() {
+    let (mut c, broker) = client_with_a_broker_connection();
+    let mut rng = 0x9E37_79B9u32;
+    let mut stale: Option<i32> = None;
+    for round in 0..100u32 {
+        let now = 10 + u64::from(round);
+        let mut ids = Vec::new();
+        for i in 0..12u32 {
+            let body = format!("{}", round * 100 + i);
+            let id = c
+                .send(
+                    Instant::from_millis(now),
+                    0,
+                    &Message::new("TopicTest", body.as_bytes()),
+                    SendMode::Async,
+                )
+                .unwrap_or_else(|e| panic!("round {round} send {i}: {e:?}"));
+            ids.push((round * 100 + i, id));
+        }
+        let (sent, _) = drain(&mut c, now);
+        let mut frames: Vec<(i32, u32)> = sent
+            .iter()
+            .map(|s| {
+                let cmd = s.command();
+                assert_eq!(cmd.header.request_code(), RequestCode::SEND_MESSAGE_V2);
+                let n: u32 = std::str::from_utf8(cmd.body).unwrap().parse().unwrap();
+                (cmd.header.opaque, n)
+            })
+            .collect();
+        assert_eq!(frames.len(), 12, "round {round}: one frame per send");
+        // Shuffle the answers (xorshift, fixed seed).
+        for k in (1..frames.len()).rev() {
+            rng ^= rng << 13;
+            rng ^= rng >> 17;
+            rng ^= rng << 5;
+            frames.swap(k, rng as usize % (k + 1));
+        }
+        // Last round's first answer again: its send ended, its slot holds a new send.
+        if let Some(opaque) = stale.take() {
+            feed(&mut c, now, broker, &send_ok(opaque, "0", "999999"));
+        }
+        for (opaque, n) in &frames {
+            feed(&mut c, now, broker, &send_ok(*opaque, "0", &n.to_string()));
+        }
+        stale = Some(frames[0].0);
+        let (_, events) = drain(&mut c, now);
+        let got: Vec<(SendId, i64)> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::SendOk { id, receipt } => Some((*id, receipt.queue_offset)),
+                Event::SendFailed { id, error } => {
+                    panic!("round {round}: {id:?} failed: {error:?}")
+                }
+                _ => None,
+            })
+            .collect();
+        let want: Vec<(SendId, i64)> = frames
+            .iter()
+            .map(|(_, n)| {
+                let id = ids.iter().find(|(b, _)| b == n).unwrap().1;
+                (id, i64::from(*n))
+            })
+            .collect();
+        assert_eq!(
+            got, want,
+            "round {round}: outcomes in answer order, each its own"
+        );
+        assert_eq!(c.pending_sends(), 0);
+    }
+}

@@ -25,8 +25,9 @@ fn a_producer_and_pull_consumer_on_smoltcp_fits_16_kib() {
     );
     println!("the same with Tailored<4, 1, 1, 0> and 8 in flight: {roomier} bytes");
     // Issue 6's target: under 16 KiB with 4 KiB frame buffers (64-bit host sizes; a
-    // 32-bit MCU's are smaller). Measured 2026-11-24: 15,784 and 18,624.
+    // 32-bit MCU's are smaller). Measured 2026-11-25: 15,792 and 18,632 (8 more than
+    // on 2026-11-24: the engine's sends table keeps its ended and free slots in lists).
     assert!(small < 16 * 1024, "{small} bytes: over the 16 KiB target");
-    assert!(small <= 15_784, "{small} bytes: the client grew");
-    assert!(roomier <= 18_624, "{roomier} bytes: the client grew");
+    assert!(small <= 15_792, "{small} bytes: the client grew");
+    assert!(roomier <= 18_632, "{roomier} bytes: the client grew");
 }

@@ -322,8 +322,8 @@ impl Handle {
 
 /// What a client holds at one moment: its connections, their tasks and the requests
 /// in progress. All zero once every request has ended and every connection closed;
-/// `connection_tasks` above `connections` for more than [`conn::LINGER`] would be a
-/// leaked task.
+/// `connection_tasks` above `connections` for more than 2 s (the linger a dropped
+/// connection gets to flush) would be a leaked task.
 ///
 /// ```no_run
 /// # async fn demo(producer: rocketmq_tokio::Producer) -> Result<(), rocketmq_tokio::Error> {
@@ -337,7 +337,7 @@ pub struct ClientStats {
     /// Connections the client holds (open or opening).
     pub connections: usize,
     /// Connection tasks still running: `connections`, plus closed ones that are
-    /// still flushing (for at most [`conn::LINGER`]).
+    /// still flushing (for at most 2 s).
     pub connection_tasks: usize,
     /// Requests on the wire waiting for their responses (the engine's in-flight table).
     pub requests_in_flight: usize,

@@ -84,7 +84,7 @@ pub const DEFAULT_TOPIC: &str = "TBW102";
 pub const DEFAULT_TOPIC_QUEUE_NUMS: i32 = 4;
 
 /// Storage for one message's properties and body while its send is in progress.
-pub trait MessageBuf: Sized + Debug + Clone + PartialEq + Eq + AsRef<[u8]> {
+pub trait MessageBuf: Sized + Debug + Default + Clone + PartialEq + Eq + AsRef<[u8]> {
     /// A buffer holding `parts` back to back, or `None` if it does not fit.
     fn from_parts(parts: &[&[u8]]) -> Option<Self>;
     /// Append `bytes`; `false` (nothing appended) if they do not fit.
@@ -366,6 +366,19 @@ impl SendOptions<'_> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SendId(pub u32);
 
+/// Where a send is: its id and its slot in the sends table. Slots never move while
+/// a send lives, so a reference finds its send at once (a table scan per lookup was
+/// most of the engine's time with thousands of sends in flight); the id tells a
+/// stale reference (its send ended, the slot was reused) from a live one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SendRef {
+    id: SendId,
+    slot: u32,
+}
+
+/// No slot (the end of a slot list).
+const NO_SLOT: u32 = u32::MAX;
+
 /// A stored message's receipt (Java `SendResult`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendReceipt {
@@ -646,6 +659,8 @@ enum SendPhase {
     Waiting,
     /// Ended; the outcome waits to be handed out by `poll_event`.
     Done,
+    /// The slot holds no send (it is on the free list).
+    Free,
 }
 
 /// A stored send's receipt as the engine keeps it until it is handed out (the broker
@@ -708,11 +723,17 @@ struct SendOp<B: MessageBuf> {
     /// While the send runs, the last attempt's failure; once it ended (`Done`), its
     /// outcome, handed out (and the op removed) by `poll_event`.
     result: Option<Result<Stored, Failure>>,
-    /// Order in which sends ended, so outcomes are reported in that order.
-    ended_seq: u32,
+    /// The next slot in the list this one is on: the ended sends, in the order they
+    /// ended (so outcomes are reported in that order), or the free slots.
+    next: u32,
 }
 
 impl<B: MessageBuf> SendOp<B> {
+    /// This slot holds send `id`, not ended yet.
+    fn is_live(&self, id: SendId) -> bool {
+        self.id == id && !matches!(self.phase, SendPhase::Done | SendPhase::Free)
+    }
+
     /// The last attempt's failure (while the send runs).
     fn last_failure(&self) -> Option<Failure> {
         self.result.clone().and_then(Result::err)
@@ -730,7 +751,7 @@ enum Purpose {
         via_default: bool,
     },
     Heartbeat,
-    Send(SendId),
+    Send(SendRef),
     /// An answer to a broker's request: nothing waits for it.
     Reply(ReplyBody),
     /// GET_CONSUMER_LIST_BY_GROUP for rebalancing `topics[topic]`.
@@ -805,9 +826,12 @@ pub struct Client<C: Collections, B: MessageBuf, const INFLIGHT: usize> {
     rng_state: u32,
     next_conn: u32,
     next_send: u32,
-    ended_seq: u32,
-    /// Sends ended and not yet handed out (so `poll_event` skips its scan at 0).
-    ended_pending: u32,
+    /// Sends ended and not yet handed out: a list through [`SendOp::next`], oldest
+    /// first (head and tail slots).
+    ended_head: u32,
+    ended_tail: u32,
+    /// Free slots of the sends table, a list through [`SendOp::next`].
+    free_head: u32,
     /// Some send may be in [`SendPhase::Waiting`] (so a freed in-flight entry resumes it).
     sends_waiting: bool,
     conns: C::List<Conn>,
@@ -861,8 +885,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             rng_state,
             next_conn: 0,
             next_send: 0,
-            ended_seq: 0,
-            ended_pending: 0,
+            ended_head: NO_SLOT,
+            ended_tail: NO_SLOT,
+            free_head: NO_SLOT,
             sends_waiting: false,
             conns: C::List::default(),
             topics: C::List::default(),
@@ -930,7 +955,12 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
 
     /// Sends not yet ended.
     pub fn pending_sends(&self) -> usize {
-        self.sends.len().saturating_sub(self.ended_pending as usize)
+        // Counted when asked (diagnostics), not kept: a device's engine is measured
+        // in bytes.
+        self.sends
+            .iter()
+            .filter(|s| !matches!(s.phase, SendPhase::Done | SendPhase::Free))
+            .count()
     }
 
     // ---------------------------------------------------------------- sending
@@ -1120,12 +1150,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             chosen,
             phase: SendPhase::Route,
             result: None,
-            ended_seq: 0,
+            next: NO_SLOT,
         };
-        self.sends
-            .try_push(op)
-            .map_err(|_| CallError::Full("sends"))?;
-        self.advance_send(now, id);
+        let at = self.insert_send(op)?;
+        self.advance_send(now, at);
         Ok(id)
     }
 
@@ -1249,12 +1277,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             chosen: None,
             phase: SendPhase::Route,
             result: None,
-            ended_seq: 0,
+            next: NO_SLOT,
         };
-        self.sends
-            .try_push(op)
-            .map_err(|_| CallError::Full("sends"))?;
-        self.advance_send(now, id);
+        let at = self.insert_send(op)?;
+        self.advance_send(now, at);
         Ok(id)
     }
 
@@ -1325,16 +1351,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
 
     /// Move a send forward: ask for its route, pick a queue and queue an attempt, or
     /// end it.
-    fn advance_send(&mut self, now: Instant, id: SendId) {
+    fn advance_send(&mut self, now: Instant, id: SendRef) {
         self.clock = self.clock.max(now);
-        let Some(pos) = self
-            .sends
-            .iter()
-            .position(|s| s.id == id && s.phase != SendPhase::Done)
-        else {
-            return;
-        };
-        let Some(op) = self.sends.get(pos) else {
+        let pos = id.slot as usize;
+        let Some(op) = self.sends.get(pos).filter(|s| s.is_live(id.id)) else {
             return;
         };
         if now >= op.deadline {
@@ -1464,14 +1484,18 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             // The lowest ids among the waiting ones, at most as many as entries are free
             // (one scan per batch, not per send).
             let free = INFLIGHT.saturating_sub(self.inflight.len()).clamp(1, 64);
-            let mut lowest: heapless::BinaryHeap<SendId, heapless::binary_heap::Max, 64> =
+            let mut lowest: heapless::BinaryHeap<(SendId, u32), heapless::binary_heap::Max, 64> =
                 heapless::BinaryHeap::new();
-            for s in self.sends.iter().filter(|s| s.phase == SendPhase::Waiting) {
+            for (slot, s) in self.sends.iter().enumerate() {
+                if s.phase != SendPhase::Waiting {
+                    continue;
+                }
+                let entry = (s.id, slot as u32);
                 if lowest.len() < free {
-                    let _ = lowest.push(s.id);
-                } else if lowest.peek().is_some_and(|top| s.id < *top) {
+                    let _ = lowest.push(entry);
+                } else if lowest.peek().is_some_and(|top| entry < *top) {
                     let _ = lowest.pop();
-                    let _ = lowest.push(s.id);
+                    let _ = lowest.push(entry);
                 }
             }
             if lowest.is_empty() {
@@ -1480,7 +1504,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             }
             let mut ids = lowest.into_vec();
             ids.sort_unstable();
-            for id in ids {
+            for (id, slot) in ids {
+                let id = SendRef { id, slot };
                 if self.inflight.is_full() {
                     return;
                 }
@@ -1491,26 +1516,60 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
 
     /// End a send once: its outcome stays in the table until `poll_event` hands it out,
     /// so no outcome can be lost to a full queue.
-    fn end_send(&mut self, id: SendId, result: Result<Stored, Failure>) {
-        let seq = self.ended_seq;
+    fn end_send(&mut self, id: SendRef, result: Result<Stored, Failure>) {
         let Some(op) = self.live_send_mut(id) else {
             return;
         };
         op.phase = SendPhase::Done;
         op.result = Some(result);
-        op.ended_seq = seq;
-        self.ended_seq = seq.wrapping_add(1);
-        self.ended_pending = self.ended_pending.saturating_add(1);
+        op.next = NO_SLOT;
+        // Appended to the ended list (reported oldest first).
+        match self.sends.get_mut(self.ended_tail as usize) {
+            Some(tail) => tail.next = id.slot,
+            None => self.ended_head = id.slot,
+        }
+        self.ended_tail = id.slot;
         // An attempt still queued for writing is void now.
         self.outbound
             .retain_where(|o| o.purpose != Purpose::Send(id));
     }
 
     /// A send that has not ended.
-    fn live_send_mut(&mut self, id: SendId) -> Option<&mut SendOp<B>> {
+    fn live_send_mut(&mut self, id: SendRef) -> Option<&mut SendOp<B>> {
         self.sends
-            .iter_mut()
-            .find(|s| s.id == id && s.phase != SendPhase::Done)
+            .get_mut(id.slot as usize)
+            .filter(|s| s.is_live(id.id))
+    }
+
+    /// A send that has not been handed out (live or ended).
+    fn send_at(&self, id: SendRef) -> Option<&SendOp<B>> {
+        self.sends
+            .get(id.slot as usize)
+            .filter(|s| s.id == id.id && s.phase != SendPhase::Free)
+    }
+
+    /// Put `op` in a free slot (or a new one).
+    fn insert_send(&mut self, op: SendOp<B>) -> Result<SendRef, CallError> {
+        let id = op.id;
+        let slot = match self.sends.get_mut(self.free_head as usize) {
+            Some(free) => {
+                let slot = self.free_head;
+                self.free_head = free.next;
+                *free = op;
+                slot
+            }
+            None => {
+                let slot = u32::try_from(self.sends.len()).map_err(|_| CallError::Full("sends"))?;
+                if slot == NO_SLOT {
+                    return Err(CallError::Full("sends"));
+                }
+                self.sends
+                    .try_push(op)
+                    .map_err(|_| CallError::Full("sends"))?;
+                slot
+            }
+        };
+        Ok(SendRef { id, slot })
     }
 
     /// Where to pull from (Java `findBrokerAddressInSubscribe`): the suggested broker
@@ -1601,30 +1660,31 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     fn for_each_send(
         &mut self,
         pred: impl Fn(&SendOp<B>) -> bool,
-        mut f: impl FnMut(&mut Self, SendId),
+        mut f: impl FnMut(&mut Self, SendRef),
     ) {
         let mut after: Option<SendId> = None;
         loop {
             // The 64 lowest: a max-heap whose top is the one to give up.
-            let mut lowest: heapless::BinaryHeap<SendId, heapless::binary_heap::Max, 64> =
+            let mut lowest: heapless::BinaryHeap<(SendId, u32), heapless::binary_heap::Max, 64> =
                 heapless::BinaryHeap::new();
-            for s in self
-                .sends
-                .iter()
-                .filter(|s| after.is_none_or(|a| s.id > a) && pred(s))
-            {
-                if let Err(id) = lowest.push(s.id) {
-                    if lowest.peek().is_some_and(|top| id < *top) {
+            for (slot, s) in self.sends.iter().enumerate() {
+                if s.phase == SendPhase::Free || after.is_some_and(|a| s.id <= a) || !pred(s) {
+                    continue;
+                }
+                if let Err(entry) = lowest.push((s.id, slot as u32)) {
+                    if lowest.peek().is_some_and(|top| entry < *top) {
                         let _ = lowest.pop();
-                        let _ = lowest.push(id);
+                        let _ = lowest.push(entry);
                     }
                 }
             }
             let mut chunk = lowest.into_vec();
             chunk.sort_unstable();
-            let Some(&last) = chunk.last() else { return };
-            for id in chunk {
-                f(self, id);
+            let Some(&(last, _)) = chunk.last() else {
+                return;
+            };
+            for (id, slot) in chunk {
+                f(self, SendRef { id, slot });
             }
             after = Some(last);
         }
@@ -2077,7 +2137,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         }
     }
 
-    fn on_send_response(&mut self, now: Instant, id: SendId, cmd: &Command<'_>) {
+    fn on_send_response(&mut self, now: Instant, id: SendRef, cmd: &Command<'_>) {
         let policy = self.config.retry;
         let Some(op) = self.live_send_mut(id) else {
             return;
@@ -2203,14 +2263,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             self.directs.retain_where(|d| d.id != id);
         }
         if let Purpose::Send(id) = ob.purpose {
-            let oneway = self
-                .sends
-                .iter()
-                .find(|s| s.id == id)
-                .is_some_and(|s| s.mode == SendMode::Oneway);
+            let oneway = self.send_at(id).is_some_and(|s| s.mode == SendMode::Oneway);
             if oneway {
                 self.inflight.complete(ob.opaque);
-                let receipt = self.sends.iter().find(|s| s.id == id).map(|s| Stored {
+                let receipt = self.send_at(id).map(|s| Stored {
                     status: SendStatus::SendOk,
                     offset_msg_id: MsgId::new(),
                     broker: s.current.map_or(NO_NAME, |q| q.broker),
@@ -2290,9 +2346,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             }
             Purpose::Send(id) => {
                 let op = self
-                    .sends
-                    .iter()
-                    .find(|s| s.id == *id)
+                    .send_at(*id)
                     .ok_or(EncodeError::InvalidValue { field: "send" })?;
                 let data = op.data.as_ref();
                 let (props, body) = data.split_at(op.props_len.min(data.len()));
@@ -2539,38 +2593,38 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             if let Some(e) = self.request_event() {
                 return Some(e);
             }
-            if self.ended_pending == 0 {
-                return self.shutdown_event();
-            }
-            let Some(i) = self
-                .sends
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.phase == SendPhase::Done)
-                .min_by_key(|(_, s)| s.ended_seq.wrapping_sub(self.ended_seq))
-                .map(|(i, _)| i)
-            else {
+            // The oldest ended send, taken off the ended list; its slot becomes free.
+            let slot = self.ended_head;
+            let Some(op) = self.sends.get_mut(slot as usize) else {
                 return self.shutdown_event();
             };
-            // O(1): with thousands in flight, shifting the table on every ended send
-            // was most of the client's CPU time.
-            let op = self.sends.swap_remove_at(i)?;
-            debug_assert!(self.ended_pending > 0, "an ended send was counted");
-            self.ended_pending = self.ended_pending.saturating_sub(1);
-            let outcome = op.result?;
+            self.ended_head = op.next;
+            if self.ended_head == NO_SLOT {
+                self.ended_tail = NO_SLOT;
+            }
+            op.phase = SendPhase::Free;
+            op.next = self.free_head;
+            self.free_head = slot;
+            // The buffer goes now, not when the slot is reused.
+            let _ = core::mem::take(&mut op.data);
+            let (id, request) = (op.id, op.request);
+            let msg_id = core::mem::take(&mut op.msg_id);
+            let Some(outcome) = op.result.take() else {
+                continue;
+            };
             // A request's send is reported through the request (which may have
             // ended already: no reply in time).
-            if op.request {
+            if request {
                 let error = outcome.err().map(|f| self.send_error(f));
-                self.request_send_ended(op.id, error);
+                self.request_send_ended(id, error);
                 continue;
             }
             return Some(match outcome {
                 Ok(stored) => Event::SendOk {
-                    id: op.id,
+                    id,
                     receipt: SendReceipt {
                         status: stored.status,
-                        msg_id: op.msg_id,
+                        msg_id,
                         offset_msg_id: stored.offset_msg_id,
                         broker_name: self.name_of(stored.broker),
                         queue_id: stored.queue_id,
@@ -2578,7 +2632,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     },
                 },
                 Err(f) => Event::SendFailed {
-                    id: op.id,
+                    id,
                     error: self.send_error(f),
                 },
             });
@@ -2650,7 +2704,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         if let Some(d) = self
             .sends
             .iter()
-            .filter(|s| s.phase != SendPhase::Done)
+            .filter(|s| !matches!(s.phase, SendPhase::Done | SendPhase::Free))
             .map(|s| s.deadline)
             .min()
         {
@@ -2723,9 +2777,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             |s| s.deadline <= now && matches!(s.phase, SendPhase::Route | SendPhase::Waiting),
             |c, id| {
                 let err = c
-                    .sends
-                    .iter()
-                    .find(|s| s.id == id)
+                    .send_at(id)
                     .and_then(SendOp::last_failure)
                     .unwrap_or(Failure::Timeout);
                 c.end_send(id, Err(err));

@@ -81,12 +81,15 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     .consumer
                     .as_ref()
                     .is_some_and(|c| c.batches.iter().any(|b| b.announced));
-                let sending = self.sends.iter().any(|s| s.phase != SendPhase::Done);
+                let sending = self
+                    .sends
+                    .iter()
+                    .any(|s| !matches!(s.phase, SendPhase::Done | SendPhase::Free));
                 if (unacked || sending) && now < sd.until {
                     return;
                 }
                 self.for_each_send(
-                    |s| s.phase != SendPhase::Done,
+                    |s| !matches!(s.phase, SendPhase::Done | SendPhase::Free),
                     |c, id| c.end_send(id, Err(Failure::Closed)),
                 );
                 if let Some(c) = self.consumer.as_mut() {
