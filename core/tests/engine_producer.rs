@@ -1580,3 +1580,55 @@ fn sends_ending_out_of_order_reuse_their_slots_and_outcomes_stay_with_their_send
         assert_eq!(c.pending_sends(), 0);
     }
 }
+
+/// A send pipeline that fills the in-flight table still leaves heartbeats an entry:
+/// with 16 entries, sends take at most 14 (the rest wait), and the heartbeat due at
+/// 30 s goes out, next to the route refresh due then, although no send has been
+/// answered (a client that stops heartbeating is dropped by its brokers; before the
+/// reserve, sends took every entry).
+#[test]
+fn a_full_send_pipeline_leaves_heartbeats_an_entry() {
+    let id = ClientId::build(
+        "127.0.0.1",
+        InstanceName::Process { pid: 7, nonce: 1 },
+        None,
+    )
+    .unwrap();
+    let uniq = UniqKeyGenerator::new("127.0.0.1".parse().unwrap(), 7, 0x2A3B4C5D);
+    let mut config = Config::new(id);
+    config.send_timeout = rocketmq_proto::engine::Millis(120_000);
+    let mut c = Sized::<16>::new(config, uniq, 42, Instant::from_millis(0));
+    c.set_namesrv(NS).unwrap();
+    c.register_producer("PG").unwrap();
+    let (_, conns) = send_through_route(&mut c, 0, &[("broker-a", "127.0.0.1:10911")]);
+    let broker = conns[0].0;
+    c.handle_connected(Instant::from_millis(1), broker);
+    let (sent, _) = drain(&mut c, 1);
+    let mut sends = sent.len();
+    // Fill the sends table (16): the first send is on the wire already.
+    while c
+        .send(
+            Instant::from_millis(2),
+            0,
+            &Message::new("TopicTest", b"x"),
+            SendMode::Async,
+        )
+        .is_ok()
+    {}
+    let (sent, _) = drain_all(&mut c, 2);
+    sends += sent
+        .iter()
+        .filter(|s| s.command().header.request_code() == RequestCode::SEND_MESSAGE_V2)
+        .count();
+    assert_eq!(sends, 14, "sends take all entries but an eighth");
+    assert_eq!(c.in_flight(), 14);
+    // Nothing is answered; the heartbeat comes due (drained without `drain`, which
+    // answers heartbeats and leaves them out).
+    c.handle_timeout(Instant::from_millis(30_001));
+    let (sent, _) = drain_all(&mut c, 30_001);
+    let heartbeats = sent
+        .iter()
+        .filter(|s| s.command().header.request_code() == RequestCode::HEART_BEAT)
+        .count();
+    assert!(heartbeats >= 1, "the heartbeat went out with the table full of sends");
+}

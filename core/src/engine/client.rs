@@ -1450,8 +1450,13 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         op.phase = SendPhase::Attempt;
         let deadline = op.deadline;
         let oneway = op.mode == SendMode::Oneway;
-        match self.inflight.insert(conn, deadline, Purpose::Send(id)) {
-            Ok(opaque) => {
+        let entry = if self.sends_may_take_entry() {
+            self.inflight.insert(conn, deadline, Purpose::Send(id)).ok()
+        } else {
+            None
+        };
+        match entry {
+            Some(opaque) => {
                 let pushed = self.outbound.try_push(Outbound {
                     conn,
                     opaque,
@@ -1466,7 +1471,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     // Nothing will answer: it ends once written (see poll_transmit).
                 }
             }
-            Err(_) => {
+            None => {
                 // Back-pressure, not a failure: wait for a free entry.
                 if let Some(op) = self.sends.get_mut(pos) {
                     op.attempts = op.attempts.saturating_sub(1);
@@ -1478,12 +1483,25 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         }
     }
 
+    /// In-flight entries sends may fill: all but an eighth, kept for heartbeats,
+    /// route queries and the consumer's requests, which a deep send pipeline would
+    /// otherwise starve (a client that stops heartbeating is dropped by its brokers).
+    /// Tables under 8 entries (a device's) keep none: there the application paces its
+    /// sends.
+    const SEND_ENTRIES: usize = INFLIGHT - INFLIGHT / 8;
+
+    fn sends_may_take_entry(&self) -> bool {
+        self.inflight.len() < Self::SEND_ENTRIES
+    }
+
     /// Give the in-flight entries freed since to waiting sends, oldest first.
     fn resume_waiting_sends(&mut self, now: Instant) {
-        while self.sends_waiting && !self.inflight.is_full() {
+        while self.sends_waiting && self.sends_may_take_entry() {
             // The lowest ids among the waiting ones, at most as many as entries are free
             // (one scan per batch, not per send).
-            let free = INFLIGHT.saturating_sub(self.inflight.len()).clamp(1, 64);
+            let free = Self::SEND_ENTRIES
+                .saturating_sub(self.inflight.len())
+                .clamp(1, 64);
             let mut lowest: heapless::BinaryHeap<(SendId, u32), heapless::binary_heap::Max, 64> =
                 heapless::BinaryHeap::new();
             for (slot, s) in self.sends.iter().enumerate() {
@@ -1506,7 +1524,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             ids.sort_unstable();
             for (id, slot) in ids {
                 let id = SendRef { id, slot };
-                if self.inflight.is_full() {
+                if !self.sends_may_take_entry() {
                     return;
                 }
                 self.advance_send(now, id);
