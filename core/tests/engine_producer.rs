@@ -1630,5 +1630,8 @@ fn a_full_send_pipeline_leaves_heartbeats_an_entry() {
         .iter()
         .filter(|s| s.command().header.request_code() == RequestCode::HEART_BEAT)
         .count();
-    assert!(heartbeats >= 1, "the heartbeat went out with the table full of sends");
+    assert!(
+        heartbeats >= 1,
+        "the heartbeat went out with the table full of sends"
+    );
 }
