@@ -384,7 +384,7 @@ async fn a_failed_message_comes_back_through_the_retry_topic() {
                 for m in &msgs {
                     let mut a = sink.lock().unwrap();
                     first |= m.reconsume_times == 0;
-                    a.push((m.reconsume_times, m.topic.clone()));
+                    a.push((m.reconsume_times, m.topic.to_string()));
                 }
                 if first {
                     ConsumeResult::Later

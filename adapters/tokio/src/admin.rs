@@ -441,7 +441,7 @@ impl Admin {
             .next()
             .ok_or_else(|| Error::Invalid(format!("{addr}: empty VIEW_MESSAGE_BY_ID answer")))?
             .map_err(|e| Error::Invalid(format!("{addr}: {e}")))?;
-        Ok(ReceivedMessage::from_record(&record, "", topic))
+        Ok(ReceivedMessage::from_record(&record, "", &topic.into()))
     }
 
     async fn query(
@@ -491,7 +491,11 @@ impl Admin {
                     record.properties.keys().any(|k| k == key)
                 };
                 if matches && out.len() < max {
-                    out.push(ReceivedMessage::from_record(&record, &b.name, topic));
+                    out.push(ReceivedMessage::from_record(
+                        &record,
+                        &b.name,
+                        &topic.into(),
+                    ));
                 }
             }
         }

@@ -101,7 +101,7 @@ pub(crate) enum Command {
     },
     /// Answer a request message (its properties) with a body.
     SendReply {
-        request_properties: Vec<(String, String)>,
+        request_properties: crate::message::Properties,
         body: Bytes,
         done: Reply<SendReceipt>,
     },
@@ -194,7 +194,7 @@ pub struct ReceivedReply {
     /// The reply's body (decompressed when it was sent compressed).
     pub body: Bytes,
     /// The reply's properties.
-    pub properties: Vec<(String, String)>,
+    pub properties: crate::message::Properties,
 }
 
 /// Consumer settings kept by the driver (the engine's config borrows the group).
@@ -531,15 +531,8 @@ impl Driver {
                 body,
                 done,
             } => {
-                // The properties string a broker would have sent, for the engine's view.
-                let mut props = String::new();
-                for (k, v) in &request_properties {
-                    props.push_str(k);
-                    props.push('\u{1}');
-                    props.push_str(v);
-                    props.push('\u{2}');
-                }
-                let view = rocketmq_proto::message::PropertiesView::new(&props);
+                let view =
+                    rocketmq_proto::message::PropertiesView::new(request_properties.as_wire());
                 match self.engine.send_reply(now, wall, &view, &body) {
                     Ok(id) => {
                         self.sends.insert(id.0, (done.into(), "reply".into()));
@@ -866,11 +859,7 @@ impl Driver {
                         .map_or_else(|_| Bytes::copy_from_slice(r.body), Bytes::from);
                     let reply = ReceivedReply {
                         body,
-                        properties: r
-                            .properties
-                            .iter()
-                            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                            .collect(),
+                        properties: crate::message::Properties::from_wire(r.properties.as_str()),
                     };
                     if let Some((done, _)) = self.requests.remove(&id.0) {
                         let _ = done.send(Ok(reply));
@@ -887,9 +876,21 @@ impl Driver {
                 let Some(d) = self.engine.delivery(id) else {
                     return;
                 };
+                // One shared topic name for the batch (a retried message's original
+                // topic may differ: it gets its own, shared with the next ones like it).
+                let mut topic: Option<Topic> = None;
                 let messages = d
                     .messages()
-                    .map(|m| ReceivedMessage::from_record(&m, d.broker_name, d.topic_of(&m)))
+                    .map(|m| {
+                        let name = d.topic_of(&m);
+                        let shared = match topic.take() {
+                            Some(t) if t == name => t,
+                            _ => Topic::from(name),
+                        };
+                        let msg = ReceivedMessage::from_record(&m, d.broker_name, &shared);
+                        topic = Some(shared);
+                        msg
+                    })
                     .collect();
                 match &self.deliveries {
                     Some(tx) if tx.send(Batch { id, messages }).is_ok() => {}

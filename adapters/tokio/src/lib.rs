@@ -43,7 +43,7 @@ pub use consumer::{ConsumeResult, PushConsumer, PushConsumerBuilder};
 pub use driver::{ClientStats, ReceivedReply};
 pub use error::Error;
 pub use lite_pull::{LitePullConsumer, LitePullConsumerBuilder};
-pub use message::{Message, ReceivedMessage, Topic};
+pub use message::{Message, Properties, ReceivedMessage, Topic};
 pub use producer::{MessageQueue, Producer, SendResult};
 pub use rocketmq_proto::body::ConsumeFromWhere;
 pub use rocketmq_proto::engine::client::TransactionCheck;

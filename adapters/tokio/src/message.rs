@@ -77,6 +77,74 @@ impl From<&Topic> for Topic {
     }
 }
 
+impl PartialEq<str> for Topic {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Topic {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl PartialEq<String> for Topic {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+/// A received message's properties, kept as they arrived (Java's
+/// `name\u{1}value\u{2}…` text): one allocation per message, however many properties
+/// it has, and looked up when asked for.
+///
+/// ```
+/// use rocketmq_tokio::Properties;
+/// let p = Properties::from_wire("KEYS\u{1}order-42\u{2}color\u{1}blue\u{2}");
+/// assert_eq!(p.get("color"), Some("blue"));
+/// assert_eq!(p.iter().count(), 2);
+/// ```
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Properties(String);
+
+impl Properties {
+    /// Properties from their wire text.
+    pub fn from_wire(text: impl Into<String>) -> Self {
+        Properties(text.into())
+    }
+
+    /// The last value of `name` (as Java's map keeps it).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.view().get(name)
+    }
+
+    /// Every pair, in wire order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.view().iter()
+    }
+
+    /// No properties at all.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The wire text.
+    pub fn as_wire(&self) -> &str {
+        &self.0
+    }
+
+    fn view(&self) -> rocketmq_proto::message::PropertiesView<'_> {
+        rocketmq_proto::message::PropertiesView::new(&self.0)
+    }
+}
+
+impl fmt::Debug for Properties {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
 /// A message to send.
 ///
 /// ```
@@ -191,8 +259,8 @@ impl Message {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceivedMessage {
     /// The topic as the application named it (a retried message shows its original
-    /// topic).
-    pub topic: String,
+    /// topic). Shared by the messages of a batch.
+    pub topic: Topic,
     /// The body (decompressed).
     pub body: Bytes,
     /// The tag, if any.
@@ -214,28 +282,25 @@ pub struct ReceivedMessage {
     /// Broker time, ms since the epoch.
     pub store_timestamp: i64,
     /// All properties (including TAGS, KEYS, UNIQ_KEY and user properties).
-    pub properties: Vec<(String, String)>,
+    pub properties: Properties,
 }
 
 impl ReceivedMessage {
     /// The value of property `key`.
     pub fn property(&self, key: &str) -> Option<&str> {
-        self.properties
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.properties.get(key)
     }
 
-    pub(crate) fn from_record(r: &MessageRecord<'_>, broker_name: &str, topic: &str) -> Self {
+    /// `topic`: the batch's (one allocation per batch, not per message).
+    pub(crate) fn from_record(r: &MessageRecord<'_>, broker_name: &str, topic: &Topic) -> Self {
         // Copied out of the pull body: the application keeps messages past the ack.
         let body = match r.decompressed_body(64 << 20) {
             Ok(std::borrow::Cow::Owned(b)) => Bytes::from(b),
             Ok(std::borrow::Cow::Borrowed(b)) => Bytes::copy_from_slice(b),
             Err(_) => Bytes::copy_from_slice(r.body),
         };
-        let topic = topic.to_owned();
         ReceivedMessage {
-            topic,
+            topic: topic.clone(),
             body,
             tags: r.tags().map(str::to_owned),
             keys: r.properties.get("KEYS").map(str::to_owned),
@@ -249,11 +314,7 @@ impl ReceivedMessage {
             reconsume_times: r.reconsume_times,
             born_timestamp: r.born_timestamp,
             store_timestamp: r.store_timestamp,
-            properties: r
-                .properties
-                .iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect(),
+            properties: Properties(r.properties.as_str().to_owned()),
         }
     }
 }
