@@ -1,7 +1,8 @@
 //! Servers that die and come back (issue 8, scenarios 1, 2, 3 and 5), against the real
 //! NameServer + Broker at `$RMQ_NAMESRV`: broker-b (`scripts/peer-broker-b`) is killed
 //! with SIGKILL during produce and consumption and restarted on the same store; the
-//! NameServer is taken down behind a proxy (connections reset, connects refused).
+//! NameServer is taken down behind a proxy (connections reset, connects refused), and
+//! the real NameServer is killed with SIGKILL and restarted (`scripts/peer-namesrv`).
 //!
 //! The tests take turns (one lock): they kill and start a shared broker.
 
@@ -10,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rocketmq_tests::fault::FaultProxy;
-use rocketmq_tests::peer::BrokerB;
+use rocketmq_tests::peer::{BrokerB, NameServer};
 use rocketmq_tests::unique;
 use rocketmq_tokio::{
     Admin, ClientOptions, ConsumeFromWhere, ConsumeResult, Error, Message, Producer, PushConsumer,
@@ -405,6 +406,110 @@ async fn with_the_nameserver_down_clients_work_on_cached_routes_and_recover() {
     consumer.shutdown().await;
     Arc::try_unwrap(producer).ok().unwrap().shutdown().await;
     admin.shutdown().await;
+}
+
+/// Issue 8, scenario 3 with the real NameServer killed (SIGKILL) for 10 s and
+/// restarted: every send and delivery goes on on cached routes meanwhile; once the
+/// broker has registered again with the new NameServer (it does every 30 s), a topic
+/// no client has seen gets its route, and every acknowledged message is consumed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_nameserver_killed_and_restarted_clients_work_on_cached_routes_and_recover() {
+    let _turn = TURN.lock().await;
+    let topic = unique("E2E_ns_kill");
+    let admin = Admin::start(options()).await.unwrap();
+    admin.create_topic(&topic, four_queues()).await.unwrap();
+    let brokers = admin.cluster().await.unwrap().brokers.len();
+    wait_route(&admin, &topic, brokers).await;
+    admin.shutdown().await;
+
+    let (consumer, got) = collecting(&unique("CG"), &topic).await;
+    let producer = Arc::new(Producer::start(options(), &unique("PG")).await.unwrap());
+    producer.send(Message::new(&topic, "warm")).await.unwrap();
+    let warm: BTreeSet<String> = ["warm".to_string()].into();
+    wait_consumed(&got, &warm, Duration::from_secs(30)).await;
+    assert!(warm.is_subset(&bodies(&got)), "the consumer started");
+
+    let ns = NameServer::running();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let task = produce(
+        producer.clone(),
+        topic.clone(),
+        Duration::from_millis(50),
+        stop.clone(),
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    ns.kill();
+    let killed = Instant::now();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    ns.restart();
+    let back = Instant::now();
+    eprintln!("NameServer killed for {:?}", back - killed);
+
+    // Until the broker is registered again: a fresh admin's cluster query lists it.
+    let registered = loop {
+        if let Ok(a) = Admin::start(options()).await {
+            let n = a.cluster().await.map(|c| c.brokers.len()).unwrap_or(0);
+            a.shutdown().await;
+            if n == brokers {
+                break Some(back.elapsed());
+            }
+        }
+        if back.elapsed() > Duration::from_secs(45) {
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    eprintln!("the broker registered again {registered:?} after the restart");
+    assert!(
+        registered.is_some(),
+        "the broker never registered with the new NameServer"
+    );
+
+    // A topic no client has seen needs the NameServer (auto-created through TBW102).
+    let fresh = unique("E2E_ns_kill_new");
+    let t = Instant::now();
+    let mut sent = None;
+    while sent.is_none() && t.elapsed() < Duration::from_secs(30) {
+        if producer.send(Message::new(&fresh, "new")).await.is_ok() {
+            sent = Some(t.elapsed());
+        } else {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    eprintln!("a new topic's first send succeeded {sent:?} after the broker was back");
+    assert!(
+        sent.is_some(),
+        "no route for a new topic after the NameServer returned"
+    );
+
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let log = task.await.unwrap();
+    let during: Vec<&Sent> = log
+        .iter()
+        .filter(|s| s.at >= killed && s.at < back)
+        .collect();
+    let acked = acked(&log);
+    eprintln!(
+        "{} sends, {} acknowledged; {} while the NameServer was dead",
+        log.len(),
+        acked.len(),
+        during.len()
+    );
+    assert!(during.len() >= 50, "the produce went on meanwhile");
+    assert_eq!(
+        acked.len(),
+        log.len(),
+        "every send works on the cached route"
+    );
+    wait_consumed(&got, &acked, Duration::from_secs(30)).await;
+    let consumed = bodies(&got);
+    let missing: Vec<&String> = acked.difference(&consumed).collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged, never consumed: {missing:?}"
+    );
+    consumer.shutdown().await;
+    Arc::try_unwrap(producer).ok().unwrap().shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
