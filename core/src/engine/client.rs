@@ -1494,8 +1494,16 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         self.inflight.len() < Self::SEND_ENTRIES
     }
 
-    /// Give the in-flight entries freed since to waiting sends, oldest first.
+    /// Give the in-flight entries freed since to waiting sends, oldest first. Finding
+    /// them scans the sends table, so entries are handed out in batches (a sixteenth
+    /// of the table, at most 64) while requests are still in flight to free more: one
+    /// scan per batch, not one per answer, however many sends wait.
     fn resume_waiting_sends(&mut self, now: Instant) {
+        let batch = (Self::SEND_ENTRIES / 16).clamp(1, 64);
+        let free = Self::SEND_ENTRIES.saturating_sub(self.inflight.len());
+        if free < batch && !self.inflight.is_empty() {
+            return;
+        }
         while self.sends_waiting && self.sends_may_take_entry() {
             // The lowest ids among the waiting ones, at most as many as entries are free
             // (one scan per batch, not per send).
