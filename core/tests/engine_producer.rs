@@ -23,7 +23,8 @@ type Sized<const N: usize> = Client<Fixed<16>, heapless::Vec<u8, 1024>, N>;
 
 const NS: &str = "127.0.0.1:9876";
 
-fn client(now: u64) -> TestClient {
+/// The tests' engine settings (Java's defaults) and message id generator.
+fn test_config() -> (Config, UniqKeyGenerator) {
     let id = ClientId::build(
         "127.0.0.1",
         InstanceName::Process { pid: 7, nonce: 1 },
@@ -31,7 +32,12 @@ fn client(now: u64) -> TestClient {
     )
     .unwrap();
     let uniq = UniqKeyGenerator::new("127.0.0.1".parse().unwrap(), 7, 0x2A3B4C5D);
-    let mut c = TestClient::new(Config::new(id), uniq, 42, Instant::from_millis(now));
+    (Config::new(id), uniq)
+}
+
+fn client(now: u64) -> TestClient {
+    let (config, uniq) = test_config();
+    let mut c = TestClient::new(config, uniq, 42, Instant::from_millis(now));
     c.set_namesrv(NS).unwrap();
     c.register_producer("PG").unwrap();
     c
@@ -863,14 +869,7 @@ fn a_call_goes_to_its_target_and_its_response_is_read_back() {
 fn with_acl_credentials_every_request_is_signed_and_replies_are_not() {
     use rocketmq_proto::acl::{SessionCredentials, DEFAULT_MAX_SIGNED_FIELDS};
     use rocketmq_proto::engine::client::Credentials;
-    let id = ClientId::build(
-        "127.0.0.1",
-        InstanceName::Process { pid: 7, nonce: 1 },
-        None,
-    )
-    .unwrap();
-    let uniq = UniqKeyGenerator::new("127.0.0.1".parse().unwrap(), 7, 0x2A3B4C5D);
-    let mut config = Config::new(id);
+    let (mut config, uniq) = test_config();
     config.credentials = Some(Credentials::new("rocketmq2", "12345678").unwrap());
     let mut c = TestClient::new(config, uniq, 42, Instant::from_millis(0));
     c.set_namesrv(NS).unwrap();
@@ -1319,14 +1318,7 @@ fn a_request_expiring_on_a_connect_deferred_by_back_off_does_not_push_the_connec
     // request expiring on the deferred (never announced) connection counted as a
     // failed connect, pushed the pause out again and again, and the address was never
     // dialled while requests kept coming.
-    let id = ClientId::build(
-        "127.0.0.1",
-        InstanceName::Process { pid: 7, nonce: 1 },
-        None,
-    )
-    .unwrap();
-    let uniq = UniqKeyGenerator::new("127.0.0.1".parse().unwrap(), 7, 0x2A3B4C5D);
-    let mut config = Config::new(id);
+    let (mut config, uniq) = test_config();
     config.request_timeout = rocketmq_proto::engine::Millis(100);
     let mut c = TestClient::new(config, uniq, 42, Instant::from_millis(0));
     c.set_namesrv(NS).unwrap();
@@ -1588,14 +1580,7 @@ fn sends_ending_out_of_order_reuse_their_slots_and_outcomes_stay_with_their_send
 /// reserve, sends took every entry).
 #[test]
 fn a_full_send_pipeline_leaves_heartbeats_an_entry() {
-    let id = ClientId::build(
-        "127.0.0.1",
-        InstanceName::Process { pid: 7, nonce: 1 },
-        None,
-    )
-    .unwrap();
-    let uniq = UniqKeyGenerator::new("127.0.0.1".parse().unwrap(), 7, 0x2A3B4C5D);
-    let mut config = Config::new(id);
+    let (mut config, uniq) = test_config();
     config.send_timeout = rocketmq_proto::engine::Millis(120_000);
     let mut c = Sized::<16>::new(config, uniq, 42, Instant::from_millis(0));
     c.set_namesrv(NS).unwrap();

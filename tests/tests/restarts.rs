@@ -161,6 +161,15 @@ async fn produce_through_outage(
     (task.await.unwrap(), killed, back)
 }
 
+/// One message sent and consumed: both clients have their routes (the consumer its
+/// queues).
+async fn warm_up(producer: &Producer, got: &Mutex<Vec<ReceivedMessage>>, topic: &str) {
+    producer.send(Message::new(topic, "warm")).await.unwrap();
+    let warm: BTreeSet<String> = ["warm".to_string()].into();
+    wait_consumed(got, &warm, Duration::from_secs(30)).await;
+    assert!(warm.is_subset(&bodies(got)), "the consumer started");
+}
+
 /// The bodies of the acknowledged sends.
 fn acked(log: &[Sent]) -> BTreeSet<String> {
     log.iter()
@@ -351,11 +360,8 @@ async fn with_the_nameserver_down_clients_work_on_cached_routes_and_recover() {
         .await
         .unwrap();
     let producer = Arc::new(Producer::start(via(), &unique("PG")).await.unwrap());
-    producer.send(Message::new(&topic, "warm")).await.unwrap();
     // Both have their routes (the consumer its queues) before the NameServer goes.
-    let warm: BTreeSet<String> = ["warm".to_string()].into();
-    wait_consumed(&got, &warm, Duration::from_secs(30)).await;
-    assert!(warm.is_subset(&bodies(&got)), "the consumer started");
+    warm_up(&producer, &got, &topic).await;
 
     ns.faults().set_down(true);
     let down = Instant::now();
@@ -424,10 +430,7 @@ async fn the_real_nameserver_killed_and_restarted_clients_work_on_cached_routes_
 
     let (consumer, got) = collecting(&unique("CG"), &topic).await;
     let producer = Arc::new(Producer::start(options(), &unique("PG")).await.unwrap());
-    producer.send(Message::new(&topic, "warm")).await.unwrap();
-    let warm: BTreeSet<String> = ["warm".to_string()].into();
-    wait_consumed(&got, &warm, Duration::from_secs(30)).await;
-    assert!(warm.is_subset(&bodies(&got)), "the consumer started");
+    warm_up(&producer, &got, &topic).await;
 
     let ns = NameServer::running();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
