@@ -142,9 +142,9 @@ enum BenchWhat {
         /// Body size in bytes (Java's tool: 128).
         #[arg(long, default_value_t = 128)]
         size: usize,
-        /// Seconds to run.
-        #[arg(long, default_value_t = 10.0)]
-        duration: f64,
+        /// Seconds to run (default: 10, or with --count until that many are sent).
+        #[arg(long)]
+        duration: Option<f64>,
         /// Stop after this many messages.
         #[arg(long)]
         count: Option<u64>,
@@ -245,7 +245,7 @@ async fn run(cli: Cli) -> Result<(), rocketmq_tokio::Error> {
                 mode,
                 concurrency,
                 size,
-                duration: Duration::from_secs_f64(duration.max(0.0)),
+                duration: produce_duration(duration, count),
                 count,
             };
             bench::produce(options, args, cli.json).await
@@ -423,5 +423,34 @@ async fn run(cli: Cli) -> Result<(), rocketmq_tokio::Error> {
             }
             Ok(())
         }
+    }
+}
+
+/// How long `rmq bench produce` runs: `--duration` if given; else until `--count`
+/// messages are sent (a day at most); else 10 s.
+fn produce_duration(duration: Option<f64>, count: Option<u64>) -> Duration {
+    match (duration, count) {
+        (Some(secs), _) => Duration::from_secs_f64(secs.max(0.0)),
+        (None, Some(_)) => Duration::from_secs(24 * 3600),
+        (None, None) => Duration::from_secs(10),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_count_alone_runs_until_it_is_reached_and_a_duration_always_wins() {
+        assert_eq!(produce_duration(None, None), Duration::from_secs(10));
+        assert_eq!(
+            produce_duration(None, Some(500_000)),
+            Duration::from_secs(86_400)
+        );
+        assert_eq!(
+            produce_duration(Some(2.5), Some(500_000)),
+            Duration::from_millis(2_500)
+        );
+        assert_eq!(produce_duration(Some(-1.0), None), Duration::ZERO);
     }
 }
