@@ -77,13 +77,17 @@ pub struct NameServer {
     killed: std::sync::atomic::AtomicBool,
 }
 
+fn namesrv_command(verb: &str) -> Command {
+    let mut cmd =
+        Command::new(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/peer-namesrv"));
+    cmd.arg(verb).env("RMQ_NAMESRV_PORT", namesrv_port());
+    cmd
+}
+
 fn namesrv(verb: &str) {
-    let out =
-        Command::new(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/peer-namesrv"))
-            .arg(verb)
-            .env("RMQ_NAMESRV_PORT", namesrv_port())
-            .output()
-            .expect("scripts/peer-namesrv runs");
+    let out = namesrv_command(verb)
+        .output()
+        .expect("scripts/peer-namesrv runs");
     assert!(
         out.status.success(),
         "peer-namesrv {verb} failed: {}{}",
@@ -118,12 +122,7 @@ impl NameServer {
 impl Drop for NameServer {
     fn drop(&mut self) {
         if self.killed.load(std::sync::atomic::Ordering::SeqCst) {
-            let _ = Command::new(
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/peer-namesrv"),
-            )
-            .arg("restart")
-            .env("RMQ_NAMESRV_PORT", namesrv_port())
-            .status();
+            let _ = namesrv_command("restart").status();
         }
     }
 }

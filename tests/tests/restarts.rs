@@ -62,14 +62,18 @@ struct Sent {
     result: Result<String, String>,
 }
 
-/// Send `body-<i>` one after another (every `gap`) until `stop` is set.
+/// Send `body-<i>` one after another (every `gap`) until the returned flag is set.
 fn produce(
     producer: Arc<Producer>,
-    topic: String,
+    topic: &str,
     gap: Duration,
-    stop: Arc<std::sync::atomic::AtomicBool>,
-) -> tokio::task::JoinHandle<Vec<Sent>> {
-    tokio::spawn(async move {
+) -> (
+    Arc<std::sync::atomic::AtomicBool>,
+    tokio::task::JoinHandle<Vec<Sent>>,
+) {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (flag, topic) = (stop.clone(), topic.to_string());
+    let task = tokio::spawn(async move {
         let mut log = Vec::new();
         let mut i = 0;
         while !stop.load(std::sync::atomic::Ordering::SeqCst) {
@@ -90,7 +94,8 @@ fn produce(
             tokio::time::sleep(gap).await;
         }
         log
-    })
+    });
+    (flag, task)
 }
 
 /// A consumer keeping every message it is given.
@@ -146,8 +151,7 @@ async fn produce_through_outage(
     gap: Duration,
     [before, down, after]: [Duration; 3],
 ) -> (Vec<Sent>, Instant, Instant) {
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let task = produce(producer.clone(), topic.to_string(), gap, stop.clone());
+    let (stop, task) = produce(producer.clone(), topic, gap);
     tokio::time::sleep(before).await;
     let killed = Instant::now();
     let bk = b.clone();
@@ -365,13 +369,7 @@ async fn with_the_nameserver_down_clients_work_on_cached_routes_and_recover() {
 
     ns.faults().set_down(true);
     let down = Instant::now();
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let task = produce(
-        producer.clone(),
-        topic.clone(),
-        Duration::from_millis(50),
-        stop.clone(),
-    );
+    let (stop, task) = produce(producer.clone(), &topic, Duration::from_millis(50));
     // Past a route refresh (30 s) and a heartbeat round.
     tokio::time::sleep(Duration::from_secs(35)).await;
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -433,13 +431,7 @@ async fn the_real_nameserver_killed_and_restarted_clients_work_on_cached_routes_
     warm_up(&producer, &got, &topic).await;
 
     let ns = NameServer::running();
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let task = produce(
-        producer.clone(),
-        topic.clone(),
-        Duration::from_millis(50),
-        stop.clone(),
-    );
+    let (stop, task) = produce(producer.clone(), &topic, Duration::from_millis(50));
     tokio::time::sleep(Duration::from_secs(1)).await;
     ns.kill();
     let killed = Instant::now();
