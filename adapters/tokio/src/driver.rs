@@ -7,6 +7,7 @@
 //! consumer's dispatch task).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -47,34 +48,23 @@ type Reply<T> = oneshot::Sender<Result<T, Error>>;
 /// A send's outcome as the driver delivers it.
 pub(crate) type SendOutcome = Result<SendReceipt, Error>;
 
-/// Where a send's outcome goes: the pooled completion of the hot path
-/// ([`Producer::send_async`](crate::Producer::send_async) and the sends built on it),
-/// or a plain oneshot for the rarer kinds of send.
-pub(crate) enum SendDone {
-    Pooled(completion::Sender<SendOutcome>),
-    Oneshot(Reply<SendReceipt>),
-}
+/// Where a send's outcome goes (every kind of send): a pooled completion, so the hot
+/// path allocates nothing for it.
+pub(crate) type SendDone = completion::Sender<SendOutcome>;
 
-impl SendDone {
-    fn complete(self, outcome: SendOutcome) {
-        match self {
-            SendDone::Pooled(tx) => tx.send(outcome),
-            SendDone::Oneshot(tx) => {
-                let _ = tx.send(outcome);
-            }
-        }
-    }
-}
+/// A send's outcome to come ([`Handle::send_call`]).
+pub(crate) struct SendWait(completion::Receiver<SendOutcome>);
 
-impl From<Reply<SendReceipt>> for SendDone {
-    fn from(tx: Reply<SendReceipt>) -> Self {
-        SendDone::Oneshot(tx)
-    }
-}
+impl Future for SendWait {
+    type Output = SendOutcome;
 
-impl From<completion::Sender<SendOutcome>> for SendDone {
-    fn from(tx: completion::Sender<SendOutcome>) -> Self {
-        SendDone::Pooled(tx)
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<SendOutcome> {
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(Error::Closed)))
     }
 }
 
@@ -88,24 +78,24 @@ pub(crate) enum Command {
         msg: Message,
         mode: SendMode,
         order_key: Option<String>,
-        done: completion::Sender<SendOutcome>,
+        done: SendDone,
     },
     SendBatch {
         msgs: Vec<Message>,
-        done: Reply<SendReceipt>,
+        done: SendDone,
     },
     /// Send to the queue a selector chose.
     SendToQueue {
         msg: Message,
         broker: String,
         queue_id: i32,
-        done: Reply<SendReceipt>,
+        done: SendDone,
     },
     /// Answer a request message (its properties) with a body.
     SendReply {
         request_properties: crate::message::Properties,
         body: Bytes,
-        done: Reply<SendReceipt>,
+        done: SendDone,
     },
     Request {
         msg: Message,
@@ -122,7 +112,7 @@ pub(crate) enum Command {
     },
     SendTransactional {
         msg: Message,
-        done: Reply<SendReceipt>,
+        done: SendDone,
     },
     EndTransaction {
         receipt: SendReceipt,
@@ -272,14 +262,15 @@ impl Handle {
         self.tx.send(cmd).map_err(|_| Error::Closed)
     }
 
-    /// A completion for one send's outcome (from the pool).
-    pub(crate) fn send_completion(
+    /// Send `make(done)`, a send of any kind, and wait for its outcome (through a
+    /// pooled completion: nothing allocated per send).
+    pub(crate) fn send_call(
         &self,
-    ) -> (
-        completion::Sender<SendOutcome>,
-        completion::Receiver<SendOutcome>,
-    ) {
-        self.send_completions.channel()
+        make: impl FnOnce(SendDone) -> Command,
+    ) -> Result<SendWait, Error> {
+        let (done, rx) = self.send_completions.channel();
+        self.send(make(done))?;
+        Ok(SendWait(rx))
     }
 
     /// Stop the client (drain up to `drain`, commit, unregister) and wait until it
@@ -535,14 +526,8 @@ impl Driver {
             } => {
                 let view =
                     rocketmq_proto::message::PropertiesView::new(request_properties.as_wire());
-                match self.engine.send_reply(now, wall, &view, &body) {
-                    Ok(id) => {
-                        self.sends.insert(id.0, (done.into(), "reply".into()));
-                    }
-                    Err(e) => {
-                        let _ = done.send(Err(e.into()));
-                    }
-                }
+                let started = self.engine.send_reply(now, wall, &view, &body);
+                self.track_send(started, done, Topic::from("reply"));
             }
             Command::Request { msg, timeout, done } => {
                 let timeout = Millis(timeout.as_millis() as u64);
@@ -702,15 +687,14 @@ impl Driver {
             rocketmq_proto::engine::client::SendId,
             rocketmq_proto::engine::client::CallError,
         >,
-        done: impl Into<SendDone>,
+        done: SendDone,
         topic: Topic,
     ) {
-        let done = done.into();
         match started {
             Ok(id) => {
                 self.sends.insert(id.0, (done, topic));
             }
-            Err(e) => done.complete(Err(e.into())),
+            Err(e) => done.send(Err(e.into())),
         }
     }
 
@@ -844,13 +828,13 @@ impl Driver {
                     "sent"
                 );
                 if let Some((done, _)) = self.sends.remove(&id.0) {
-                    done.complete(Ok(receipt));
+                    done.send(Ok(receipt));
                 }
             }
             Event::SendFailed { id, error } => {
                 tracing::debug!(error = ?error, "send failed");
                 if let Some((done, topic)) = self.sends.remove(&id.0) {
-                    done.complete(Err(Error::from_send(error, &topic)));
+                    done.send(Err(Error::from_send(error, &topic)));
                 }
             }
             Event::Reply { id } => {
@@ -959,7 +943,7 @@ impl Driver {
                 }
                 // Every pending caller learns it is over.
                 for (_, (done, _)) in self.sends.drain() {
-                    done.complete(Err(Error::Closed));
+                    done.send(Err(Error::Closed));
                 }
                 for (_, (done, _)) in self.requests.drain() {
                     let _ = done.send(Err(Error::Closed));

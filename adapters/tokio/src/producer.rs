@@ -119,12 +119,12 @@ impl Producer {
         })?;
         let (broker, queue_id) = (q.broker.clone(), q.queue_id);
         self.handle
-            .call(|done| Command::SendToQueue {
+            .send_call(|done| Command::SendToQueue {
                 msg,
                 broker,
                 queue_id,
                 done,
-            })
+            })?
             .await
     }
 
@@ -162,7 +162,7 @@ impl Producer {
     /// Send messages of one topic as one batch.
     pub async fn send_batch(&self, msgs: Vec<Message>) -> Result<SendResult, Error> {
         self.handle
-            .call(|done| Command::SendBatch { msgs, done })
+            .send_call(|done| Command::SendBatch { msgs, done })?
             .await
     }
 
@@ -184,11 +184,11 @@ impl Producer {
         let request_properties = request.properties.clone();
         let body = body.into();
         self.handle
-            .call(|done| Command::SendReply {
+            .send_call(|done| Command::SendReply {
                 request_properties,
                 body,
                 done,
-            })
+            })?
             .await
     }
 
@@ -213,13 +213,11 @@ impl Producer {
         mode: SendMode,
         order_key: Option<String>,
     ) -> Result<impl Future<Output = Result<SendResult, Error>> + Send + 'static, Error> {
-        let (done, rx) = self.handle.send_completion();
-        self.handle.send(Command::Send {
+        self.handle.send_call(|done| Command::Send {
             msg,
             mode,
             order_key,
             done,
-        })?;
-        Ok(async move { rx.await.map_err(|_| Error::Closed)? })
+        })
     }
 }

@@ -104,7 +104,7 @@ impl TransactionProducer {
         let handle = self.producer.handle();
         let half = msg.clone();
         let receipt = handle
-            .call(|done| Command::SendTransactional { msg: half, done })
+            .send_call(|done| Command::SendTransactional { msg: half, done })?
             .await?;
         let l = self.listener.clone();
         let r = receipt.clone();
