@@ -1,5 +1,10 @@
 //! One TCP connection: a task that connects, then copies bytes both ways between the
 //! socket and the driver. It knows nothing of frames.
+//!
+//! On plain TCP the driver also writes to the socket itself ([`Writer::write`]) while
+//! nothing is queued for the task: a frame then goes out from the driver's turn with
+//! no hand-off to this task (one task wake, often a cross-thread one, less per
+//! request). What the socket does not take at once goes through the task, in order.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -8,17 +13,62 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use rocketmq_proto::engine::ConnId;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
 /// What a connection task reports to the driver.
 pub(crate) enum Io {
     /// Open; frames for it go to this writer.
-    Connected(ConnId, mpsc::UnboundedSender<Bytes>),
+    Connected(ConnId, Writer),
     /// Failed to open, or closed.
     Closed(ConnId),
     /// Bytes arrived.
     Data(ConnId, Bytes),
+}
+
+/// The driver's side of a connection's output.
+///
+/// Invariant: bytes reach the socket in the order [`Writer::write`] was called. The
+/// driver writes directly only while `queued` is 0, i.e. once the task has put every
+/// frame handed to it into the socket; it is the only one that adds to `queued`, so a 0
+/// it reads cannot be stale in the unsafe direction.
+pub(crate) struct Writer {
+    tx: mpsc::UnboundedSender<Bytes>,
+    /// The socket's write half, shared with the task (plain TCP only; TLS writes go
+    /// through the task).
+    direct: Option<Arc<OwnedWriteHalf>>,
+    /// Frames handed to the task and not yet fully written by it.
+    queued: Arc<AtomicUsize>,
+}
+
+impl Writer {
+    /// Write `bytes` out: straight into the socket when `direct` allows it and the
+    /// socket takes them, the rest through the connection task. An error means the task
+    /// is gone (the connection is closing).
+    ///
+    /// The driver allows `direct` when it is about to go idle. While it has more work
+    /// waiting, the task writes in parallel on another worker and gathers what the
+    /// driver hands it meanwhile into one write: client-bound, that is faster.
+    pub(crate) fn write(&self, mut bytes: Bytes, direct: bool) -> Result<(), ()> {
+        if let Some(stream) = self.direct.as_ref().filter(|_| direct) {
+            if self.queued.load(Ordering::Acquire) == 0 {
+                while !bytes.is_empty() {
+                    match stream.try_write(&bytes) {
+                        Ok(n) => bytes::Buf::advance(&mut bytes, n),
+                        // WouldBlock (socket full) or an error: the task takes the rest
+                        // and meets the same error itself, which closes the connection.
+                        Err(_) => break,
+                    }
+                }
+                if bytes.is_empty() {
+                    return Ok(());
+                }
+            }
+        }
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        self.tx.send(bytes).map_err(|_| ())
+    }
 }
 
 /// How long a connect may take (Java `connectTimeoutMillis`, 3 s).
@@ -105,7 +155,86 @@ async fn connect_and_pump(conn: ConnId, addr: &str, io: &mpsc::UnboundedSender<I
         }
         #[cfg(not(feature = "tls"))]
         Some(never) => match never {},
-        None => pump(conn, addr, stream, io).await,
+        None => pump_tcp(conn, addr, stream, io).await,
+    }
+}
+
+/// [`pump`] for plain TCP, where the driver may also write directly (see [`Writer`]).
+async fn pump_tcp(conn: ConnId, addr: &str, stream: TcpStream, io: &mpsc::UnboundedSender<Io>) {
+    let (mut reader, writer) = stream.into_split();
+    let writer = Arc::new(writer);
+    let (tx, mut frames) = mpsc::unbounded_channel::<Bytes>();
+    let queued = Arc::new(AtomicUsize::new(0));
+    let out = Writer {
+        tx,
+        direct: Some(Arc::clone(&writer)),
+        queued: Arc::clone(&queued),
+    };
+    if io.send(Io::Connected(conn, out)).is_err() {
+        return;
+    }
+    let write = async {
+        // Frames queued meanwhile go out together (one syscall, not one each).
+        let mut batch = BytesMut::new();
+        while let Some(first) = frames.recv().await {
+            let mut taken = 1;
+            let mut bytes = match frames.try_recv() {
+                Err(_) => first,
+                Ok(next) => {
+                    batch.clear();
+                    batch.extend_from_slice(&first);
+                    batch.extend_from_slice(&next);
+                    taken += 1;
+                    while batch.len() < 256 * 1024 {
+                        match frames.try_recv() {
+                            Ok(more) => batch.extend_from_slice(&more),
+                            Err(_) => break,
+                        }
+                        taken += 1;
+                    }
+                    batch.split().freeze()
+                }
+            };
+            while !bytes.is_empty() {
+                writer.writable().await?;
+                match writer.try_write(&bytes) {
+                    Ok(n) => bytes::Buf::advance(&mut bytes, n),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            // Only now may the driver write directly again.
+            queued.fetch_sub(taken, Ordering::AcqRel);
+        }
+        // The driver dropped us: the write half shuts down when its last holder drops.
+        Ok::<(), std::io::Error>(())
+    };
+    tokio::select! {
+        r = write => if let Err(e) = r { tracing::debug!(%addr, error = %e, "write failed") },
+        r = read_into(conn, &mut reader, io) => if let Err(e) = r { tracing::debug!(%addr, error = %e, "read failed") },
+    }
+}
+
+/// Hand what `reader` receives to the driver until the peer closes.
+async fn read_into<R: AsyncRead + Unpin>(
+    conn: ConnId,
+    reader: &mut R,
+    io: &mpsc::UnboundedSender<Io>,
+) -> std::io::Result<()> {
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    loop {
+        if buf.capacity() - buf.len() < 16 * 1024 {
+            buf.reserve(64 * 1024);
+        }
+        // (A short read also clears the socket's readiness: no second read to learn
+        // that it is empty.)
+        let n = reader.read_buf(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        if io.send(Io::Data(conn, buf.split().freeze())).is_err() {
+            return Ok(());
+        }
     }
 }
 
@@ -116,7 +245,13 @@ where
 {
     let (mut reader, mut writer) = tokio::io::split(stream);
     let (tx, mut frames) = mpsc::unbounded_channel::<Bytes>();
-    if io.send(Io::Connected(conn, tx)).is_err() {
+    // Through this task only (`queued` is never read without a direct socket).
+    let out = Writer {
+        tx,
+        direct: None,
+        queued: Arc::new(AtomicUsize::new(0)),
+    };
+    if io.send(Io::Connected(conn, out)).is_err() {
         return;
     }
     let write = async {
@@ -142,23 +277,83 @@ where
         // The driver dropped us: close politely.
         writer.shutdown().await
     };
-    let read = async {
-        let mut buf = BytesMut::with_capacity(64 * 1024);
-        loop {
-            if buf.capacity() - buf.len() < 16 * 1024 {
-                buf.reserve(64 * 1024);
-            }
-            let n = reader.read_buf(&mut buf).await?;
-            if n == 0 {
-                return Ok::<(), std::io::Error>(());
-            }
-            if io.send(Io::Data(conn, buf.split().freeze())).is_err() {
-                return Ok(());
-            }
-        }
-    };
     tokio::select! {
         r = write => if let Err(e) = r { tracing::debug!(%addr, error = %e, "write failed") },
-        r = read => if let Err(e) = r { tracing::debug!(%addr, error = %e, "read failed") },
+        r = read_into(conn, &mut reader, io) => if let Err(e) = r { tracing::debug!(%addr, error = %e, "read failed") },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    /// Chunk `i`: 16 KiB, every byte derived from `i`, so a chunk out of order or torn
+    /// shows in the bytes read.
+    fn chunk(i: u32) -> Bytes {
+        let mut b = Vec::with_capacity(16 * 1024);
+        for j in 0..16 * 1024u32 {
+            b.push((i.wrapping_mul(31).wrapping_add(j / 7)) as u8);
+        }
+        Bytes::from(b)
+    }
+
+    /// Direct writes and writes through the task interleave (by the driver's choice and
+    /// while the socket fills and drains): the peer still reads every byte in the order
+    /// written.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_reach_the_socket_in_order_whether_direct_or_queued() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (io_tx, mut io_rx) = mpsc::unbounded_channel();
+        let (_stop_tx, stop) = oneshot::channel();
+        let running = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(run(
+            Task {
+                conn: ConnId(1),
+                addr,
+                io: io_tx,
+                stop,
+                running: Running::new(&running),
+            },
+            None,
+        ));
+        let (mut peer, _) = listener.accept().await.unwrap();
+        let Some(Io::Connected(_, writer)) = io_rx.recv().await else {
+            panic!("no connection");
+        };
+        assert!(writer.direct.is_some(), "plain TCP writes directly");
+
+        // 24 MiB, the first 16 MiB at once: more than loopback's socket buffers hold.
+        const CHUNKS: u32 = 1_500;
+        let reader = tokio::spawn(async move {
+            // Read nothing at first, so the socket fills and writes queue.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let mut got = vec![0u8; 16 * 1024];
+            for i in 0..CHUNKS {
+                peer.read_exact(&mut got).await.unwrap();
+                assert!(
+                    got[..] == chunk(i)[..],
+                    "chunk {i} arrived torn or out of order"
+                );
+                if i % 100 == 0 {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        });
+        let mut queued_seen = false;
+        for i in 0..CHUNKS {
+            writer.write(chunk(i), i % 3 != 0).unwrap();
+            queued_seen |= writer.queued.load(Ordering::Acquire) > 0;
+            if i >= 1_000 && i % 50 == 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        reader.await.unwrap();
+        assert!(
+            queued_seen,
+            "the socket never filled: the test did not queue"
+        );
+        assert_eq!(writer.queued.load(Ordering::Acquire), 0, "all written");
     }
 }

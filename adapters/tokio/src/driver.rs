@@ -2,8 +2,9 @@
 //!
 //! One task runs the loop of the engine's docs: feed it bytes, connection events,
 //! application commands and timeouts; drain `poll_transmit` (frames are gathered per
-//! connection and handed to that connection's writer in one piece) and `poll_event`
-//! (results go back to the callers through oneshot channels, deliveries to the
+//! connection and written in one piece: into the socket from this task when it takes
+//! them, else through the connection's task, see [`conn::Writer`]) and `poll_event`
+//! (results go back to the callers through pooled completions, deliveries to the
 //! consumer's dispatch task).
 
 use std::collections::HashMap;
@@ -248,6 +249,7 @@ impl Handle {
             offset_file: None,
             tls,
             conn_tasks: Arc::new(AtomicUsize::new(0)),
+            last_write: Instant::now(),
         };
         // Everything the driver and its connections log carries the client id.
         let span = tracing::info_span!("rocketmq", client = %driver.engine.client_id());
@@ -342,8 +344,8 @@ pub struct ClientStats {
 }
 
 struct ConnState {
-    /// Frames for the writer task; `None` while connecting.
-    writer: Option<mpsc::UnboundedSender<Bytes>>,
+    /// Where frames go (the socket, else the connection task); `None` while connecting.
+    writer: Option<conn::Writer>,
     /// Dropped with this state: tells the connection task to finish within
     /// [`conn::LINGER`] even if its socket no longer takes bytes.
     _stop: oneshot::Sender<()>,
@@ -375,7 +377,19 @@ struct Driver {
     tls: conn::Tls,
     /// Connection tasks running (each counts itself while it runs).
     conn_tasks: Arc<AtomicUsize>,
+    /// When this task last handed out frames (see `DIRECT_WRITE_GAP`).
+    last_write: Instant,
 }
+
+/// Frames are written straight from the driver only when it wrote nothing for this
+/// long: under a light load (a broker-bound client) that saves a task hand-off per
+/// request; under a heavy one the connection tasks write in parallel and gather.
+const DIRECT_WRITE_GAP: Duration = Duration::from_micros(100);
+
+/// Frames are also written straight from the driver when a turn gathered this many
+/// bytes for one connection (a deep async pipeline): one write carries so many
+/// frames that a hand-off would cost more than it lets run in parallel.
+const DIRECT_WRITE_SIZE: usize = 16 * 1024;
 
 impl Driver {
     fn now(&self) -> EngineInstant {
@@ -768,12 +782,26 @@ impl Driver {
                     }
                 }
             }
+            // Quiet (nothing else waiting, and the last write a while ago): write from
+            // here, with no hand-off. Busy: the connection tasks write in parallel on
+            // another worker while this task goes on (a loopback write runs the
+            // receiver's side too, several µs). See conn::Writer::write.
+            let at = Instant::now();
+            let direct = self.rx.is_empty()
+                && self.io_rx.is_empty()
+                && at.saturating_duration_since(self.last_write) >= DIRECT_WRITE_GAP;
+            let mut wrote = false;
             for c in self.conns.values_mut() {
                 if !c.outbox.is_empty() {
                     if let Some(w) = &c.writer {
-                        let _ = w.send(c.outbox.split().freeze());
+                        let big = c.outbox.len() >= DIRECT_WRITE_SIZE;
+                        let _ = w.write(c.outbox.split().freeze(), direct || big);
+                        wrote = true;
                     }
                 }
+            }
+            if wrote {
+                self.last_write = at;
             }
             while let Some(e) = self.engine.poll_event() {
                 moved = true;
