@@ -47,9 +47,10 @@ impl Writer {
     /// socket takes them, the rest through the connection task. An error means the task
     /// is gone (the connection is closing).
     ///
-    /// The driver allows `direct` when it is about to go idle. While it has more work
-    /// waiting, the task writes in parallel on another worker and gathers what the
-    /// driver hands it meanwhile into one write: client-bound, that is faster.
+    /// The driver allows `direct` when it is quiet or has a big batch (see its
+    /// `DIRECT_WRITE_GAP` and `DIRECT_WRITE_SIZE`). Otherwise the task writes in
+    /// parallel on another worker and gathers what the driver hands it meanwhile into
+    /// one write: for a busy driver with small writes, that is faster.
     pub(crate) fn write(&self, mut bytes: Bytes, direct: bool) -> Result<(), ()> {
         if let Some(stream) = self.direct.as_ref().filter(|_| direct) {
             if self.queued.load(Ordering::Acquire) == 0 {
