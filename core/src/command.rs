@@ -465,16 +465,22 @@ pub fn write_binary_header<O: Out, F: EncodeFields + ?Sized>(
     let remark_len = remark.map_or(0, |r| r.plain_len());
     let remark_len =
         i32::try_from(remark_len).map_err(|_| EncodeError::ValueOutOfRange { field: "remark" })?;
-    let mut m = BinaryFieldLen {
-        len: 0,
-        too_long: false,
+    let too_long = EncodeError::ValueOutOfRange { field: "extFields" };
+    // Where the sink can patch, the map is written once and its length filled in after;
+    // elsewhere it is measured first.
+    let map_len = if O::PATCHABLE {
+        0
+    } else {
+        let mut m = BinaryFieldLen {
+            len: 0,
+            too_long: false,
+        };
+        fields.encode_fields(&mut m);
+        if m.too_long {
+            return Err(too_long);
+        }
+        i32::try_from(m.len).map_err(|_| too_long)?
     };
-    fields.encode_fields(&mut m);
-    if m.too_long {
-        return Err(EncodeError::ValueOutOfRange { field: "extFields" });
-    }
-    let map_len =
-        i32::try_from(m.len).map_err(|_| EncodeError::ValueOutOfRange { field: "extFields" })?;
     out.put_i16(code);
     out.put_u8(header.language.0);
     out.put_i16(version);
@@ -484,8 +490,21 @@ pub fn write_binary_header<O: Out, F: EncodeFields + ?Sized>(
     if let Some(r) = remark {
         r.write_plain(out);
     }
+    let map_at = out.written();
     out.put_i32(map_len);
-    fields.encode_fields(&mut BinaryFieldWriter { out });
+    let mut w = BinaryFieldWriter {
+        out: &mut *out,
+        too_long: false,
+    };
+    fields.encode_fields(&mut w);
+    if w.too_long {
+        return Err(too_long);
+    }
+    if O::PATCHABLE {
+        let written = out.written().saturating_sub(map_at + 4);
+        let map_len = i32::try_from(written).map_err(|_| too_long)?;
+        out.patch(map_at, &map_len.to_be_bytes());
+    }
     Ok(())
 }
 

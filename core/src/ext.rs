@@ -23,8 +23,8 @@
 
 use core::fmt;
 
-use crate::error::{DecodeError, JsonError};
-use crate::json::{FlatObjectIter, Key, Scanner};
+use crate::error::DecodeError;
+use crate::json::{FlatObjectIter, Scanner};
 use crate::out::Out;
 use crate::text::Text;
 
@@ -251,7 +251,13 @@ pub trait DecodeFields<'a>: Sized {
 enum Repr<'a> {
     /// A validated JSON object's text, `{` … `}`.
     Json(&'a str),
-    /// A validated binary map (entries back to back).
+    /// A validated binary map (entries back to back) that is UTF-8 as a whole, with
+    /// every key and value on a character boundary: its strings are sliced out without
+    /// checking them again. The common case: with every length below 128, the length
+    /// fields are ASCII.
+    BinaryText(&'a str),
+    /// A validated binary map that is not UTF-8 as a whole (a length field holds a byte
+    /// of 0x80 or more): each string is checked again as it is read.
     Binary(&'a [u8]),
 }
 
@@ -274,54 +280,51 @@ impl<'a> ExtFields<'a> {
     /// Validate a JSON object as an `extFields` map: string keys; string, number,
     /// boolean or null values. The scanner must be positioned at the `{`.
     pub(crate) fn from_json(s: &mut Scanner<'a>) -> Result<Self, DecodeError> {
-        let start = {
-            // Position of the `{` after whitespace.
-            s.peek()?;
-            s.offset()
-        };
-        s.begin_object()?;
-        while let Some(key) = s.next_key()? {
-            if !matches!(key, Key::Str(_)) {
-                return Err(DecodeError::Json {
-                    offset: s.offset() as u32,
-                    error: JsonError::WrongType,
-                });
-            }
-            match s.peek()? {
-                crate::json::Kind::Object | crate::json::Kind::Array => {
-                    return Err(DecodeError::Json {
-                        offset: s.offset() as u32,
-                        error: JsonError::WrongType,
-                    })
-                }
-                _ => s.skip_value()?,
-            }
-        }
-        let text = s
-            .text_between(start, s.offset())
-            .ok_or(DecodeError::InvalidUtf8 { what: "extFields" })?;
         Ok(ExtFields {
-            repr: Repr::Json(text),
+            repr: Repr::Json(s.flat_object()?),
         })
     }
 
     /// Validate a binary map of exactly `bytes.len()` bytes.
     pub(crate) fn from_binary(bytes: &'a [u8], base_offset: usize) -> Result<Self, DecodeError> {
-        let mut it = BinaryIter { rest: bytes };
-        let mut consumed = 0;
-        while !it.rest.is_empty() {
-            let before = it.rest.len();
-            it.next_entry().map_err(|e| match e {
-                DecodeError::Truncated { what, offset } => DecodeError::Truncated {
+        // One UTF-8 check of the whole map instead of one per string (twice, when the
+        // fields are then read): a whole that is UTF-8 makes each string UTF-8 exactly
+        // when it starts and ends on a character boundary, which slicing checks.
+        let text = core::str::from_utf8(bytes).ok();
+        let mut pos = 0usize;
+        while pos < bytes.len() {
+            let entry = binary_entry(bytes, pos).map_err(|e| match e {
+                DecodeError::Truncated { what, .. } => DecodeError::Truncated {
                     what,
-                    offset: offset + (base_offset + consumed) as u32,
+                    offset: (base_offset + pos) as u32,
                 },
                 other => other,
             })?;
-            consumed += before - it.rest.len();
+            match text {
+                Some(t) => {
+                    if t.get(entry.key.clone()).is_none() {
+                        return Err(DecodeError::InvalidUtf8 {
+                            what: "extFields key",
+                        });
+                    }
+                    if t.get(entry.value.clone()).is_none() {
+                        return Err(DecodeError::InvalidUtf8 {
+                            what: "extFields value",
+                        });
+                    }
+                }
+                None => {
+                    utf8(bytes, entry.key.clone(), "extFields key")?;
+                    utf8(bytes, entry.value.clone(), "extFields value")?;
+                }
+            }
+            pos = entry.end;
         }
         Ok(ExtFields {
-            repr: Repr::Binary(bytes),
+            repr: match text {
+                Some(t) => Repr::BinaryText(t),
+                None => Repr::Binary(bytes),
+            },
         })
     }
 
@@ -329,7 +332,10 @@ impl<'a> ExtFields<'a> {
     pub fn iter(&self) -> ExtIter<'a> {
         match self.repr {
             Repr::Json(doc) => ExtIter(IterRepr::Json(FlatObjectIter::new(doc))),
-            Repr::Binary(b) => ExtIter(IterRepr::Binary(BinaryIter { rest: b })),
+            Repr::BinaryText(t) => {
+                ExtIter(IterRepr::BinaryText(BinaryTextIter { text: t, pos: 0 }))
+            }
+            Repr::Binary(b) => ExtIter(IterRepr::Binary(BinaryIter { bytes: b, pos: 0 })),
         }
     }
 
@@ -383,86 +389,157 @@ pub struct ExtIter<'a>(IterRepr<'a>);
 #[derive(Debug, Clone)]
 enum IterRepr<'a> {
     Json(FlatObjectIter<'a>),
+    BinaryText(BinaryTextIter<'a>),
     Binary(BinaryIter<'a>),
 }
 
 impl<'a> Iterator for ExtIter<'a> {
     type Item = (Text<'a>, Text<'a>);
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.0 {
             IterRepr::Json(it) => it.next(),
-            IterRepr::Binary(it) => loop {
-                if it.rest.is_empty() {
-                    return None;
-                }
-                match it.next_entry() {
-                    Ok(Some(kv)) => return Some(kv),
-                    Ok(None) => continue,
-                    Err(_) => {
-                        it.rest = &[];
-                        return None;
-                    }
-                }
-            },
+            IterRepr::BinaryText(it) => it.next(),
+            IterRepr::Binary(it) => it.next(),
         }
     }
 }
 
+/// Where one binary map entry's key and value lie, and where the next entry starts.
+struct BinaryEntry {
+    key: core::ops::Range<usize>,
+    value: core::ops::Range<usize>,
+    end: usize,
+}
+
+/// The entry at `pos`: `i16 keyLen, key, i32 valueLen, value`. Lengths are checked
+/// against the map; the strings are not looked at.
+#[inline]
+fn binary_entry(bytes: &[u8], pos: usize) -> Result<BinaryEntry, DecodeError> {
+    let truncated = |what| DecodeError::Truncated { what, offset: 0 };
+    let kl = bytes
+        .get(pos..)
+        .and_then(|b| b.first_chunk::<2>())
+        .ok_or(truncated("extFields key length"))?;
+    let kl = i16::from_be_bytes(*kl);
+    if kl < 0 {
+        return Err(DecodeError::InvalidLength {
+            what: "extFields key",
+            length: kl.into(),
+        });
+    }
+    let key = pos + 2..pos + 2 + kl as usize;
+    if key.end > bytes.len() {
+        return Err(truncated("extFields key"));
+    }
+    let vl = bytes
+        .get(key.end..)
+        .and_then(|b| b.first_chunk::<4>())
+        .ok_or(truncated("extFields value length"))?;
+    let vl = i32::from_be_bytes(*vl);
+    if vl < 0 {
+        return Err(DecodeError::InvalidLength {
+            what: "extFields value",
+            length: vl.into(),
+        });
+    }
+    let start = key.end + 4;
+    let value = start..start.saturating_add(vl as usize);
+    if value.end > bytes.len() {
+        return Err(truncated("extFields value"));
+    }
+    Ok(BinaryEntry {
+        key,
+        end: value.end,
+        value,
+    })
+}
+
+fn utf8<'a>(
+    bytes: &'a [u8],
+    range: core::ops::Range<usize>,
+    what: &'static str,
+) -> Result<&'a str, DecodeError> {
+    bytes
+        .get(range)
+        .and_then(|b| core::str::from_utf8(b).ok())
+        .ok_or(DecodeError::InvalidUtf8 { what })
+}
+
+/// Over a [`Repr::BinaryText`] map. Entries with an empty key or value are skipped
+/// (Java reads those as null and drops them). On anything unexpected — impossible for
+/// a validated map — it ends instead of panicking.
+#[derive(Debug, Clone)]
+struct BinaryTextIter<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Iterator for BinaryTextIter<'a> {
+    type Item = (Text<'a>, Text<'a>);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.pos < self.text.len() {
+            let Ok(e) = binary_entry(self.text.as_bytes(), self.pos) else {
+                break;
+            };
+            self.pos = e.end;
+            let (Some(k), Some(v)) = (self.text.get(e.key), self.text.get(e.value)) else {
+                break;
+            };
+            if !k.is_empty() && !v.is_empty() {
+                return Some((Text::new(k), Text::new(v)));
+            }
+        }
+        self.pos = self.text.len();
+        None
+    }
+}
+
+/// Over a [`Repr::Binary`] map, checking each string as it is read.
 #[derive(Debug, Clone)]
 struct BinaryIter<'a> {
-    rest: &'a [u8],
+    bytes: &'a [u8],
+    pos: usize,
 }
 
-impl<'a> BinaryIter<'a> {
-    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], DecodeError> {
-        if n > self.rest.len() {
-            return Err(DecodeError::Truncated { what, offset: 0 });
-        }
-        let (a, b) = self.rest.split_at(n);
-        self.rest = b;
-        Ok(a)
-    }
+impl<'a> Iterator for BinaryIter<'a> {
+    type Item = (Text<'a>, Text<'a>);
 
-    /// One entry; `None` for an entry with an empty key or value (Java reads those as
-    /// null and drops them).
-    fn next_entry(&mut self) -> Result<Option<(Text<'a>, Text<'a>)>, DecodeError> {
-        let kl = i16::from_be_bytes(self.take(2, "extFields key length")?.try_into().map_err(
-            |_| DecodeError::Truncated {
-                what: "extFields key length",
-                offset: 0,
-            },
-        )?);
-        if kl < 0 {
-            return Err(DecodeError::InvalidLength {
-                what: "extFields key",
-                length: kl.into(),
-            });
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.pos < self.bytes.len() {
+            let Ok(e) = binary_entry(self.bytes, self.pos) else {
+                break;
+            };
+            self.pos = e.end;
+            let (Ok(k), Ok(v)) = (utf8(self.bytes, e.key, ""), utf8(self.bytes, e.value, ""))
+            else {
+                break;
+            };
+            if !k.is_empty() && !v.is_empty() {
+                return Some((Text::new(k), Text::new(v)));
+            }
         }
-        let key = self.take(kl as usize, "extFields key")?;
-        let vl = i32::from_be_bytes(self.take(4, "extFields value length")?.try_into().map_err(
-            |_| DecodeError::Truncated {
-                what: "extFields value length",
-                offset: 0,
-            },
-        )?);
-        if vl < 0 {
-            return Err(DecodeError::InvalidLength {
-                what: "extFields value",
-                length: vl.into(),
-            });
-        }
-        let value = self.take(vl as usize, "extFields value")?;
-        let key = core::str::from_utf8(key).map_err(|_| DecodeError::InvalidUtf8 {
-            what: "extFields key",
-        })?;
-        let value = core::str::from_utf8(value).map_err(|_| DecodeError::InvalidUtf8 {
-            what: "extFields value",
-        })?;
-        if key.is_empty() || value.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some((Text::new(key), Text::new(value))))
+        self.pos = self.bytes.len();
+        None
+    }
+}
+
+/// A field value's wire string when it needs no JSON escaping, formatted into
+/// `digits` for numbers; `None` for a string that needs escaping (or is kept escaped).
+#[inline]
+fn clean_value<'v>(value: &FieldValue<'v>, digits: &'v mut itoa::Buffer) -> Option<&'v [u8]> {
+    match *value {
+        FieldValue::Text(t) => t
+            .as_str()
+            .map(str::as_bytes)
+            .filter(|b| crate::json::is_clean(b)),
+        FieldValue::I32(v) => Some(digits.format(v).as_bytes()),
+        FieldValue::I64(v) => Some(digits.format(v).as_bytes()),
+        FieldValue::Bool(true) => Some(b"true"),
+        FieldValue::Bool(false) => Some(b"false"),
     }
 }
 
@@ -473,11 +550,36 @@ pub(crate) struct JsonFieldWriter<'o, O: Out> {
 }
 
 impl<'s, O: Out> FieldSink<'s> for JsonFieldWriter<'_, O> {
+    #[inline]
     fn field(&mut self, key: Text<'s>, value: FieldValue<'s>) {
-        if !self.first {
+        let comma = !self.first;
+        self.first = false;
+        // The common case in one piece: a plain key and a value that needs no escaping
+        // (every key and number, most strings).
+        let mut digits = itoa::Buffer::new();
+        let plain_key = if key.is_json_clean() {
+            Some(key.raw().as_bytes())
+        } else {
+            key.as_str()
+                .map(str::as_bytes)
+                .filter(|k| crate::json::is_clean(k))
+        };
+        if let (Some(k), Some(v)) = (plain_key, clean_value(&value, &mut digits)) {
+            let n = usize::from(comma) + k.len() + v.len() + 5;
+            if let Some(buf) = self.out.spare(n) {
+                let mut c = crate::out::Cursor::new(buf);
+                c.put(if comma { b",\"" } else { b"\"" });
+                c.put(k);
+                c.put(b"\":\"");
+                c.put(v);
+                c.put(b"\"");
+                self.out.advance(n);
+                return;
+            }
+        }
+        if comma {
             self.out.put_u8(b',');
         }
-        self.first = false;
         crate::json::write_text(self.out, &key);
         self.out.put_u8(b':');
         match value {
@@ -492,18 +594,57 @@ impl<'s, O: Out> FieldSink<'s> for JsonFieldWriter<'_, O> {
     }
 }
 
-/// Writes fields as binary map entries: `i16 keyLen, key, i32 valueLen, value`.
+/// Writes fields as binary map entries: `i16 keyLen, key, i32 valueLen, value`, and
+/// notes a key or value too long for its length field.
 pub(crate) struct BinaryFieldWriter<'o, O: Out> {
     pub out: &'o mut O,
+    pub too_long: bool,
 }
 
 impl<'s, O: Out> FieldSink<'s> for BinaryFieldWriter<'_, O> {
+    #[inline]
     fn field(&mut self, key: Text<'s>, value: FieldValue<'s>) {
+        let mut digits = itoa::Buffer::new();
+        let plain = match value {
+            FieldValue::Text(t) => t.as_str().map(str::as_bytes),
+            FieldValue::I32(v) => Some(digits.format(v).as_bytes()),
+            FieldValue::I64(v) => Some(digits.format(v).as_bytes()),
+            FieldValue::Bool(true) => Some(&b"true"[..]),
+            FieldValue::Bool(false) => Some(&b"false"[..]),
+        };
+        if let (Some(k), Some(v)) = (key.as_str().map(str::as_bytes), plain) {
+            let (Ok(kl), Ok(vl)) = (i16::try_from(k.len()), i32::try_from(v.len())) else {
+                self.too_long = true;
+                return;
+            };
+            let n = 6 + k.len() + v.len();
+            if let Some(buf) = self.out.spare(n) {
+                let mut c = crate::out::Cursor::new(buf);
+                c.put(&kl.to_be_bytes());
+                c.put(k);
+                c.put(&vl.to_be_bytes());
+                c.put(v);
+                self.out.advance(n);
+            } else {
+                self.out.put_i16(kl);
+                self.out.put(k);
+                self.out.put_i32(vl);
+                self.out.put(v);
+            }
+            return;
+        }
+        // A key or value decoded from JSON with escapes: written decoded.
         let key = FieldValue::Text(key);
-        // Lengths beyond the wire widths are rejected by `binary_fields_len` first.
-        self.out.put_i16(key.plain_len() as i16);
+        let (Ok(kl), Ok(vl)) = (
+            i16::try_from(key.plain_len()),
+            i32::try_from(value.plain_len()),
+        ) else {
+            self.too_long = true;
+            return;
+        };
+        self.out.put_i16(kl);
         key.write_plain(self.out);
-        self.out.put_i32(value.plain_len() as i32);
+        self.out.put_i32(vl);
         value.write_plain(self.out);
     }
 }
@@ -547,6 +688,52 @@ mod tests {
             ExtFields::from_binary(&[0xff, 0xff], 0),
             Err(DecodeError::InvalidLength { .. })
         ));
+    }
+
+    /// The whole-map UTF-8 check must not let a string through that is not UTF-8 on its
+    /// own: here the key's length (195 = 0x00C3) and the key's first byte (0xA9) form
+    /// `é` together, so the map is UTF-8 as a whole while the key starts mid-character.
+    #[test]
+    fn binary_strings_are_utf8_on_their_own() {
+        let mut map = [0u8; 2 + 195 + 4 + 1];
+        map[1] = 0xC3;
+        map[2] = 0xA9;
+        for b in &mut map[3..2 + 195] {
+            *b = b'k';
+        }
+        map[2 + 195 + 3] = 1;
+        map[2 + 195 + 4] = b'v';
+        assert!(core::str::from_utf8(&map).is_ok());
+        assert_eq!(
+            ExtFields::from_binary(&map, 0),
+            Err(DecodeError::InvalidUtf8 {
+                what: "extFields key"
+            })
+        );
+        // A value of 200 bytes: its length field (0x000000C8) is not UTF-8, so the map
+        // is read field by field; both ways give the same fields.
+        let mut long = [0u8; 2 + 1 + 4 + 200 + 2 + 1 + 4 + 1];
+        long[1] = 1;
+        long[2] = b'a';
+        long[6] = 200;
+        for b in &mut long[7..207] {
+            *b = b'x';
+        }
+        long[208] = 1;
+        long[209] = b'b';
+        long[213] = 1;
+        long[214] = b'y';
+        let f = ExtFields::from_binary(&long, 0).unwrap();
+        assert_eq!(f.len(), 2);
+        assert_eq!(f.get("a").unwrap().len(), 200);
+        assert_eq!(f.get("b").unwrap(), "y");
+        long[10] = 0xff;
+        assert_eq!(
+            ExtFields::from_binary(&long, 0),
+            Err(DecodeError::InvalidUtf8 {
+                what: "extFields value"
+            })
+        );
     }
 
     #[cfg(feature = "alloc")]

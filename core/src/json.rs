@@ -248,51 +248,112 @@ impl<'a> Scanner<'a> {
     pub fn string(&mut self) -> R<Text<'a>> {
         self.expect(b'"')?;
         let start = self.pos;
+        let escaped = self.string_body()?;
+        let raw = self.slice_str(start, self.pos.saturating_sub(1), "JSON string")?;
+        Ok(Text::json(raw, escaped))
+    }
+
+    /// Step over a string's content and closing quote (`pos` is just past the opening
+    /// one); whether it held escapes. Escapes are validated.
+    #[inline]
+    fn string_body(&mut self) -> R<bool> {
         let mut escaped = false;
         loop {
             // Jump to the next quote or backslash; everything between is string content
             // (raw control characters are not standard JSON, but harmless: accepted).
             let rest = self.input.get(self.pos..).unwrap_or_default();
             let i = find_special(rest, false);
-            if i >= rest.len() {
+            let Some(&b) = rest.get(i) else {
                 self.pos = self.input.len();
                 return Err(self.err(JsonError::UnexpectedEnd));
-            }
-            self.pos += i;
-            if rest.get(i) == Some(&b'"') {
-                break;
+            };
+            self.pos += i + 1;
+            if b == b'"' {
+                return Ok(escaped);
             }
             escaped = true;
-            self.pos += 1;
-            let e = *self
-                .input
-                .get(self.pos)
-                .ok_or_else(|| self.err(JsonError::UnexpectedEnd))?;
-            match e {
-                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.pos += 1,
-                b'u' => {
-                    self.pos += 1;
-                    let hi = self.hex4()?;
-                    if (0xD800..0xDC00).contains(&hi) {
-                        // A high surrogate must be followed by an escaped low one.
-                        if self.input.get(self.pos..self.pos + 2) != Some(b"\\u") {
-                            return Err(self.err(JsonError::InvalidEscape));
-                        }
-                        self.pos += 2;
-                        let lo = self.hex4()?;
-                        if !(0xDC00..0xE000).contains(&lo) {
-                            return Err(self.err(JsonError::InvalidEscape));
-                        }
-                    } else if (0xDC00..0xE000).contains(&hi) {
+            self.escape()?;
+        }
+    }
+
+    /// One escape sequence after its backslash.
+    fn escape(&mut self) -> R<()> {
+        let e = *self
+            .input
+            .get(self.pos)
+            .ok_or_else(|| self.err(JsonError::UnexpectedEnd))?;
+        match e {
+            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.pos += 1,
+            b'u' => {
+                self.pos += 1;
+                let hi = self.hex4()?;
+                if (0xD800..0xDC00).contains(&hi) {
+                    // A high surrogate must be followed by an escaped low one.
+                    if self.input.get(self.pos..self.pos + 2) != Some(b"\\u") {
                         return Err(self.err(JsonError::InvalidEscape));
                     }
+                    self.pos += 2;
+                    let lo = self.hex4()?;
+                    if !(0xDC00..0xE000).contains(&lo) {
+                        return Err(self.err(JsonError::InvalidEscape));
+                    }
+                } else if (0xDC00..0xE000).contains(&hi) {
+                    return Err(self.err(JsonError::InvalidEscape));
                 }
-                _ => return Err(self.err(JsonError::InvalidEscape)),
+            }
+            _ => return Err(self.err(JsonError::InvalidEscape)),
+        }
+        Ok(())
+    }
+
+    /// Validate a flat object — string keys; string, number, boolean or null values, as
+    /// `extFields` are — and return its text (`{` … `}`). Any other key or a nested
+    /// value is [`JsonError::WrongType`]. One tight pass: this is on every response's
+    /// path.
+    pub(crate) fn flat_object(&mut self) -> R<&'a str> {
+        self.skip_ws();
+        let start = self.pos;
+        self.expect(b'{')?;
+        if self.depth >= MAX_DEPTH {
+            return Err(self.err(JsonError::TooDeep));
+        }
+        if self.peek_byte()? != b'}' {
+            loop {
+                match self.peek_byte()? {
+                    b'"' => self.pos += 1,
+                    b'-' | b'0'..=b'9' | b'{' => return Err(self.err(JsonError::WrongType)),
+                    other => return Err(self.err(JsonError::UnexpectedByte(other))),
+                }
+                self.string_body()?;
+                self.expect(b':')?;
+                match self.peek_byte()? {
+                    b'"' => {
+                        self.pos += 1;
+                        self.string_body()?;
+                    }
+                    b'-' | b'0'..=b'9' => {
+                        self.number_raw()?;
+                    }
+                    b't' | b'f' => {
+                        self.bool()?;
+                    }
+                    b'n' => {
+                        if !self.literal(b"null") {
+                            return Err(self.err(JsonError::WrongType));
+                        }
+                    }
+                    b'{' | b'[' => return Err(self.err(JsonError::WrongType)),
+                    other => return Err(self.err(JsonError::UnexpectedByte(other))),
+                }
+                match self.peek_byte()? {
+                    b',' => self.pos += 1,
+                    b'}' => break,
+                    other => return Err(self.err(JsonError::UnexpectedByte(other))),
+                }
             }
         }
-        let raw = self.slice_str(start, self.pos, "JSON string")?;
-        self.pos += 1; // closing quote
-        Ok(Text::json(raw, escaped))
+        self.pos += 1; // `}`
+        self.slice_str(start, self.pos, "extFields")
     }
 
     #[inline]
@@ -566,12 +627,67 @@ impl<'a> Iterator for FlatObjectIter<'a> {
     }
 }
 
-/// Write `s` as a JSON string literal (with quotes), escaping `"`, `\` and every code
-/// point below 0x20 as `\u00XX`, as fastjson does. Non-ASCII is written raw.
+/// Write `s` as a JSON string literal (with quotes), escaping `"`, `\\` and every code
+/// point below 0x20 as `\\u00XX`, as fastjson does. Non-ASCII is written raw.
+#[inline]
 pub fn write_str(out: &mut impl Out, s: &str) {
+    let bytes = s.as_bytes();
+    let first = first_to_escape(bytes);
+    // In place when the sink has room for the worst case (every byte a `\\u00XX`).
+    let room = if first == bytes.len() {
+        bytes.len() + 2
+    } else {
+        bytes.len().saturating_mul(6).saturating_add(2)
+    };
+    if let Some(w) = out.spare(room) {
+        let n = quote_into(w, bytes, first);
+        out.advance(n);
+        return;
+    }
     out.put_u8(b'"');
     write_str_content(out, s);
     out.put_u8(b'"');
+}
+
+/// Whether `bytes` can be written inside a JSON string as they are.
+#[inline]
+pub(crate) fn is_clean(bytes: &[u8]) -> bool {
+    first_to_escape(bytes) == bytes.len()
+}
+
+/// The escape sequence for a byte that needs one, and its length.
+#[inline]
+fn escape_of(b: u8) -> ([u8; 6], usize) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let hex = |n: u8| HEX.get(usize::from(n & 0xf)).copied().unwrap_or(b'0');
+    match b {
+        b'"' => ([b'\\', b'"', 0, 0, 0, 0], 2),
+        b'\\' => ([b'\\', b'\\', 0, 0, 0, 0], 2),
+        _ => ([b'\\', b'u', b'0', b'0', hex(b >> 4), hex(b)], 6),
+    }
+}
+
+/// `"`, `bytes` escaped, `"` into `w` (which has room for the worst case), where the
+/// first byte to escape is at `next`; the bytes written.
+#[inline]
+fn quote_into(w: &mut [u8], bytes: &[u8], mut next: usize) -> usize {
+    let mut c = crate::out::Cursor::new(w);
+    c.put(b"\"");
+    let mut rest = bytes;
+    loop {
+        let (run, tail) = rest.split_at_checked(next).unwrap_or((rest, &[]));
+        c.put(run);
+        let Some((&b, after)) = tail.split_first() else {
+            break;
+        };
+        let (esc, n) = escape_of(b);
+        // Six bytes always (there is room: the worst case is reserved), two or six kept.
+        c.put_prefix(&esc, n);
+        rest = after;
+        next = first_to_escape(rest);
+    }
+    c.put(b"\"");
+    c.at()
 }
 
 /// The inside of [`write_str`] (no quotes).
@@ -584,16 +700,14 @@ pub fn write_str_content(out: &mut impl Out, s: &str) {
         let Some((&b, after)) = tail.split_first() else {
             return;
         };
-        match b {
-            b'"' => out.put(b"\\\""),
-            b'\\' => out.put(b"\\\\"),
-            _ => out.put(&[b'\\', b'u', b'0', b'0', hex_digit(b >> 4), hex_digit(b)]),
-        }
+        let (esc, n) = escape_of(b);
+        out.put(esc.get(..n).unwrap_or_default());
         rest = after;
     }
 }
 
 /// Index of the first byte that needs escaping (`bytes.len()` if none).
+#[inline(always)]
 fn first_to_escape(bytes: &[u8]) -> usize {
     find_special(bytes, true)
 }
@@ -606,41 +720,53 @@ fn first_to_escape(bytes: &[u8]) -> usize {
 fn find_special(bytes: &[u8], control: bool) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    // High bit set in each byte lane that is zero (may also flag lanes after a true
-    // hit; that only sends us to the exact byte loop below).
-    let zero_lanes = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
+    // The high bit of each byte lane that holds a special byte. A borrow may also flag
+    // lanes above a true hit, never below one: the lowest flagged lane is exact.
+    let hits = |w: u64| {
+        let zero_lanes = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+        let mut h = zero_lanes(w ^ (ONES * 0x22)) | zero_lanes(w ^ (ONES * 0x5c));
+        if control {
+            h |= w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+        }
+        h
+    };
+    let lane = |h: u64| (h.trailing_zeros() / 8) as usize;
+    let mut chunks = bytes.chunks_exact(8);
     let mut start = 0;
-    for chunk in bytes.chunks_exact(8) {
-        let Ok(c) = <[u8; 8]>::try_from(chunk) else {
+    for chunk in &mut chunks {
+        let Some(c) = chunk.first_chunk::<8>() else {
             break;
         };
-        let w = u64::from_le_bytes(c);
-        let mut hits = zero_lanes(w ^ (ONES * 0x22)) | zero_lanes(w ^ (ONES * 0x5c));
-        if control {
-            hits |= w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-        }
-        if hits != 0 {
-            break;
+        let h = hits(u64::from_le_bytes(*c));
+        if h != 0 {
+            return start + lane(h);
         }
         start += 8;
     }
+    let tail = chunks.remainder().len();
+    if tail == 0 {
+        return bytes.len();
+    }
+    if let Some(last) = bytes.last_chunk::<8>() {
+        // The last eight bytes, overlapping lanes already checked (clean: they flag
+        // nothing, and a clean lane sets off no borrow into the lanes above it).
+        let h = hits(u64::from_le_bytes(*last)) & (!0u64 << ((8 - tail) * 8));
+        return if h != 0 {
+            bytes.len() - 8 + lane(h)
+        } else {
+            bytes.len()
+        };
+    }
     bytes
-        .get(start..)
-        .and_then(|tail| {
-            tail.iter()
-                .position(|&b| b == b'"' || b == b'\\' || (control && b < 0x20))
-        })
-        .map_or(bytes.len(), |p| start + p)
-}
-
-fn hex_digit(nibble: u8) -> u8 {
-    char::from_digit(u32::from(nibble & 0xf), 16).map_or(b'0', |c| c as u8)
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || (control && b < 0x20))
+        .unwrap_or(bytes.len())
 }
 
 /// Write a [`Text`] as a JSON string literal. Escaped JSON text is copied as it came
 /// (it is already valid JSON), so re-encoding a decoded header costs a copy only.
 pub fn write_text(out: &mut impl Out, t: &Text<'_>) {
-    if t.is_escaped() {
+    if t.is_escaped() || t.is_json_clean() {
         out.put_u8(b'"');
         out.put(t.raw().as_bytes());
         out.put_u8(b'"');
@@ -735,6 +861,13 @@ mod tests {
                         first_to_escape(&v),
                         pos,
                         "len {len} pos {pos} byte {special:#x}"
+                    );
+                    // Without `control` only quotes and backslashes count.
+                    let quote_or_backslash = special == b'"' || special == b'\\';
+                    assert_eq!(
+                        find_special(&v, false),
+                        if quote_or_backslash { pos } else { len },
+                        "len {len} pos {pos} byte {special:#x}, no control"
                     );
                 }
             }

@@ -38,6 +38,41 @@ pub trait Out {
         let mut b = itoa::Buffer::new();
         self.put(b.format(v).as_bytes());
     }
+
+    /// Room to write up to `max` bytes in place, at the current position: the caller
+    /// writes to the front of the slice, then calls [`advance`](Out::advance) with the
+    /// count. `None` when the sink cannot offer that (the caller then uses
+    /// [`put`](Out::put)): encoders write through it on their hot paths, one bounds check
+    /// for a whole field instead of one per piece.
+    #[inline]
+    fn spare(&mut self, max: usize) -> Option<&mut [u8]> {
+        let _ = max;
+        None
+    }
+
+    /// Count `n` bytes written into the slice [`spare`](Out::spare) gave.
+    #[inline]
+    fn advance(&mut self, n: usize) {
+        let _ = n;
+    }
+
+    /// Whether bytes already written can be overwritten with [`patch`](Out::patch)
+    /// (a length known only once the content is written), so an encoder can write
+    /// once instead of measuring first.
+    const PATCHABLE: bool = false;
+
+    /// Bytes written (or counted) so far; meaningful where [`PATCHABLE`](Out::PATCHABLE).
+    #[inline]
+    fn written(&self) -> usize {
+        0
+    }
+
+    /// Overwrite bytes at `at` (a position from [`written`](Out::written)); does
+    /// nothing unless [`PATCHABLE`](Out::PATCHABLE).
+    #[inline]
+    fn patch(&mut self, at: usize, bytes: &[u8]) {
+        let _ = (at, bytes);
+    }
 }
 
 /// Counts bytes without storing them.
@@ -48,6 +83,13 @@ impl Out for Counter {
     #[inline]
     fn put(&mut self, bytes: &[u8]) {
         self.0 = self.0.saturating_add(bytes.len());
+    }
+
+    const PATCHABLE: bool = true;
+
+    #[inline]
+    fn written(&self) -> usize {
+        self.0
     }
 }
 
@@ -70,14 +112,9 @@ impl<'b> SliceOut<'b> {
         self.pos
     }
 
-    /// Whether everything written so far fit.
-    #[inline]
-    pub fn fits(&self) -> bool {
-        self.pos <= self.buf.len()
-    }
-
     /// Overwrite bytes at `at` (for lengths known only after the content is written).
     /// Does nothing where the range lies past the end (the result is unusable anyway).
+    #[inline]
     pub fn patch(&mut self, at: usize, bytes: &[u8]) {
         if let Some(dst) = at
             .checked_add(bytes.len())
@@ -85,6 +122,12 @@ impl<'b> SliceOut<'b> {
         {
             dst.copy_from_slice(bytes);
         }
+    }
+
+    /// Whether everything written so far fit.
+    #[inline]
+    pub fn fits(&self) -> bool {
+        self.pos <= self.buf.len()
     }
 
     /// The written length, or `BufferTooSmall` with the size that would have been needed.
@@ -105,6 +148,109 @@ impl Out for SliceOut<'_> {
             dst.copy_from_slice(bytes);
         }
         self.pos = end;
+    }
+
+    #[inline]
+    fn spare(&mut self, max: usize) -> Option<&mut [u8]> {
+        let end = self.pos.checked_add(max)?;
+        self.buf.get_mut(self.pos..end)
+    }
+
+    #[inline]
+    fn advance(&mut self, n: usize) {
+        self.pos = self.pos.saturating_add(n);
+    }
+
+    const PATCHABLE: bool = true;
+
+    #[inline]
+    fn written(&self) -> usize {
+        self.pos
+    }
+
+    #[inline]
+    fn patch(&mut self, at: usize, bytes: &[u8]) {
+        SliceOut::patch(self, at, bytes)
+    }
+}
+
+/// Copies pieces one after another into a slice sized for all of them (from
+/// [`Out::spare`]); a piece past the end is dropped, and [`Cursor::at`] still counts it.
+pub(crate) struct Cursor<'w> {
+    buf: &'w mut [u8],
+    at: usize,
+}
+
+impl<'w> Cursor<'w> {
+    #[inline(always)]
+    pub(crate) fn new(buf: &'w mut [u8]) -> Self {
+        Cursor { buf, at: 0 }
+    }
+
+    /// Bytes put so far.
+    #[inline(always)]
+    pub(crate) fn at(&self) -> usize {
+        self.at
+    }
+
+    #[inline(always)]
+    pub(crate) fn put(&mut self, src: &[u8]) {
+        let end = self.at + src.len();
+        if let Some(dst) = self.buf.get_mut(self.at..end) {
+            copy_small(dst, src);
+        }
+        self.at = end;
+    }
+
+    /// Write all `N` bytes of `src` (where there is room for them), but count only the
+    /// first `n`: a fixed-size copy, for pieces of varying length up to `N`.
+    #[inline(always)]
+    pub(crate) fn put_prefix<const N: usize>(&mut self, src: &[u8; N], n: usize) {
+        if let Some(dst) = self
+            .buf
+            .get_mut(self.at..)
+            .and_then(|d| d.first_chunk_mut::<N>())
+        {
+            *dst = *src;
+            self.at += n.min(N);
+        } else {
+            self.put(src.get(..n).unwrap_or(src));
+        }
+    }
+}
+
+/// `dst.copy_from_slice(src)` for slices of the same length, without a call into
+/// `memcpy` for the short strings header fields mostly are: two overlapping
+/// fixed-size copies instead.
+#[inline(always)]
+pub(crate) fn copy_small(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    if n != dst.len() {
+        return;
+    }
+    if n > 16 {
+        dst.copy_from_slice(src);
+    } else if n >= 8 {
+        if let (Some(d), Some(s)) = (dst.first_chunk_mut::<8>(), src.first_chunk::<8>()) {
+            *d = *s;
+        }
+        if let (Some(d), Some(s)) = (dst.last_chunk_mut::<8>(), src.last_chunk::<8>()) {
+            *d = *s;
+        }
+    } else if n >= 4 {
+        if let (Some(d), Some(s)) = (dst.first_chunk_mut::<4>(), src.first_chunk::<4>()) {
+            *d = *s;
+        }
+        if let (Some(d), Some(s)) = (dst.last_chunk_mut::<4>(), src.last_chunk::<4>()) {
+            *d = *s;
+        }
+    } else if n > 0 {
+        // 1 to 3 bytes: first, middle and last cover them all.
+        for i in [0, n / 2, n - 1] {
+            if let (Some(d), Some(s)) = (dst.get_mut(i), src.get(i)) {
+                *d = *s;
+            }
+        }
     }
 }
 

@@ -36,6 +36,9 @@ pub struct Text<'a> {
 enum Escaped {
     No = 0,
     Yes = 1,
+    /// Not escaped, and known to need no escaping in JSON either (checked when the
+    /// text was made: see [`Text::key`]).
+    Clean = 2,
 }
 
 impl<'a> Text<'a> {
@@ -45,6 +48,37 @@ impl<'a> Text<'a> {
             raw: s,
             escaped: Escaped::No,
         }
+    }
+
+    /// A wire key: a string known at compile time to need no JSON escaping, so encoders
+    /// write it as it is. Meant for constants (`const { Text::key("topic") }`); a string
+    /// that would need escaping is kept as a plain [`Text::new`].
+    ///
+    /// ```
+    /// use rocketmq_proto::text::Text;
+    /// const TOPIC: Text<'static> = Text::key("topic");
+    /// assert_eq!(TOPIC, "topic");
+    /// assert!(Text::key("topic").is_json_clean());
+    /// assert!(!Text::key("a\"b").is_json_clean());
+    /// ```
+    pub const fn key(s: &'a str) -> Self {
+        let mut rest = s.as_bytes();
+        while let [b, tail @ ..] = rest {
+            if *b < 0x20 || *b == b'"' || *b == b'\\' {
+                return Text::new(s);
+            }
+            rest = tail;
+        }
+        Text {
+            raw: s,
+            escaped: Escaped::Clean,
+        }
+    }
+
+    /// Whether the text is known to need no escaping in JSON (made by [`Text::key`]).
+    #[inline]
+    pub fn is_json_clean(&self) -> bool {
+        self.escaped == Escaped::Clean
     }
 
     /// The inside of a JSON string literal (without quotes), already validated by the
@@ -154,12 +188,18 @@ impl<'a> Text<'a> {
 
     /// Parse as a Java `int` (`Integer.parseInt`: optional sign, decimal digits).
     pub fn parse_i32(&self) -> Option<i32> {
+        if !self.is_escaped() {
+            return self.raw.parse().ok();
+        }
         let mut buf = [0u8; 16];
         self.decode_into(&mut buf).ok()?.parse().ok()
     }
 
     /// Parse as a Java `long` (`Long.parseLong`).
     pub fn parse_i64(&self) -> Option<i64> {
+        if !self.is_escaped() {
+            return self.raw.parse().ok();
+        }
         let mut buf = [0u8; 24];
         self.decode_into(&mut buf).ok()?.parse().ok()
     }
@@ -167,6 +207,9 @@ impl<'a> Text<'a> {
     /// Parse as Java's `Boolean.parseBoolean`: `true` in any letter case is true,
     /// anything else is false.
     pub fn parse_bool(&self) -> bool {
+        if !self.is_escaped() {
+            return self.raw.eq_ignore_ascii_case("true");
+        }
         let mut buf = [0u8; 8];
         match self.decode_into(&mut buf) {
             Ok(s) => s.eq_ignore_ascii_case("true"),

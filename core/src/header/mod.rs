@@ -172,11 +172,11 @@ macro_rules! ext_header {
     (@ty req $ty:ty) => { $ty };
     (@ty opt $ty:ty) => { Option<$ty> };
     (@put req $sink:ident $v:expr, $key:literal) => {
-        $sink.field($crate::text::Text::new($key), $crate::header::FieldType::to_value(&$v))
+        $sink.field(const { $crate::text::Text::key($key) }, $crate::header::FieldType::to_value(&$v))
     };
     (@put opt $sink:ident $v:expr, $key:literal) => {
         if let Some(v) = &$v {
-            $sink.field($crate::text::Text::new($key), $crate::header::FieldType::to_value(v))
+            $sink.field(const { $crate::text::Text::key($key) }, $crate::header::FieldType::to_value(v))
         }
     };
     (@take req $f:ident, $key:literal) => { $f.ok_or($crate::error::DecodeError::MissingField($key))? };

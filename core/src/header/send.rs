@@ -71,10 +71,17 @@ impl SendHeaderForm {
         }
     }
 
-    const fn keys(self) -> &'static Keys {
+    const fn keys(self) -> &'static Keys<&'static str> {
         match self {
             Self::V1 => &V1_KEYS,
             Self::V2 => &V2_KEYS,
+        }
+    }
+
+    const fn wire_keys(self) -> &'static Keys<Text<'static>> {
+        match self {
+            Self::V1 => &V1_WIRE,
+            Self::V2 => &V2_WIRE,
         }
     }
 }
@@ -117,25 +124,47 @@ pub struct SendMessageRequest<'a> {
     pub broker_name: Option<Text<'a>>,
 }
 
-/// The wire keys of one form, in the order they are written.
-struct Keys {
-    producer_group: &'static str,
-    topic: &'static str,
-    default_topic: &'static str,
-    default_topic_queue_nums: &'static str,
-    queue_id: &'static str,
-    sys_flag: &'static str,
-    born_timestamp: &'static str,
-    flag: &'static str,
-    properties: &'static str,
-    reconsume_times: &'static str,
-    unit_mode: &'static str,
-    max_reconsume_times: &'static str,
-    batch: &'static str,
-    broker_name: &'static str,
+/// The wire keys of one form, in the order they are written: as strings (`Keys<&str>`,
+/// for decoding) and as [`Text::key`]s (`Keys<Text>`, for encoding).
+struct Keys<K> {
+    producer_group: K,
+    topic: K,
+    default_topic: K,
+    default_topic_queue_nums: K,
+    queue_id: K,
+    sys_flag: K,
+    born_timestamp: K,
+    flag: K,
+    properties: K,
+    reconsume_times: K,
+    unit_mode: K,
+    max_reconsume_times: K,
+    batch: K,
+    broker_name: K,
 }
 
-const V1_KEYS: Keys = Keys {
+impl Keys<&'static str> {
+    const fn wire(&self) -> Keys<Text<'static>> {
+        Keys {
+            producer_group: Text::key(self.producer_group),
+            topic: Text::key(self.topic),
+            default_topic: Text::key(self.default_topic),
+            default_topic_queue_nums: Text::key(self.default_topic_queue_nums),
+            queue_id: Text::key(self.queue_id),
+            sys_flag: Text::key(self.sys_flag),
+            born_timestamp: Text::key(self.born_timestamp),
+            flag: Text::key(self.flag),
+            properties: Text::key(self.properties),
+            reconsume_times: Text::key(self.reconsume_times),
+            unit_mode: Text::key(self.unit_mode),
+            max_reconsume_times: Text::key(self.max_reconsume_times),
+            batch: Text::key(self.batch),
+            broker_name: Text::key(self.broker_name),
+        }
+    }
+}
+
+const V1_KEYS: Keys<&str> = Keys {
     producer_group: "producerGroup",
     topic: "topic",
     default_topic: "defaultTopic",
@@ -152,7 +181,7 @@ const V1_KEYS: Keys = Keys {
     broker_name: "bname",
 };
 
-const V2_KEYS: Keys = Keys {
+const V2_KEYS: Keys<&str> = Keys {
     producer_group: "a",
     topic: "b",
     default_topic: "c",
@@ -168,6 +197,9 @@ const V2_KEYS: Keys = Keys {
     batch: "m",
     broker_name: "n",
 };
+
+const V1_WIRE: Keys<Text<'static>> = V1_KEYS.wire();
+const V2_WIRE: Keys<Text<'static>> = V2_KEYS.wire();
 
 /// Keys only a V1 header has (`bname` is left out: Java-derived clients send it with
 /// V2 headers too).
@@ -360,9 +392,9 @@ pub struct SendMessageFields<'a> {
 
 impl EncodeFields for SendMessageFields<'_> {
     fn encode_fields<'s, S: FieldSink<'s> + ?Sized>(&'s self, sink: &mut S) {
-        let k = self.form.keys();
+        let k = self.form.wire_keys();
         let h = &self.header;
-        let mut put = |key: &'static str, v| sink.field(Text::new(key), v);
+        let mut put = |key: Text<'static>, v| sink.field(key, v);
         put(k.producer_group, h.producer_group.to_value());
         put(k.topic, h.topic.to_value());
         put(k.default_topic, h.default_topic.to_value());
