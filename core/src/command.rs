@@ -31,7 +31,7 @@ use crate::ext::{
     BinaryFieldLen, BinaryFieldWriter, DecodeFields, EncodeFields, ExtFields, JsonFieldWriter,
 };
 use crate::frame::{self, Frame, DEFAULT_MAX_FRAME, PREFIX_LEN};
-use crate::json::{Key, Scanner};
+use crate::json::Scanner;
 use crate::out::{Counter, Out, SliceOut};
 use crate::text::Text;
 
@@ -181,17 +181,17 @@ pub fn decode_json_header(
     };
     let mut ext = None;
     s.begin_object()?;
-    while let Some(key) = s.next_key()? {
-        let Key::Str(key) = key else {
-            return Err(json_err(s.offset(), JsonError::WrongType));
-        };
+    let mut first = true;
+    while let Some((key, escaped)) = s.member(first)? {
+        first = false;
         // Known keys are plain ASCII; an escaped key cannot be one of them.
-        match key.as_str().unwrap_or("") {
-            "code" => h.code = nullable_i32(&mut s)?.unwrap_or(0),
-            "flag" => h.flag = nullable_i32(&mut s)?.unwrap_or(0),
-            "opaque" => h.opaque = nullable_i32(&mut s)?.unwrap_or(0),
-            "version" => h.version = nullable_i32(&mut s)?.unwrap_or(0),
-            "language" => {
+        let key: &[u8] = if escaped { b"" } else { key };
+        match key {
+            b"code" => h.code = nullable_i32(&mut s)?,
+            b"flag" => h.flag = nullable_i32(&mut s)?,
+            b"opaque" => h.opaque = nullable_i32(&mut s)?,
+            b"version" => h.version = nullable_i32(&mut s)?,
+            b"language" => {
                 if let Some(l) = s.string_or_null()? {
                     h.language = match l.as_str() {
                         Some(name) => LanguageCode::from_name(name),
@@ -199,8 +199,8 @@ pub fn decode_json_header(
                     };
                 }
             }
-            "remark" => h.remark = s.string_or_null()?,
-            "extFields" => {
+            b"remark" => h.remark = s.string_or_null()?,
+            b"extFields" => {
                 ext = if s.null()? {
                     None
                 } else {
@@ -214,11 +214,12 @@ pub fn decode_json_header(
     Ok((h, ext))
 }
 
-fn nullable_i32(s: &mut Scanner<'_>) -> Result<Option<i32>, DecodeError> {
-    if s.null()? {
-        Ok(None)
-    } else {
-        s.i32().map(Some)
+/// A JSON integer in `i32` range, `null` read as 0 (Java's default).
+fn nullable_i32(s: &mut Scanner<'_>) -> Result<i32, DecodeError> {
+    let start = s.offset();
+    match s.nullable_integer()? {
+        None => Ok(0),
+        Some(v) => i32::try_from(v).map_err(|_| json_err(start, JsonError::InvalidNumber)),
     }
 }
 

@@ -293,7 +293,7 @@ impl<'a> ExtFields<'a> {
         let text = core::str::from_utf8(bytes).ok();
         let mut pos = 0usize;
         while pos < bytes.len() {
-            let entry = binary_entry(bytes, pos).map_err(|e| match e {
+            let entry = binary_entry(bytes, pos).ok_or_else(|| match entry_error(bytes, pos) {
                 DecodeError::Truncated { what, .. } => DecodeError::Truncated {
                     what,
                     offset: (base_offset + pos) as u32,
@@ -413,47 +413,55 @@ struct BinaryEntry {
     end: usize,
 }
 
-/// The entry at `pos`: `i16 keyLen, key, i32 valueLen, value`. Lengths are checked
-/// against the map; the strings are not looked at.
-#[inline]
-fn binary_entry(bytes: &[u8], pos: usize) -> Result<BinaryEntry, DecodeError> {
-    let truncated = |what| DecodeError::Truncated { what, offset: 0 };
-    let kl = bytes
-        .get(pos..)
-        .and_then(|b| b.first_chunk::<2>())
-        .ok_or(truncated("extFields key length"))?;
-    let kl = i16::from_be_bytes(*kl);
-    if kl < 0 {
-        return Err(DecodeError::InvalidLength {
-            what: "extFields key",
-            length: kl.into(),
-        });
-    }
-    let key = pos + 2..pos + 2 + kl as usize;
-    if key.end > bytes.len() {
-        return Err(truncated("extFields key"));
-    }
-    let vl = bytes
-        .get(key.end..)
-        .and_then(|b| b.first_chunk::<4>())
-        .ok_or(truncated("extFields value length"))?;
-    let vl = i32::from_be_bytes(*vl);
-    if vl < 0 {
-        return Err(DecodeError::InvalidLength {
-            what: "extFields value",
-            length: vl.into(),
-        });
-    }
+/// The entry at `pos`: `i16 keyLen, key, i32 valueLen, value`, or `None` where a
+/// length is negative or runs past the map ([`entry_error`] says which). The strings
+/// are not looked at.
+#[inline(always)]
+fn binary_entry(bytes: &[u8], pos: usize) -> Option<BinaryEntry> {
+    let kl = i16::from_be_bytes(*bytes.get(pos..)?.first_chunk::<2>()?);
+    let key = pos + 2..pos + 2 + usize::try_from(kl).ok()?;
+    let vl = i32::from_be_bytes(*bytes.get(key.end..)?.first_chunk::<4>()?);
     let start = key.end + 4;
-    let value = start..start.saturating_add(vl as usize);
+    let value = start..start.checked_add(usize::try_from(vl).ok()?)?;
     if value.end > bytes.len() {
-        return Err(truncated("extFields value"));
+        return None;
     }
-    Ok(BinaryEntry {
+    Some(BinaryEntry {
         key,
         end: value.end,
         value,
     })
+}
+
+/// Why [`binary_entry`] found no entry at `pos`.
+#[cold]
+fn entry_error(bytes: &[u8], pos: usize) -> DecodeError {
+    let truncated = |what| DecodeError::Truncated { what, offset: 0 };
+    let Some(kl) = bytes.get(pos..).and_then(|b| b.first_chunk::<2>()) else {
+        return truncated("extFields key length");
+    };
+    let kl = i16::from_be_bytes(*kl);
+    if kl < 0 {
+        return DecodeError::InvalidLength {
+            what: "extFields key",
+            length: kl.into(),
+        };
+    }
+    let key_end = pos + 2 + kl as usize;
+    if key_end > bytes.len() {
+        return truncated("extFields key");
+    }
+    let Some(vl) = bytes.get(key_end..).and_then(|b| b.first_chunk::<4>()) else {
+        return truncated("extFields value length");
+    };
+    let vl = i32::from_be_bytes(*vl);
+    if vl < 0 {
+        return DecodeError::InvalidLength {
+            what: "extFields value",
+            length: vl.into(),
+        };
+    }
+    truncated("extFields value")
 }
 
 fn utf8<'a>(
@@ -479,10 +487,10 @@ struct BinaryTextIter<'a> {
 impl<'a> Iterator for BinaryTextIter<'a> {
     type Item = (Text<'a>, Text<'a>);
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
         while self.pos < self.text.len() {
-            let Ok(e) = binary_entry(self.text.as_bytes(), self.pos) else {
+            let Some(e) = binary_entry(self.text.as_bytes(), self.pos) else {
                 break;
             };
             self.pos = e.end;
@@ -510,7 +518,7 @@ impl<'a> Iterator for BinaryIter<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         while self.pos < self.bytes.len() {
-            let Ok(e) = binary_entry(self.bytes, self.pos) else {
+            let Some(e) = binary_entry(self.bytes, self.pos) else {
                 break;
             };
             self.pos = e.end;
@@ -527,6 +535,17 @@ impl<'a> Iterator for BinaryIter<'a> {
     }
 }
 
+/// The decimal form of `v`: single digits (most header numbers: queue ids, flags,
+/// counts) straight from a table, the rest through `itoa`.
+#[inline(always)]
+fn decimal(v: i64, digits: &mut itoa::Buffer) -> &[u8] {
+    const DIGITS: &[u8; 10] = b"0123456789";
+    match usize::try_from(v) {
+        Ok(d) if d < 10 => DIGITS.get(d..=d).unwrap_or_default(),
+        _ => digits.format(v).as_bytes(),
+    }
+}
+
 /// A field value's wire string when it needs no JSON escaping, formatted into
 /// `digits` for numbers; `None` for a string that needs escaping (or is kept escaped).
 #[inline]
@@ -536,8 +555,8 @@ fn clean_value<'v>(value: &FieldValue<'v>, digits: &'v mut itoa::Buffer) -> Opti
             .as_str()
             .map(str::as_bytes)
             .filter(|b| crate::json::is_clean(b)),
-        FieldValue::I32(v) => Some(digits.format(v).as_bytes()),
-        FieldValue::I64(v) => Some(digits.format(v).as_bytes()),
+        FieldValue::I32(v) => Some(decimal(v.into(), digits)),
+        FieldValue::I64(v) => Some(decimal(v, digits)),
         FieldValue::Bool(true) => Some(b"true"),
         FieldValue::Bool(false) => Some(b"false"),
     }
@@ -550,7 +569,7 @@ pub(crate) struct JsonFieldWriter<'o, O: Out> {
 }
 
 impl<'s, O: Out> FieldSink<'s> for JsonFieldWriter<'_, O> {
-    #[inline]
+    #[inline(always)]
     fn field(&mut self, key: Text<'s>, value: FieldValue<'s>) {
         let comma = !self.first;
         self.first = false;
@@ -602,13 +621,13 @@ pub(crate) struct BinaryFieldWriter<'o, O: Out> {
 }
 
 impl<'s, O: Out> FieldSink<'s> for BinaryFieldWriter<'_, O> {
-    #[inline]
+    #[inline(always)]
     fn field(&mut self, key: Text<'s>, value: FieldValue<'s>) {
         let mut digits = itoa::Buffer::new();
         let plain = match value {
             FieldValue::Text(t) => t.as_str().map(str::as_bytes),
-            FieldValue::I32(v) => Some(digits.format(v).as_bytes()),
-            FieldValue::I64(v) => Some(digits.format(v).as_bytes()),
+            FieldValue::I32(v) => Some(decimal(v.into(), &mut digits)),
+            FieldValue::I64(v) => Some(decimal(v, &mut digits)),
             FieldValue::Bool(true) => Some(&b"true"[..]),
             FieldValue::Bool(false) => Some(&b"false"[..]),
         };

@@ -139,11 +139,95 @@ impl<'a> Scanner<'a> {
 
     #[inline]
     fn peek_byte(&mut self) -> R<u8> {
-        self.skip_ws();
-        self.input
-            .get(self.pos)
-            .copied()
-            .ok_or_else(|| self.err(JsonError::UnexpectedEnd))
+        match self.input.get(self.pos) {
+            // No whitespace before the token: the usual case, one compare.
+            Some(&b) if b > b' ' => Ok(b),
+            _ => {
+                self.skip_ws();
+                self.input
+                    .get(self.pos)
+                    .copied()
+                    .ok_or_else(|| self.err(JsonError::UnexpectedEnd))
+            }
+        }
+    }
+
+    /// The next member of the current object: its key's raw text (between the quotes)
+    /// and whether that holds escapes, with the `:` after it consumed; `None` (after
+    /// consuming `}`) at the end. `first` says whether no member came before (so no
+    /// comma is expected). A key that is not a string is [`JsonError::WrongType`].
+    /// A lean [`next_key`](Self::next_key) for headers, whose keys are strings.
+    #[inline]
+    pub(crate) fn member(&mut self, first: bool) -> R<Option<(&'a [u8], bool)>> {
+        let mut b = self.peek_byte()?;
+        if b == b'}' {
+            self.pos += 1;
+            self.pop();
+            return Ok(None);
+        }
+        if !first {
+            if b != b',' {
+                return Err(self.err(JsonError::UnexpectedByte(b)));
+            }
+            self.pos += 1;
+            b = self.peek_byte()?;
+        }
+        if b != b'"' {
+            return Err(self.err(match b {
+                b'-' | b'0'..=b'9' | b'{' => JsonError::WrongType,
+                other => JsonError::UnexpectedByte(other),
+            }));
+        }
+        if self.text.is_none() {
+            // As reading the key as text would find (strings are sliced from the input
+            // checked once as a whole).
+            return Err(DecodeError::InvalidUtf8 {
+                what: "JSON string",
+            });
+        }
+        self.pos += 1;
+        let start = self.pos;
+        let escaped = self.string_body()?;
+        let key = self
+            .input
+            .get(start..self.pos.saturating_sub(1))
+            .unwrap_or_default();
+        self.expect(b':')?;
+        Ok(Some((key, escaped)))
+    }
+
+    /// An integer in `i64` range, or `None` for `null`. Plain digits are read here;
+    /// anything else (a fraction, an exponent, too many digits) goes the general way
+    /// ([`i64`](Self::i64)), which gives its exact error.
+    #[inline]
+    pub(crate) fn nullable_integer(&mut self) -> R<Option<i64>> {
+        let start = self.pos;
+        if self.peek_byte()? == b'n' && self.literal(b"null") {
+            return Ok(None);
+        }
+        let neg = self.input.get(self.pos) == Some(&b'-');
+        let mut pos = self.pos + usize::from(neg);
+        let digits_start = pos;
+        let mut v: i64 = 0;
+        while let Some(&d) = self.input.get(pos) {
+            let d = d.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            match v.checked_mul(10).and_then(|v| v.checked_add(i64::from(d))) {
+                Some(n) => v = n,
+                None => return self.i64().map(Some), // overflow (or i64::MIN)
+            }
+            pos += 1;
+        }
+        let plain = pos > digits_start
+            && !matches!(self.input.get(pos), Some(b'.' | b'e' | b'E' | b'0'..=b'9'));
+        if !plain {
+            self.pos = start;
+            return self.i64().map(Some);
+        }
+        self.pos = pos;
+        Ok(Some(if neg { -v } else { v }))
     }
 
     #[inline]

@@ -25,7 +25,7 @@
 //! ```
 
 use crate::error::{DecodeError, EncodeError};
-use crate::out::{Out, SliceOut};
+use crate::out::Out;
 use crate::text::Text;
 
 /// Separates a name from its value (char 1).
@@ -368,14 +368,41 @@ impl<'a> Iterator for PropertiesIter<'a> {
     }
 }
 
+/// Whether `bytes` hold 0x01 or 0x02. Eight bytes at a time: lanes below 3 are
+/// flagged (0x00 too, then sorted out exactly), as names and values are short and
+/// clean on the send path.
+#[inline]
+fn has_separator(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let exact = |b: &[u8]| {
+        b.iter()
+            .any(|&b| b == NAME_VALUE_SEPARATOR || b == PROPERTY_SEPARATOR)
+    };
+    let flagged = |c: &[u8; 8]| {
+        let w = u64::from_le_bytes(*c);
+        w.wrapping_sub(ONES * 3) & !w & HIGH != 0 && exact(c)
+    };
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        if chunk.first_chunk::<8>().is_some_and(flagged) {
+            return true;
+        }
+    }
+    if chunks.remainder().is_empty() {
+        return false;
+    }
+    // The last eight bytes (overlapping bytes already checked), else the few there are.
+    match bytes.last_chunk::<8>() {
+        Some(last) => flagged(last),
+        None => exact(bytes),
+    }
+}
+
 fn check_pair(name: &str, value: &str) -> Result<(), EncodeError> {
     // Branch-free over the whole string (values are short; LLVM vectorizes this), rather
     // than a search call per name and value on the send path.
-    let bad = |s: &str| {
-        s.bytes().fold(false, |hit, b| {
-            hit | (b == NAME_VALUE_SEPARATOR) | (b == PROPERTY_SEPARATOR)
-        })
-    };
+    let bad = |s: &str| has_separator(s.as_bytes());
     // An empty name or value would be dropped by every receiver.
     if name.is_empty() || bad(name) {
         return Err(EncodeError::InvalidValue {
@@ -478,8 +505,11 @@ impl<'b> Properties<'b> {
             .buf
             .get_mut(self.len..end)
             .ok_or(EncodeError::BufferTooSmall { needed: end })?;
-        let mut o = SliceOut::new(dst);
-        write_pair(&mut o, name, value);
+        let mut c = crate::out::Cursor::new(dst);
+        c.put(name.as_bytes());
+        c.put(&[NAME_VALUE_SEPARATOR]);
+        c.put(value.as_bytes());
+        c.put(&[PROPERTY_SEPARATOR]);
         self.len = end;
         Ok(self)
     }
@@ -651,6 +681,24 @@ impl<'a> From<PropertiesView<'a>> for PropertyMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn separators_are_found_at_every_position() {
+        for len in 0..24 {
+            // 0x00 and 0x03 sit beside the separators' values: flagged by the word
+            // check, never reported.
+            let clean: heapless::Vec<u8, 24> =
+                (0..len).map(|i| [b'a', 0, 3, 0x7f][i % 4]).collect();
+            assert!(!has_separator(&clean), "len {len}");
+            for pos in 0..len {
+                for sep in [NAME_VALUE_SEPARATOR, PROPERTY_SEPARATOR] {
+                    let mut v = clean.clone();
+                    v[pos] = sep;
+                    assert!(has_separator(&v), "len {len} pos {pos} byte {sep}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn java_decode_rules() {
