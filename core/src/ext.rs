@@ -416,7 +416,8 @@ struct BinaryEntry {
 /// The entry at `pos`: `i16 keyLen, key, i32 valueLen, value`, or `None` where a
 /// length is negative or runs past the map ([`entry_error`] says which). The strings
 /// are not looked at.
-#[inline(always)]
+#[cfg_attr(not(rmq_size_opt), inline(always))]
+#[cfg_attr(rmq_size_opt, inline)]
 fn binary_entry(bytes: &[u8], pos: usize) -> Option<BinaryEntry> {
     let kl = i16::from_be_bytes(*bytes.get(pos..)?.first_chunk::<2>()?);
     let key = pos + 2..pos + 2 + usize::try_from(kl).ok()?;
@@ -487,7 +488,8 @@ struct BinaryTextIter<'a> {
 impl<'a> Iterator for BinaryTextIter<'a> {
     type Item = (Text<'a>, Text<'a>);
 
-    #[inline(always)]
+    #[cfg_attr(not(rmq_size_opt), inline(always))]
+    #[cfg_attr(rmq_size_opt, inline)]
     fn next(&mut self) -> Option<Self::Item> {
         while self.pos < self.text.len() {
             let Some(e) = binary_entry(self.text.as_bytes(), self.pos) else {
@@ -537,7 +539,8 @@ impl<'a> Iterator for BinaryIter<'a> {
 
 /// The decimal form of `v`: single digits (most header numbers: queue ids, flags,
 /// counts) straight from a table, the rest through `itoa`.
-#[inline(always)]
+#[cfg_attr(not(rmq_size_opt), inline(always))]
+#[cfg_attr(rmq_size_opt, inline)]
 fn decimal(v: i64, digits: &mut itoa::Buffer) -> &[u8] {
     const DIGITS: &[u8; 10] = b"0123456789";
     match usize::try_from(v) {
@@ -569,7 +572,8 @@ pub(crate) struct JsonFieldWriter<'o, O: Out> {
 }
 
 impl<'s, O: Out> FieldSink<'s> for JsonFieldWriter<'_, O> {
-    #[inline(always)]
+    #[cfg_attr(not(rmq_size_opt), inline(always))]
+    #[cfg_attr(rmq_size_opt, inline)]
     fn field(&mut self, key: Text<'s>, value: FieldValue<'s>) {
         let comma = !self.first;
         self.first = false;
@@ -621,7 +625,8 @@ pub(crate) struct BinaryFieldWriter<'o, O: Out> {
 }
 
 impl<'s, O: Out> FieldSink<'s> for BinaryFieldWriter<'_, O> {
-    #[inline(always)]
+    #[cfg_attr(not(rmq_size_opt), inline(always))]
+    #[cfg_attr(rmq_size_opt, inline)]
     fn field(&mut self, key: Text<'s>, value: FieldValue<'s>) {
         let mut digits = itoa::Buffer::new();
         let plain = match value {

@@ -791,7 +791,8 @@ pub fn write_str_content(out: &mut impl Out, s: &str) {
 }
 
 /// Index of the first byte that needs escaping (`bytes.len()` if none).
-#[inline(always)]
+#[cfg_attr(not(rmq_size_opt), inline(always))]
+#[cfg_attr(rmq_size_opt, inline)]
 fn first_to_escape(bytes: &[u8]) -> usize {
     find_special(bytes, true)
 }

@@ -182,18 +182,21 @@ pub(crate) struct Cursor<'w> {
 }
 
 impl<'w> Cursor<'w> {
-    #[inline(always)]
+    #[cfg_attr(not(rmq_size_opt), inline(always))]
+    #[cfg_attr(rmq_size_opt, inline)]
     pub(crate) fn new(buf: &'w mut [u8]) -> Self {
         Cursor { buf, at: 0 }
     }
 
     /// Bytes put so far.
-    #[inline(always)]
+    #[cfg_attr(not(rmq_size_opt), inline(always))]
+    #[cfg_attr(rmq_size_opt, inline)]
     pub(crate) fn at(&self) -> usize {
         self.at
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(rmq_size_opt), inline(always))]
+    #[cfg_attr(rmq_size_opt, inline)]
     pub(crate) fn put(&mut self, src: &[u8]) {
         let end = self.at + src.len();
         if let Some(dst) = self.buf.get_mut(self.at..end) {
@@ -204,7 +207,8 @@ impl<'w> Cursor<'w> {
 
     /// Write all `N` bytes of `src` (where there is room for them), but count only the
     /// first `n`: a fixed-size copy, for pieces of varying length up to `N`.
-    #[inline(always)]
+    #[cfg_attr(not(rmq_size_opt), inline(always))]
+    #[cfg_attr(rmq_size_opt, inline)]
     pub(crate) fn put_prefix<const N: usize>(&mut self, src: &[u8; N], n: usize) {
         if let Some(dst) = self
             .buf
@@ -222,7 +226,8 @@ impl<'w> Cursor<'w> {
 /// `dst.copy_from_slice(src)` for slices of the same length, without a call into
 /// `memcpy` for the short strings header fields mostly are: two overlapping
 /// fixed-size copies instead.
-#[inline(always)]
+#[cfg_attr(not(rmq_size_opt), inline(always))]
+#[cfg_attr(rmq_size_opt, inline)]
 pub(crate) fn copy_small(dst: &mut [u8], src: &[u8]) {
     let n = src.len();
     if n != dst.len() {
