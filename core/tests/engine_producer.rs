@@ -1454,6 +1454,90 @@ fn sends_beyond_the_in_flight_table_wait_for_free_entries_and_all_succeed() {
 }
 
 #[test]
+fn sends_waiting_for_an_entry_go_out_oldest_first_whatever_order_entries_free_in() {
+    // Four entries, twelve sends: the eight waiting ones must take freed entries in the
+    // order they were started, however the broker orders its answers, and a retry (of
+    // a send the broker was too busy for) takes nothing from that order.
+    let mut c = small_client();
+    let (_, conns) = send_through_route(&mut c, 0, &[("broker-a", "127.0.0.1:10911")]);
+    c.handle_connected(Instant::from_millis(1), conns[0].0);
+    for i in 1..12 {
+        let body = format!("m{i}");
+        let msg = Message::new("TopicTest", body.as_bytes());
+        c.send(Instant::from_millis(1), 0, &msg, SendMode::Sync)
+            .unwrap();
+    }
+    let mut written = Vec::new();
+    let mut ok = 0;
+    let mut busy_once = true;
+    for now in 1..40 {
+        let (sent, events) = drain(&mut c, now);
+        ok += events
+            .iter()
+            .filter(|e| matches!(e, Event::SendOk { .. }))
+            .count();
+        assert!(
+            !events.iter().any(|e| matches!(e, Event::SendFailed { .. })),
+            "{events:?}"
+        );
+        let mut sends: Vec<(i32, String, ConnId)> = sent
+            .iter()
+            .filter(|s| s.command().header.request_code() == RequestCode::SEND_MESSAGE_V2)
+            .map(|s| {
+                let cmd = s.command();
+                let body = String::from_utf8(cmd.body.to_vec()).unwrap();
+                (cmd.header.opaque, body, s.conn)
+            })
+            .collect();
+        written.extend(sends.iter().map(|(_, b, _)| b.clone()));
+        // The newest answered first.
+        sends.reverse();
+        for (opaque, body, conn) in sends {
+            if body == "m5" && busy_once {
+                busy_once = false;
+                feed(
+                    &mut c,
+                    now,
+                    conn,
+                    &response(opaque, ResponseCode::SYSTEM_BUSY, &[], b""),
+                );
+            } else {
+                feed(&mut c, now, conn, &send_ok(opaque, "1", "7"));
+            }
+        }
+        if ok == 12 {
+            break;
+        }
+    }
+    assert_eq!(ok, 12, "every send succeeded: {written:?}");
+    let first_attempts: Vec<&String> = written
+        .iter()
+        .enumerate()
+        .filter(|(i, b)| !written[..*i].contains(b))
+        .map(|(_, b)| b)
+        .collect();
+    let expected: Vec<String> = (0..12)
+        .map(|i| {
+            if i == 0 {
+                "hello".to_string()
+            } else {
+                format!("m{i}")
+            }
+        })
+        .collect();
+    assert_eq!(
+        first_attempts,
+        expected.iter().collect::<Vec<_>>(),
+        "oldest first"
+    );
+    // m5 went out twice: its retry.
+    let m5: Vec<usize> = (0..written.len()).filter(|&i| written[i] == "m5").collect();
+    assert_eq!(m5.len(), 2, "{written:?}");
+    assert_eq!(c.pending_sends(), 0);
+    assert_eq!(c.in_flight(), 0);
+}
+
+#[test]
 fn sends_waiting_for_an_entry_end_at_their_deadline() {
     let mut c = small_client();
     let (first, conns) = send_through_route(&mut c, 0, &[("broker-a", "127.0.0.1:10911")]);

@@ -26,8 +26,10 @@ fn a_producer_and_pull_consumer_on_smoltcp_fits_16_kib() {
     println!("the same with Tailored<4, 1, 1, 0> and 8 in flight: {roomier} bytes");
     // Issue 6's target: under 16 KiB with 4 KiB frame buffers (64-bit host sizes; a
     // 32-bit MCU's are smaller). Measured 2026-11-25: 15,792 and 18,632 (8 more than
-    // on 2026-11-24: the engine's sends table keeps its ended and free slots in lists).
+    // on 2026-11-24: the engine's sends table keeps its ended and free slots in lists);
+    // 16 more on 2026-12-06 for the engine's write-queue cursor (O(1) to take a frame)
+    // and its bound on waiting sends' deadlines (no sends-table scan per poll_timeout).
     assert!(small < 16 * 1024, "{small} bytes: over the 16 KiB target");
-    assert!(small <= 15_792, "{small} bytes: the client grew");
-    assert!(roomier <= 18_632, "{roomier} bytes: the client grew");
+    assert!(small <= 15_808, "{small} bytes: the client grew");
+    assert!(roomier <= 18_648, "{roomier} bytes: the client grew");
 }

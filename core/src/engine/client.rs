@@ -723,8 +723,9 @@ struct SendOp<B: MessageBuf> {
     /// While the send runs, the last attempt's failure; once it ended (`Done`), its
     /// outcome, handed out (and the op removed) by `poll_event`.
     result: Option<Result<Stored, Failure>>,
-    /// The next slot in the list this one is on: the ended sends, in the order they
-    /// ended (so outcomes are reported in that order), or the free slots.
+    /// The next slot in the list this one is on: the waiting sends (lowest id first),
+    /// the ended sends in the order they ended (so outcomes are reported in that
+    /// order), or the free slots. The phase says which: a slot is on one list at most.
     next: u32,
 }
 
@@ -810,6 +811,97 @@ struct Outbound {
     mq: Option<QueueRef>,
 }
 
+impl Outbound {
+    /// What a taken entry of an [`OutQueue`] holds until the queue is compacted.
+    const TAKEN: Outbound = Outbound {
+        conn: ConnId(u32::MAX),
+        opaque: 0,
+        purpose: Purpose::Heartbeat,
+        code: 0,
+        mq: None,
+    };
+}
+
+/// The frames waiting to be written, oldest first. They are nearly always taken from
+/// the front, which a plain list pays for by shifting every entry behind (with a deep
+/// send pipeline, hundreds per frame written: a tenth of a client's time). Taken front
+/// entries are left behind `head` instead and dropped together once they are half the
+/// list, so taking one costs O(1) amortized and the order is kept.
+#[derive(Debug)]
+struct OutQueue<C: Collections> {
+    list: C::List<Outbound>,
+    /// Entries before this index were taken (u32: a device's engine counts its RAM in
+    /// bytes, and no list holds more entries).
+    head: u32,
+}
+
+impl<C: Collections> OutQueue<C> {
+    fn new() -> Self {
+        OutQueue {
+            list: C::List::default(),
+            head: 0,
+        }
+    }
+
+    /// The entries waiting, oldest first.
+    fn waiting(&self) -> &[Outbound] {
+        self.list.get(self.head as usize..).unwrap_or(&[])
+    }
+
+    fn iter(&self) -> core::slice::Iter<'_, Outbound> {
+        self.waiting().iter()
+    }
+
+    fn get(&self, pos: usize) -> Option<&Outbound> {
+        self.waiting().get(pos)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.waiting().is_empty()
+    }
+
+    fn try_push(&mut self, ob: Outbound) -> Result<(), Outbound> {
+        if self.head > 0 && self.list.is_full() {
+            self.compact();
+        }
+        self.list.try_push(ob)
+    }
+
+    /// Take the entry at `pos` (counted from the oldest waiting), order kept.
+    fn remove_at(&mut self, pos: usize) -> Option<Outbound> {
+        if pos > 0 {
+            return self.list.remove_at((self.head as usize).checked_add(pos)?);
+        }
+        let slot = self.list.get_mut(self.head as usize)?;
+        let taken = core::mem::replace(slot, Outbound::TAKEN);
+        self.head = self.head.saturating_add(1);
+        let head = self.head as usize;
+        if head * 2 >= self.list.len() && head >= 16 || head >= self.list.len() {
+            self.compact();
+        }
+        Some(taken)
+    }
+
+    fn retain_where(&mut self, keep: impl FnMut(&Outbound) -> bool) {
+        self.compact();
+        self.list.retain_where(keep);
+    }
+
+    /// Drop the taken entries.
+    fn compact(&mut self) {
+        if self.head == 0 {
+            return;
+        }
+        let mut seen = 0;
+        let head = self.head as usize;
+        self.list.retain_where(|_| {
+            seen += 1;
+            seen > head
+        });
+        self.head = 0;
+    }
+}
+
 /// A queue named by table indices (topics and names are only ever appended).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct QueueRef {
@@ -832,8 +924,16 @@ pub struct Client<C: Collections, B: MessageBuf, const INFLIGHT: usize> {
     ended_tail: u32,
     /// Free slots of the sends table, a list through [`SendOp::next`].
     free_head: u32,
-    /// Some send may be in [`SendPhase::Waiting`] (so a freed in-flight entry resumes it).
-    sends_waiting: bool,
+    /// The sends in [`SendPhase::Waiting`], a list through [`SendOp::next`] in id order (oldest first), so a freed in-flight entry goes
+    /// to the oldest at once: a send is on it exactly while its phase is `Waiting`
+    /// ([`Client::set_send_phase`] keeps that so). Head and tail slots.
+    wait_head: u32,
+    wait_tail: u32,
+    /// No send waiting for a route or an entry ([`SendPhase::Route`], `Waiting`) has
+    /// its deadline before this: a lower bound, kept up as sends enter those phases and
+    /// made exact again by the scan `handle_timeout` runs once it passes, so
+    /// `poll_timeout` reads one field instead of scanning the sends table every turn.
+    unplaced_deadline: Instant,
     conns: C::List<Conn>,
     topics: C::List<TopicInfo<C>>,
     /// Broker names, and the few other names tables refer to by index (a namespaced
@@ -843,7 +943,7 @@ pub struct Client<C: Collections, B: MessageBuf, const INFLIGHT: usize> {
     brokers: C::List<BrokerAddrs>,
     producer_groups: C::List<Name>,
     sends: C::Sends<SendOp<B>>,
-    outbound: C::List<Outbound>,
+    outbound: OutQueue<C>,
     inflight: InFlight<Purpose, INFLIGHT>,
     decoder: FrameDecoder,
     uniq: UniqKeyGenerator,
@@ -888,14 +988,16 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             ended_head: NO_SLOT,
             ended_tail: NO_SLOT,
             free_head: NO_SLOT,
-            sends_waiting: false,
+            wait_head: NO_SLOT,
+            wait_tail: NO_SLOT,
+            unplaced_deadline: Instant::from_millis(u64::MAX),
             conns: C::List::default(),
             topics: C::List::default(),
             names: C::List::default(),
             brokers: C::List::default(),
             producer_groups: C::List::default(),
             sends: Default::default(),
-            outbound: C::List::default(),
+            outbound: OutQueue::new(),
             inflight: InFlight::new(),
             decoder: FrameDecoder::new(),
             uniq,
@@ -1389,9 +1491,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 if !info.querying {
                     self.query_route(now, ti, false);
                 }
-                if let Some(op) = self.sends.get_mut(pos) {
-                    op.phase = SendPhase::Route;
-                }
+                self.set_send_phase(id.slot, SendPhase::Route);
                 return;
             }
             let i = match (order_hash, chosen) {
@@ -1447,9 +1547,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         };
         op.attempts += 1;
         op.current = Some(queue);
-        op.phase = SendPhase::Attempt;
         let deadline = op.deadline;
         let oneway = op.mode == SendMode::Oneway;
+        self.set_send_phase(id.slot, SendPhase::Attempt);
         let entry = if self.sends_may_take_entry() {
             self.inflight.insert(conn, deadline, Purpose::Send(id)).ok()
         } else {
@@ -1476,9 +1576,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 if let Some(op) = self.sends.get_mut(pos) {
                     op.attempts = op.attempts.saturating_sub(1);
                     op.current = None;
-                    op.phase = SendPhase::Waiting;
                 }
-                self.sends_waiting = true;
+                self.set_send_phase(id.slot, SendPhase::Waiting);
             }
         }
     }
@@ -1494,59 +1593,118 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         self.inflight.len() < Self::SEND_ENTRIES
     }
 
-    /// Give the in-flight entries freed since to waiting sends, oldest first. Finding
-    /// them scans the sends table, so entries are handed out in batches (a sixteenth
-    /// of the table, at most 64) while requests are still in flight to free more: one
-    /// scan per batch, not one per answer, however many sends wait.
+    /// Give the in-flight entries freed since to waiting sends, oldest first: each
+    /// takes the head of the waiting list, so a freed entry costs no search however many
+    /// sends wait (a scan of the sends table per batch was 6% of a deep async pipeline's
+    /// time).
     fn resume_waiting_sends(&mut self, now: Instant) {
-        let batch = (Self::SEND_ENTRIES / 16).clamp(1, 64);
-        let free = Self::SEND_ENTRIES.saturating_sub(self.inflight.len());
-        if free < batch && !self.inflight.is_empty() {
-            return;
-        }
-        while self.sends_waiting && self.sends_may_take_entry() {
-            // The lowest ids among the waiting ones, at most as many as entries are free
-            // (one scan per batch, not per send).
-            let free = Self::SEND_ENTRIES
-                .saturating_sub(self.inflight.len())
-                .clamp(1, 64);
-            let mut lowest: heapless::BinaryHeap<(SendId, u32), heapless::binary_heap::Max, 64> =
-                heapless::BinaryHeap::new();
-            for (slot, s) in self.sends.iter().enumerate() {
-                if s.phase != SendPhase::Waiting {
-                    continue;
-                }
-                let entry = (s.id, slot as u32);
-                if lowest.len() < free {
-                    let _ = lowest.push(entry);
-                } else if lowest.peek().is_some_and(|top| entry < *top) {
-                    let _ = lowest.pop();
-                    let _ = lowest.push(entry);
-                }
-            }
-            if lowest.is_empty() {
-                self.sends_waiting = false;
+        while self.sends_may_take_entry() {
+            let slot = self.wait_head;
+            let Some(id) = self
+                .sends
+                .get(slot as usize)
+                .map(|s| SendRef { id: s.id, slot })
+            else {
+                return;
+            };
+            self.advance_send(now, id);
+            // advance_send takes it off the list (or ends it, which does too); one still
+            // at the head found no entry after all, and waits on.
+            if self.wait_head == slot {
                 return;
             }
-            let mut ids = lowest.into_vec();
-            ids.sort_unstable();
-            for (id, slot) in ids {
-                let id = SendRef { id, slot };
-                if !self.sends_may_take_entry() {
-                    return;
+        }
+    }
+
+    /// Set the phase of the send at `slot`, keeping the waiting list exactly the sends
+    /// in [`SendPhase::Waiting`]: one joins it in id order (a new send at the tail in
+    /// O(1); a retry, older than most, placed from the head) and leaves it in O(1).
+    fn set_send_phase(&mut self, slot: u32, phase: SendPhase) {
+        let Some(op) = self.sends.get_mut(slot as usize) else {
+            return;
+        };
+        let was = core::mem::replace(&mut op.phase, phase);
+        let id = op.id;
+        if matches!(phase, SendPhase::Route | SendPhase::Waiting) {
+            self.unplaced_deadline = self.unplaced_deadline.min(op.deadline);
+        }
+        match (was == SendPhase::Waiting, phase == SendPhase::Waiting) {
+            (true, false) => self.wait_unlink(slot),
+            (false, true) => self.wait_link(slot, id),
+            _ => {}
+        }
+    }
+
+    /// The list is singly linked, through the slot's `next`, which costs the engine only
+    /// its head and tail (a device's engine counts its RAM in bytes): a send leaves it
+    /// from the head, but for one whose deadline passed while it waited, and those are
+    /// the oldest, near the head.
+    fn wait_link(&mut self, slot: u32, id: SendId) {
+        let after_tail = self
+            .sends
+            .get(self.wait_tail as usize)
+            .is_none_or(|tail| tail.id < id);
+        let (mut prev, mut next) = (self.wait_tail, NO_SLOT);
+        if !after_tail {
+            // A retry, older than the tail: its place from the head (the walk is bounded
+            // by the table, which the list cannot outgrow).
+            (prev, next) = (NO_SLOT, self.wait_head);
+            for _ in 0..self.sends.len() {
+                match self.sends.get(next as usize) {
+                    Some(s) if s.id < id => (prev, next) = (next, s.next),
+                    _ => break,
                 }
-                self.advance_send(now, id);
             }
+        }
+        if let Some(op) = self.sends.get_mut(slot as usize) {
+            op.next = next;
+        }
+        match self.sends.get_mut(prev as usize) {
+            Some(p) => p.next = slot,
+            None => self.wait_head = slot,
+        }
+        if next == NO_SLOT {
+            self.wait_tail = slot;
+        }
+    }
+
+    fn wait_unlink(&mut self, slot: u32) {
+        let Some(next) = self
+            .sends
+            .get_mut(slot as usize)
+            .map(|op| core::mem::replace(&mut op.next, NO_SLOT))
+        else {
+            return;
+        };
+        let mut prev = NO_SLOT;
+        if self.wait_head != slot {
+            prev = self.wait_head;
+            for _ in 0..self.sends.len() {
+                match self.sends.get(prev as usize) {
+                    Some(p) if p.next != slot => prev = p.next,
+                    _ => break,
+                }
+            }
+        }
+        match self.sends.get_mut(prev as usize) {
+            Some(p) => p.next = next,
+            None => self.wait_head = next,
+        }
+        if self.wait_tail == slot {
+            self.wait_tail = prev;
         }
     }
 
     /// End a send once: its outcome stays in the table until `poll_event` hands it out,
     /// so no outcome can be lost to a full queue.
     fn end_send(&mut self, id: SendRef, result: Result<Stored, Failure>) {
-        let Some(op) = self.live_send_mut(id) else {
+        if self.live_send_mut(id).is_none() {
+            return;
+        }
+        self.set_send_phase(id.slot, SendPhase::Done);
+        let Some(op) = self.sends.get_mut(id.slot as usize) else {
             return;
         };
-        op.phase = SendPhase::Done;
         op.result = Some(result);
         op.next = NO_SLOT;
         // Appended to the ended list (reported oldest first).
@@ -1555,9 +1713,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             None => self.ended_head = id.slot,
         }
         self.ended_tail = id.slot;
-        // An attempt still queued for writing is void now.
-        self.outbound
-            .retain_where(|o| o.purpose != Purpose::Send(id));
+        // An attempt of it still queued for writing (none is, on any path that ends a
+        // send; a search here per send was measurable) is dropped by poll_transmit.
     }
 
     /// A send that has not ended.
@@ -1577,6 +1734,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     /// Put `op` in a free slot (or a new one).
     fn insert_send(&mut self, op: SendOp<B>) -> Result<SendRef, CallError> {
         let id = op.id;
+        if matches!(op.phase, SendPhase::Route | SendPhase::Waiting) {
+            self.unplaced_deadline = self.unplaced_deadline.min(op.deadline);
+        }
         let slot = match self.sends.get_mut(self.free_head as usize) {
             Some(free) => {
                 let slot = self.free_head;
@@ -2268,11 +2428,29 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         now: Instant,
         buf: &mut [u8],
     ) -> Result<Option<Transmit>, EncodeError> {
-        let Some(pos) = self.next_outbound() else {
-            return Ok(None);
-        };
-        let Some(ob) = self.outbound.get(pos) else {
-            return Ok(None);
+        let (pos, ob) = loop {
+            let Some(pos) = self.next_outbound() else {
+                return Ok(None);
+            };
+            let Some(ob) = self.outbound.get(pos) else {
+                return Ok(None);
+            };
+            // The attempt of a send that has ended meanwhile is void.
+            if let Purpose::Send(id) = ob.purpose {
+                let live = self
+                    .sends
+                    .get(id.slot as usize)
+                    .is_some_and(|s| s.is_live(id.id));
+                if !live {
+                    let opaque = ob.opaque;
+                    let _ = self.outbound.remove_at(pos);
+                    if self.inflight.value_of(opaque) == Some(&Purpose::Send(id)) {
+                        self.inflight.complete(opaque);
+                    }
+                    continue;
+                }
+            }
+            break (pos, ob);
         };
         let len = self.encode_outbound(ob, buf)?;
         let Some(ob) = self.outbound.remove_at(pos) else {
@@ -2727,15 +2905,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         if let Some(sd) = self.shutdown.as_ref().filter(|sd| !sd.finished()) {
             t = t.min(sd.until);
         }
-        if let Some(d) = self
-            .sends
-            .iter()
-            .filter(|s| !matches!(s.phase, SendPhase::Done | SendPhase::Free))
-            .map(|s| s.deadline)
-            .min()
-        {
-            t = t.min(d);
-        }
+        // Sends with an attempt in flight are in the in-flight table, with their
+        // deadline; the others are under this bound.
+        t = t.min(self.unplaced_deadline);
         if let Some(d) = self.next_request_deadline() {
             t = t.min(d);
         }
@@ -2799,16 +2971,25 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         }
         self.resume_waiting_sends(now);
         // Sends whose total deadline passed while waiting for a route or an entry.
-        self.for_each_send(
-            |s| s.deadline <= now && matches!(s.phase, SendPhase::Route | SendPhase::Waiting),
-            |c, id| {
-                let err = c
-                    .send_at(id)
-                    .and_then(SendOp::last_failure)
-                    .unwrap_or(Failure::Timeout);
-                c.end_send(id, Err(err));
-            },
-        );
+        if self.unplaced_deadline <= now {
+            self.for_each_send(
+                |s| s.deadline <= now && matches!(s.phase, SendPhase::Route | SendPhase::Waiting),
+                |c, id| {
+                    let err = c
+                        .send_at(id)
+                        .and_then(SendOp::last_failure)
+                        .unwrap_or(Failure::Timeout);
+                    c.end_send(id, Err(err));
+                },
+            );
+            self.unplaced_deadline = self
+                .sends
+                .iter()
+                .filter(|s| matches!(s.phase, SendPhase::Route | SendPhase::Waiting))
+                .map(|s| s.deadline)
+                .min()
+                .unwrap_or(Instant::from_millis(u64::MAX));
+        }
         self.expire_requests(now);
         // Stopping: no more periodic work (Java cancels its timers first).
         if self.shutdown.is_some() {
@@ -2914,5 +3095,72 @@ impl DecimalU8 {
 
     fn as_str(&self) -> &str {
         core::str::from_utf8(self.buf.get(..self.len).unwrap_or_default()).unwrap_or("0")
+    }
+}
+
+#[cfg(test)]
+mod out_queue_tests {
+    extern crate std;
+    use super::*;
+    use crate::collections::Fixed;
+    use proptest::prelude::*;
+    use std::vec::Vec;
+
+    fn ob(opaque: i32) -> Outbound {
+        Outbound {
+            opaque,
+            ..Outbound::TAKEN
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Push,
+        Take(usize),
+        Drop(i32),
+    }
+
+    proptest! {
+        /// Whatever mix of pushes, takes (mostly from the front) and removals, the queue
+        /// holds what a plain list would, in the same order, within the same capacity.
+        #[test]
+        fn it_behaves_as_a_plain_list(ops in proptest::collection::vec(
+            prop_oneof![
+                4 => Just(Op::Push),
+                3 => Just(Op::Take(0)),
+                1 => (0usize..8).prop_map(Op::Take),
+                1 => (0i32..64).prop_map(Op::Drop),
+            ],
+            0..400,
+        )) {
+            let mut q = OutQueue::<Fixed<48>>::new();
+            let mut model: Vec<i32> = Vec::new();
+            let mut next = 0;
+            for op in ops {
+                match op {
+                    Op::Push => {
+                        let pushed = q.try_push(ob(next)).is_ok();
+                        prop_assert_eq!(pushed, model.len() < 48);
+                        if pushed {
+                            model.push(next);
+                        }
+                        next += 1;
+                    }
+                    Op::Take(pos) => {
+                        let got = q.remove_at(pos).map(|o| o.opaque);
+                        let want = (pos < model.len()).then(|| model.remove(pos));
+                        prop_assert_eq!(got, want);
+                    }
+                    Op::Drop(m) => {
+                        q.retain_where(|o| o.opaque % 64 != m);
+                        model.retain(|o| o % 64 != m);
+                    }
+                }
+                let held: Vec<i32> = q.iter().map(|o| o.opaque).collect();
+                prop_assert_eq!(&held, &model);
+                prop_assert_eq!(q.is_empty(), model.is_empty());
+                prop_assert_eq!(q.get(0).map(|o| o.opaque), model.first().copied());
+            }
+        }
     }
 }

@@ -175,6 +175,12 @@ impl<T, const N: usize> InFlight<T, N> {
         self.take(opaque).map(|e| (e.conn, e.value))
     }
 
+    /// What a request is for, if it is in flight.
+    pub fn value_of(&self, opaque: i32) -> Option<&T> {
+        let e = self.slots.get(Self::index_of(opaque))?.as_ref()?;
+        (e.opaque == opaque).then_some(&e.value)
+    }
+
     /// The connection a request was sent on, if it is in flight.
     pub fn conn_of(&self, opaque: i32) -> Option<ConnId> {
         let e = self.slots.get(Self::index_of(opaque))?.as_ref()?;
