@@ -189,8 +189,9 @@ impl<'k> SessionCredentials<'k> {
         // Java signs a map: one value per key, the last one put. Sort by key (a
         // `TreeMap<String, _>`: UTF-16 code-unit order), then by position so the last
         // duplicate comes last.
-        c.entries
-            .sort_unstable_by(|a, b| java_cmp(&a.1, &b.1).then(a.0.cmp(&b.0)));
+        crate::sort::sort_unstable_by(&mut c.entries, |a, b| {
+            java_cmp(&a.1, &b.1).then(a.0.cmp(&b.0))
+        });
         let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(self.secret_key.as_bytes())
             .map_err(|_| EncodeError::InvalidValue { field: "SecretKey" })?;
         let mut it = c.entries.iter().peekable();

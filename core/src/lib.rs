@@ -73,6 +73,7 @@ pub mod message;
 pub mod namespace;
 pub mod out;
 pub mod producer;
+mod sort;
 pub mod text;
 
 pub use codes::{LanguageCode, RequestCode, ResponseCode, SerializeType};

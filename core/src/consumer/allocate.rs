@@ -120,8 +120,8 @@ impl core::error::Error for AllocateError {}
 pub fn sort_for_allocation(queues: &mut [MessageQueue<'_>], client_ids: &mut [Text<'_>]) {
     // Unstable sorts need no buffer; elements that compare equal are equal strings,
     // so the order among them cannot be observed.
-    queues.sort_unstable();
-    client_ids.sort_unstable_by(java_cmp);
+    crate::sort::sort_unstable_by(queues, Ord::cmp);
+    crate::sort::sort_unstable_by(client_ids, java_cmp);
 }
 
 /// Finds the machine room of a consumer and of a queue's broker, for

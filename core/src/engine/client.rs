@@ -1529,7 +1529,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 return;
             }
             let mut ids = lowest.into_vec();
-            ids.sort_unstable();
+            crate::sort::sort_unstable_by(&mut ids, Ord::cmp);
             for (id, slot) in ids {
                 let id = SendRef { id, slot };
                 if !self.sends_may_take_entry() {
@@ -1705,7 +1705,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 }
             }
             let mut chunk = lowest.into_vec();
-            chunk.sort_unstable();
+            crate::sort::sort_unstable_by(&mut chunk, Ord::cmp);
             let Some(&(last, _)) = chunk.last() else {
                 return;
             };
