@@ -122,7 +122,8 @@ fn main() -> ! {
             Ok(()) => hprintln!("PASS  {}", name),
             Err(f) => {
                 failed += 1;
-                hprintln!("FAIL  {}: {} ({}:{})", name, f.what, f.file, f.line);
+                let (file, line) = f.location();
+                hprintln!("FAIL  {}: at {}:{}", name, file, line);
             }
         }
     }
