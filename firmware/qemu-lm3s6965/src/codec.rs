@@ -9,7 +9,7 @@ use rocketmq_proto::body::{Perm, TopicRouteData};
 use rocketmq_proto::codes::{LanguageCode, RequestCode, ResponseCode, SerializeType};
 use rocketmq_proto::collections::Fixed;
 use rocketmq_proto::command::{Command, CommandEncoder, Header, FLAG_ONEWAY, FLAG_RESPONSE};
-use rocketmq_proto::ext::{EncodeFields, NoFields};
+use rocketmq_proto::ext::{EncodeFields, ErasedFields, NoFields};
 use rocketmq_proto::frame::{Decoded, FrameDecoder};
 use rocketmq_proto::header::{SendMessageRequest, SendMessageResponse};
 use rocketmq_proto::message::{
@@ -89,13 +89,25 @@ fn command(bytes: &[u8]) -> Result<Command<'_>, Fail> {
 }
 
 /// Encode into `out`; the bytes written.
-fn encode<'o, F: EncodeFields + ?Sized>(
+fn encode<'o, F: EncodeFields>(
     out: &'o mut [u8],
     st: SerializeType,
     header: &Header<'_>,
     fields: &F,
     body: &[u8],
 ) -> Result<&'o [u8], Fail> {
+    // One encoder for every fields type (the engine's own), not one per type: flash.
+    encode_erased(out, st, header, ErasedFields::new(fields), body)
+}
+
+fn encode_erased<'o>(
+    out: &'o mut [u8],
+    st: SerializeType,
+    header: &Header<'_>,
+    fields: ErasedFields<'_>,
+    body: &[u8],
+) -> Result<&'o [u8], Fail> {
+    let fields = &fields;
     let enc = CommandEncoder::new(st);
     let len = tri!(enc.frame_len(header, fields, body));
     let n = tri!(enc.encode(out, header, fields, body));

@@ -15,7 +15,7 @@ use rocketmq_proto::engine::client::{
 };
 use rocketmq_proto::engine::client_id::{ClientId, InstanceName};
 use rocketmq_proto::engine::{ConnId, Instant};
-use rocketmq_proto::ext::{EncodeFields, NoFields};
+use rocketmq_proto::ext::{EncodeFields, ErasedFields, NoFields};
 use rocketmq_proto::frame::{Decoded, FrameDecoder};
 use rocketmq_proto::header::{
     GetRouteInfoRequest, PullMessageRequest, QueryConsumerOffsetRequest, SendMessageRequest,
@@ -96,18 +96,29 @@ fn number(n: i64) -> heapless::String<20> {
     s
 }
 
-fn respond<F: EncodeFields + ?Sized>(
+fn respond<F: EncodeFields>(
     out: &mut [u8],
     code: ResponseCode,
     opaque: i32,
     fields: &F,
     body: &[u8],
 ) -> Result<usize, Fail> {
+    // One encoder for every fields type (the engine's own), not one per type: flash.
+    respond_erased(out, code, opaque, ErasedFields::new(fields), body)
+}
+
+fn respond_erased(
+    out: &mut [u8],
+    code: ResponseCode,
+    opaque: i32,
+    fields: ErasedFields<'_>,
+    body: &[u8],
+) -> Result<usize, Fail> {
     let enc = CommandEncoder::new(SerializeType::Json);
     Ok(tri!(enc.encode(
         out,
         &Header::response(code, opaque),
-        fields,
+        &fields,
         body
     )))
 }
