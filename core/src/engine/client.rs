@@ -2532,6 +2532,19 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         header: &Header<'_>,
         body: &impl EncodeBody,
     ) -> Result<usize, EncodeError> {
+        // One framing (measure, sign, write) for every body type: code size.
+        self.encode_erased_body(enc, buf, header, crate::body::ErasedBody::new(body))
+    }
+
+    #[inline(never)]
+    fn encode_erased_body(
+        &self,
+        enc: &CommandEncoder,
+        buf: &mut [u8],
+        header: &Header<'_>,
+        body: crate::body::ErasedBody<'_>,
+    ) -> Result<usize, EncodeError> {
+        let body = &body;
         match self.credentials(header) {
             Some(creds) => {
                 let sig = creds
