@@ -2506,10 +2506,12 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         fields: crate::ext::ErasedFields<'_>,
         body: &[u8],
     ) -> Result<usize, EncodeError> {
-        let fields = &fields;
         match self.credentials(header) {
-            Some(creds) => enc.encode(buf, header, &creds.sign(fields, body)?, body),
-            None => enc.encode(buf, header, fields, body),
+            Some(creds) => {
+                let signed = creds.sign(&fields, body)?;
+                enc.encode(buf, header, &crate::ext::ErasedFields::new(&signed), body)
+            }
+            None => enc.encode(buf, header, &fields, body),
         }
     }
 
@@ -2552,15 +2554,14 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                         &EmptyFields,
                         body,
                     )?;
-                self.write_with_body(
-                    enc,
-                    buf,
-                    header,
-                    &creds.signed_with(&EmptyFields, sig),
-                    body,
-                )
+                let signed = creds.signed_with(&EmptyFields, sig);
+                let fields = crate::ext::ErasedFields::new(&signed);
+                self.write_with_body(enc, buf, header, &fields, body)
             }
-            None => self.write_with_body(enc, buf, header, &EmptyFields, body),
+            None => {
+                let fields = crate::ext::ErasedFields::new(&EmptyFields);
+                self.write_with_body(enc, buf, header, &fields, body)
+            }
         }
     }
 
