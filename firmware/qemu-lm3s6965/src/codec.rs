@@ -7,7 +7,6 @@ use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use rocketmq_proto::acl::SessionCredentials;
 use rocketmq_proto::body::{Perm, TopicRouteData};
 use rocketmq_proto::codes::{LanguageCode, RequestCode, ResponseCode, SerializeType};
-use rocketmq_proto::collections::Fixed;
 use rocketmq_proto::command::{Command, CommandEncoder, Header, FLAG_ONEWAY, FLAG_RESPONSE};
 use rocketmq_proto::ext::{EncodeFields, ErasedFields, NoFields};
 use rocketmq_proto::frame::{Decoded, FrameDecoder};
@@ -19,6 +18,7 @@ use rocketmq_proto::message::{
 use rocketmq_proto::out::SliceOut;
 
 use crate::check::Fail;
+use crate::engine::Lists;
 
 type R = Result<(), Fail>;
 
@@ -235,9 +235,7 @@ pub fn w4_acl_signature() -> R {
 }
 
 pub fn w6_route_body() -> R {
-    let r = tri!(TopicRouteData::<Fixed<4>>::decode(
-        ROUTE_FASTJSON.as_bytes()
-    ));
+    let r = tri!(TopicRouteData::<Lists>::decode(ROUTE_FASTJSON.as_bytes()));
     ensure!(r.broker_datas.len() == 1);
     let b = &r.broker_datas[0];
     ensure!(b.broker_name == "broker-a");
@@ -417,7 +415,7 @@ pub fn route_response_capture() -> R {
     ] {
         let cmd = command(bytes)?;
         ensure!(cmd.header.response_code() == ResponseCode::SUCCESS);
-        let r = tri!(TopicRouteData::<Fixed<4>>::decode(frame_body(bytes)));
+        let r = tri!(TopicRouteData::<Lists>::decode(frame_body(bytes)));
         ensure!(r.order_topic_conf.is_none());
         ensure!(r.broker_datas.len() == 1);
         let b = &r.broker_datas[0];

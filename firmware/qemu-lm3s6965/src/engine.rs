@@ -31,7 +31,11 @@ use crate::check::Fail;
 /// The engine as a small device would size it: 4 entries per table, one send at a
 /// time, one delivered batch, no calls / request-reply / forwarded messages; 1 KiB
 /// message buffers; 8 requests in flight.
-pub type Device = Client<Tailored<4, 1, 1, 0>, heapless::Vec<u8, 1024>, 8>;
+pub type Device = Client<Lists, heapless::Vec<u8, 1024>, 8>;
+
+/// The engine's collections; the codec checks decode routes with them too, so the
+/// route decoder exists once in flash.
+pub type Lists = Tailored<4, 1, 1, 0>;
 
 /// Frame buffers: what the engine writes, what the peer answers.
 pub struct Wire {
