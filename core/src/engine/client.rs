@@ -65,6 +65,14 @@ use reply::PendingRequest;
 pub use reply::{ReplyMessage, RequestError};
 use shutdown::Shutdown;
 use transaction::EndTx;
+
+/// Whether `list` can never hold an element: a list of bound 0, as the `Extras` of a
+/// device that turns calls, request-reply, transactions and broker-forwarded messages
+/// off. A constant per list type, so the code behind the check compiles away there;
+/// it must do what the full list would make it do anyway.
+fn never_holds<T, L: List<T>>(_list: &L) -> bool {
+    L::BOUND == 0
+}
 pub use transaction::{CheckId, TransactionCheck};
 
 /// A topic, group or broker name held by the engine.
@@ -2419,6 +2427,12 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             }
             Purpose::EndTransaction { seq } => {
                 use crate::header::EndTransactionRequest;
+                if never_holds(&self.ends) {
+                    // As when `seq` is not found below.
+                    return Err(EncodeError::InvalidValue {
+                        field: "transaction",
+                    });
+                }
                 let e =
                     self.ends
                         .iter()
