@@ -67,6 +67,7 @@ pub mod engine;
 pub mod error;
 pub mod ext;
 pub mod frame;
+mod hash;
 pub mod header;
 pub mod json;
 pub mod message;

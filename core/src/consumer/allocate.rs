@@ -32,7 +32,7 @@
 use core::cmp::Ordering;
 use core::fmt;
 
-use md5::{Digest, Md5};
+use crate::hash::Md5;
 
 use crate::body::{java_cmp, MessageQueue};
 use crate::text::Text;
