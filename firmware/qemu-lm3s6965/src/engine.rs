@@ -293,13 +293,15 @@ fn new_device(slot: &mut MaybeUninit<Device>) -> Result<&mut Device, Fail> {
 /// every transmit to the peer and feed its answer back, act on every event, and when
 /// nothing moves advance virtual time to the engine's next timeout — until `done` or
 /// `limit_ms` (or a bounded number of rounds, should time stop moving).
+/// (One copy in flash for every scenario and goal.)
+#[inline(never)]
 fn drive(
     c: &mut Device,
     peer: &mut Peer,
     wire: &mut Wire,
     now: &mut u64,
     limit_ms: u64,
-    done: impl Fn(&Peer) -> bool,
+    done: &dyn Fn(&Peer) -> bool,
 ) -> R {
     for _round in 0..10_000 {
         loop {
@@ -397,7 +399,7 @@ pub fn producer_sends(ctx: &mut Ctx) -> R {
         ..Message::new(TOPIC, b"hello from qemu")
     };
     tri!(c.send(Instant::from_millis(now), WALL_MS, &msg, SendMode::Sync));
-    drive(c, &mut peer, ctx.wire, &mut now, 3_000, |p| {
+    drive(c, &mut peer, ctx.wire, &mut now, 3_000, &|p| {
         p.send_ok.is_some()
     })?;
     print_seen(&peer);
@@ -429,7 +431,7 @@ pub fn pull_consumer(ctx: &mut Ctx) -> R {
     ));
     // Route, offset lookup, the pull with one message, its delivery and ack, and the
     // next pull (held by the broker) from the offset after it.
-    drive(c, &mut peer, ctx.wire, &mut now, 10_000, |p| {
+    drive(c, &mut peer, ctx.wire, &mut now, 10_000, &|p| {
         p.delivered == 1 && p.pulls.len() >= 2
     })?;
     ensure!(peer.offset_queries == 1);
@@ -437,7 +439,7 @@ pub fn pull_consumer(ctx: &mut Ctx) -> R {
     ensure!(c.owned_queues().count() == 1);
     // An explicit commit sends the consumed offset.
     c.commit();
-    drive(c, &mut peer, ctx.wire, &mut now, 10_000, |p| {
+    drive(c, &mut peer, ctx.wire, &mut now, 10_000, &|p| {
         p.committed.is_some()
     })?;
     print_seen(&peer);
