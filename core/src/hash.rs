@@ -122,11 +122,14 @@ mod small {
             }
             let mut out = [0u8; 20];
             for (o, w) in out.chunks_exact_mut(4).zip(self.state) {
-                o.copy_from_slice(&if self.sha1 {
+                let b = if self.sha1 {
                     w.to_be_bytes()
                 } else {
                     w.to_le_bytes()
-                });
+                };
+                for (o, b) in o.iter_mut().zip(b) {
+                    *o = b;
+                }
             }
             out
         }
@@ -239,9 +242,7 @@ mod small {
         }
         pub(crate) fn finalize(self) -> [u8; 16] {
             let d = self.0.finalize();
-            let mut out = [0u8; 16];
-            out.copy_from_slice(d.first_chunk::<16>().unwrap_or(&[0; 16]));
-            out
+            d.first_chunk::<16>().copied().unwrap_or_default()
         }
     }
 
