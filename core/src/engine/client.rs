@@ -1518,26 +1518,11 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             let free = Self::SEND_ENTRIES
                 .saturating_sub(self.inflight.len())
                 .clamp(1, 64);
-            let mut lowest: heapless::BinaryHeap<(SendId, u32), heapless::binary_heap::Max, 64> =
-                heapless::BinaryHeap::new();
-            for (slot, s) in self.sends.iter().enumerate() {
-                if s.phase != SendPhase::Waiting {
-                    continue;
-                }
-                let entry = (s.id, slot as u32);
-                if lowest.len() < free {
-                    let _ = lowest.push(entry);
-                } else if lowest.peek().is_some_and(|top| entry < *top) {
-                    let _ = lowest.pop();
-                    let _ = lowest.push(entry);
-                }
-            }
-            if lowest.is_empty() {
+            let ids = self.lowest_sends(free, |s| s.phase == SendPhase::Waiting);
+            if ids.is_empty() {
                 self.sends_waiting = false;
                 return;
             }
-            let mut ids = lowest.into_vec();
-            crate::sort::sort_unstable_by(&mut ids, Ord::cmp);
             for (id, slot) in ids {
                 let id = SendRef { id, slot };
                 if !self.sends_may_take_entry() {
@@ -1698,22 +1683,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     ) {
         let mut after: Option<SendId> = None;
         loop {
-            // The 64 lowest: a max-heap whose top is the one to give up.
-            let mut lowest: heapless::BinaryHeap<(SendId, u32), heapless::binary_heap::Max, 64> =
-                heapless::BinaryHeap::new();
-            for (slot, s) in self.sends.iter().enumerate() {
-                if s.phase == SendPhase::Free || after.is_some_and(|a| s.id <= a) || !pred(s) {
-                    continue;
-                }
-                if let Err(entry) = lowest.push((s.id, slot as u32)) {
-                    if lowest.peek().is_some_and(|top| entry < *top) {
-                        let _ = lowest.pop();
-                        let _ = lowest.push(entry);
-                    }
-                }
-            }
-            let mut chunk = lowest.into_vec();
-            crate::sort::sort_unstable_by(&mut chunk, Ord::cmp);
+            let chunk = self.lowest_sends(64, |s| {
+                s.phase != SendPhase::Free && after.is_none_or(|a| s.id > a) && pred(s)
+            });
             let Some(&(last, _)) = chunk.last() else {
                 return;
             };
@@ -1722,6 +1694,47 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             }
             after = Some(last);
         }
+    }
+
+    /// The `k` (at most 64) lowest ids among the sends `select` picks, with their slots,
+    /// in ascending order. A sends table that can never hold more than 64 is collected
+    /// whole and sorted (a small device: no heap code); a larger one keeps the `k`
+    /// lowest in a max-heap whose top is the one to give up (one scan, O(n log k)).
+    fn lowest_sends(
+        &self,
+        k: usize,
+        select: impl Fn(&SendOp<B>) -> bool,
+    ) -> heapless::Vec<(SendId, u32), 64> {
+        let k = k.min(64);
+        let picked = self
+            .sends
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| select(s))
+            .map(|(slot, s)| (s.id, slot as u32));
+        let mut lowest = if <C::Sends<SendOp<B>> as List<SendOp<B>>>::BOUND <= 64 {
+            // Everything fits.
+            let mut all = heapless::Vec::new();
+            for entry in picked {
+                let _ = all.push(entry);
+            }
+            all
+        } else {
+            let mut heap: heapless::BinaryHeap<(SendId, u32), heapless::binary_heap::Max, 64> =
+                heapless::BinaryHeap::new();
+            for entry in picked {
+                if heap.len() < k {
+                    let _ = heap.push(entry);
+                } else if heap.peek().is_some_and(|top| entry < *top) {
+                    let _ = heap.pop();
+                    let _ = heap.push(entry);
+                }
+            }
+            heap.into_vec()
+        };
+        crate::sort::sort_unstable_by(&mut lowest, Ord::cmp);
+        lowest.truncate(k);
+        lowest
     }
 
     fn on_route_response(
