@@ -2,7 +2,6 @@
 //! here frame by frame (as `core/tests/engine_producer.rs` does on the host): every
 //! frame the engine writes is decoded and checked, and answered with real frames.
 
-use core::fmt::Write as _;
 use core::mem::MaybeUninit;
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -94,9 +93,10 @@ struct Peer {
     committed: Option<(i32, i64)>,
 }
 
+/// `n` in decimal (through itoa, which the library links anyway, not core::fmt).
 fn number(n: i64) -> heapless::String<20> {
     let mut s = heapless::String::new();
-    let _ = write!(s, "{n}");
+    let _ = s.push_str(itoa::Buffer::new().format(n));
     s
 }
 
@@ -383,7 +383,8 @@ fn print_seen(peer: &Peer) {
     let mut line: heapless::String<256> = heapless::String::new();
     // Request codes as numbers: their names would cost 2 KiB of flash.
     for code in &peer.seen {
-        let _ = write!(line, " {code}");
+        let _ = line.push(' ');
+        let _ = line.push_str(itoa::Buffer::new().format(*code));
     }
     hprintln!("      request codes:{}", line.as_str());
 }
