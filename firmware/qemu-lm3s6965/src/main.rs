@@ -99,9 +99,11 @@ fn main() -> ! {
     // the engine's RAM shows there, and no copy of it sits in main's stack frame.
     static mut DEVICE: MaybeUninit<engine::Device> = MaybeUninit::uninit();
     static mut WIRE: engine::Wire = engine::Wire::new();
+    // Numbers go through itoa (linked by the library anyway): core::fmt's integer
+    // formatting would cost flash of its own.
     hprintln!(
         "rocketmq-proto on Cortex-M3 (no allocator); engine {} bytes",
-        core::mem::size_of::<engine::Device>()
+        itoa::Buffer::new().format(core::mem::size_of::<engine::Device>())
     );
     let mut ctx = engine::Ctx {
         device: DEVICE,
@@ -123,14 +125,17 @@ fn main() -> ! {
             Err(f) => {
                 failed += 1;
                 let (file, line) = f.location();
-                hprintln!("FAIL  {}: at {}:{}", name, file, line);
+                let mut n = itoa::Buffer::new();
+                hprintln!("FAIL  {}: at {}:{}", name, file, n.format(line));
             }
         }
     }
     let total = (CODEC.len() + ENGINE.len()) as u32;
     let (used, size) = stack::high_water();
-    hprintln!("stack: {} of {} bytes used", used, size);
-    hprintln!("{} passed, {} failed", total - failed, failed);
+    let (mut a, mut b) = (itoa::Buffer::new(), itoa::Buffer::new());
+    hprintln!("stack: {} of {} bytes used", a.format(used), b.format(size));
+    let (passed, failed_text) = (a.format(total - failed), b.format(failed));
+    hprintln!("{} passed, {} failed", passed, failed_text);
     debug::exit(if failed == 0 {
         debug::EXIT_SUCCESS
     } else {
@@ -143,7 +148,14 @@ fn main() -> ! {
 /// A fault fails the run at once instead of hanging until the script's timeout.
 #[exception]
 unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    hprintln!("FAIL  hard fault at pc {:#010x}", frame.pc());
+    let mut hex = *b"0x00000000";
+    for (i, d) in hex.iter_mut().skip(2).enumerate() {
+        *d = b"0123456789abcdef"[((frame.pc() >> (28 - 4 * i)) & 0xF) as usize];
+    }
+    hprintln!(
+        "FAIL  hard fault at pc {}",
+        core::str::from_utf8(&hex).unwrap_or("?")
+    );
     debug::exit(debug::EXIT_FAILURE);
     #[allow(clippy::empty_loop)]
     loop {}
@@ -154,7 +166,11 @@ unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     match info.location() {
-        Some(l) => hprintln!("FAIL  panic at {}:{}", l.file(), l.line()),
+        Some(l) => hprintln!(
+            "FAIL  panic at {}:{}",
+            l.file(),
+            itoa::Buffer::new().format(l.line())
+        ),
         None => hprintln!("FAIL  panic"),
     }
     debug::exit(debug::EXIT_FAILURE);
