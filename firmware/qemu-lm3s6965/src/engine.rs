@@ -72,7 +72,7 @@ const PULLED_PROPS: &str = "TAGS\u{1}TagA\u{2}UNIQ_KEY\u{1}0A00000200012A3B4C5D0
 const PULLED_QUEUE: i32 = 2;
 const PULLED_OFFSET: i64 = 5;
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Role {
     NameServer,
     Broker,
@@ -242,7 +242,16 @@ impl Peer {
                 }
             }
             (role, code) => {
-                hprintln!("      unexpected request code {} to the {:?}", code.0, role);
+                let to = match role {
+                    Role::NameServer => "NameServer",
+                    Role::Broker => "broker",
+                };
+                let mut n = itoa::Buffer::new();
+                hprintln!(
+                    "      unexpected request code {} to the {}",
+                    n.format(code.0),
+                    to
+                );
                 fail!("an unexpected request")
             }
         }
