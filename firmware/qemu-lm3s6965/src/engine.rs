@@ -5,7 +5,6 @@
 use core::mem::MaybeUninit;
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use cortex_m_semihosting::hprintln;
 use rocketmq_proto::codes::{RequestCode, ResponseCode, SerializeType};
 use rocketmq_proto::collections::Tailored;
 use rocketmq_proto::command::{Command, CommandEncoder, Header};
@@ -137,7 +136,7 @@ impl Peer {
             NS => Role::NameServer,
             BROKER => Role::Broker,
             _ => {
-                hprintln!("      connect to unknown address {}", addr);
+                crate::say(&["      connect to unknown address ", addr]);
                 fail!("a connect to an unknown address")
             }
         };
@@ -247,11 +246,12 @@ impl Peer {
                     Role::Broker => "broker",
                 };
                 let mut n = itoa::Buffer::new();
-                hprintln!(
-                    "      unexpected request code {} to the {}",
+                crate::say(&[
+                    "      unexpected request code ",
                     n.format(code.0),
-                    to
-                );
+                    " to the ",
+                    to,
+                ]);
                 fail!("an unexpected request")
             }
         }
@@ -349,7 +349,7 @@ fn drive(
                         peer.delivered += 1;
                     }
                     other => {
-                        hprintln!("      unexpected event {}", event_name(&other));
+                        crate::say(&["      unexpected event ", event_name(&other)]);
                         fail!("an unexpected event");
                     }
                 }
@@ -395,7 +395,7 @@ fn print_seen(peer: &Peer) {
         let _ = line.push(' ');
         let _ = line.push_str(itoa::Buffer::new().format(*code));
     }
-    hprintln!("      request codes:{}", line.as_str());
+    crate::say(&["      request codes:", line.as_str()]);
 }
 
 pub fn producer_sends(ctx: &mut Ctx) -> R {
