@@ -224,10 +224,11 @@ fn idc_in(broker_name: &Text<'_>, idcs: &[&str]) -> bool {
     let Some(at) = broker_name.chars().position(|c| c == '@') else {
         return false;
     };
-    // Compare the first `at` characters with each idc, then check the rest.
+    // Compare the first `at` characters with each idc (the name has at least `at`, so
+    // an idc of another length never compares equal), then check the rest.
     let matches = idcs
         .iter()
-        .any(|idc| idc.chars().count() == at && idc.chars().eq(broker_name.chars().take(at)));
+        .any(|idc| idc.chars().eq(broker_name.chars().take(at)));
     if !matches {
         return false;
     }
