@@ -29,12 +29,10 @@
 //! # let _ = n;
 //! ```
 
-use hmac::{Hmac, Mac};
-use sha1::Sha1;
-
 use crate::body::{java_cmp, EncodeBody};
 use crate::error::EncodeError;
 use crate::ext::{EncodeFields, FieldSink, FieldValue};
+use crate::hash::HmacSha1;
 use crate::out::Out;
 use crate::text::Text;
 
@@ -169,7 +167,7 @@ impl<'k> SessionCredentials<'k> {
     fn signature_fed<const N: usize, F: EncodeFields + ?Sized>(
         &self,
         fields: &F,
-        feed_body: impl FnOnce(&mut Hmac<Sha1>),
+        feed_body: impl FnOnce(&mut HmacSha1),
     ) -> Result<Signature, EncodeError> {
         let mut c = Collect::<N> {
             entries: heapless::Vec::new(),
@@ -189,10 +187,11 @@ impl<'k> SessionCredentials<'k> {
         // Java signs a map: one value per key, the last one put. Sort by key (a
         // `TreeMap<String, _>`: UTF-16 code-unit order), then by position so the last
         // duplicate comes last.
-        c.entries
-            .sort_unstable_by(|a, b| java_cmp(&a.1, &b.1).then(a.0.cmp(&b.0)));
-        let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(self.secret_key.as_bytes())
-            .map_err(|_| EncodeError::InvalidValue { field: "SecretKey" })?;
+        crate::sort::sort_unstable_by(&mut c.entries, |a, b| {
+            java_cmp(&a.1, &b.1).then(a.0.cmp(&b.0))
+        });
+        let mut mac = HmacSha1::new(self.secret_key.as_bytes())
+            .ok_or(EncodeError::InvalidValue { field: "SecretKey" })?;
         let mut it = c.entries.iter().peekable();
         while let Some((_, k, v)) = it.next() {
             if it.peek().is_some_and(|(_, k2, _)| k2 == k) {
@@ -201,7 +200,7 @@ impl<'k> SessionCredentials<'k> {
             v.write_plain(&mut MacOut(&mut mac));
         }
         feed_body(&mut mac);
-        let digest = mac.finalize().into_bytes();
+        let digest = mac.finalize();
         let mut sig = [0u8; SIGNATURE_LEN];
         use base64::Engine as _;
         base64::engine::general_purpose::STANDARD
@@ -228,7 +227,7 @@ impl<'k> SessionCredentials<'k> {
     }
 }
 
-struct MacOut<'m>(&'m mut Hmac<Sha1>);
+struct MacOut<'m>(&'m mut HmacSha1);
 
 impl Out for MacOut<'_> {
     fn put(&mut self, bytes: &[u8]) {

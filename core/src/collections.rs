@@ -28,6 +28,11 @@ pub trait List<T>: Default + Deref<Target = [T]> + DerefMut {
     /// Whether the next `try_push` would certainly be refused (a fixed list at
     /// capacity; a growable one only at its byte cap).
     fn is_full(&self) -> bool;
+    /// The most elements a list of this type can ever hold (`usize::MAX` for a
+    /// growable one). A constant: code that only serves a list of bound 0 (a
+    /// [`Tailored`] device's `Extras` when it turns those features off) compiles away
+    /// where it checks this first.
+    const BOUND: usize = usize::MAX;
 }
 
 impl<T, const N: usize> List<T> for heapless::Vec<T, N> {
@@ -46,6 +51,7 @@ impl<T, const N: usize> List<T> for heapless::Vec<T, N> {
     fn is_full(&self) -> bool {
         heapless::Vec::is_full(self)
     }
+    const BOUND: usize = N;
 }
 
 /// The most memory one growable list may take: the default frame limit. A body can

@@ -67,12 +67,14 @@ pub mod engine;
 pub mod error;
 pub mod ext;
 pub mod frame;
+mod hash;
 pub mod header;
 pub mod json;
 pub mod message;
 pub mod namespace;
 pub mod out;
 pub mod producer;
+mod sort;
 pub mod text;
 
 pub use codes::{LanguageCode, RequestCode, ResponseCode, SerializeType};

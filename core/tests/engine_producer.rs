@@ -1704,3 +1704,148 @@ fn a_full_send_pipeline_leaves_heartbeats_an_entry() {
         "the heartbeat went out with the table full of sends"
     );
 }
+
+#[test]
+fn a_device_without_extras_drops_checks_and_refuses_forwarded_messages() {
+    use rocketmq_proto::collections::Tailored;
+    use rocketmq_proto::engine::client::ConsumerConfig;
+    use rocketmq_proto::message::{record, MessageRecord, MessageSysFlag, MessageVersion};
+    // `Extras` of capacity 0: no transactions, request-reply, calls or forwarded
+    // messages. The engine answers as it would with those tables full.
+    type Device = Client<Tailored<4, 1, 1, 0>, heapless::Vec<u8, 1024>, 8>;
+    let (config, uniq) = test_config();
+    let mut c = Device::new(config, uniq, 42, Instant::from_millis(0));
+    c.set_namesrv(NS).unwrap();
+    c.register_producer("PG").unwrap();
+    c.subscribe(
+        Instant::from_millis(0),
+        1_700_000_000_000,
+        &ConsumerConfig::new("CG"),
+        "TopicTest",
+        "*",
+    )
+    .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let mut conn = None;
+    while let Some(e) = c.poll_event() {
+        if let Event::Connect { conn: id, .. } = e {
+            conn = Some(id);
+        }
+    }
+    let conn = conn.expect("a connection to the NameServer");
+    c.handle_connected(Instant::from_millis(0), conn);
+    while c
+        .poll_transmit(Instant::from_millis(0), &mut buf)
+        .unwrap()
+        .is_some()
+    {}
+    while c.poll_event().is_some() {}
+
+    let rec = MessageRecord {
+        version: MessageVersion::V1,
+        body_crc: rocketmq_proto::message::body_crc(b"half"),
+        queue_id: 0,
+        flag: 0,
+        queue_offset: 3,
+        physical_offset: 4096,
+        sys_flag: MessageSysFlag(0),
+        born_timestamp: 1_700_000_000_000,
+        born_host: "127.0.0.1:5000".parse().unwrap(),
+        store_timestamp: 1_700_000_000_001,
+        store_host: "127.0.0.1:10911".parse().unwrap(),
+        reconsume_times: 0,
+        prepared_transaction_offset: 0,
+        body: b"half",
+        topic: "TopicTest",
+        properties: PropertiesView::new("PGROUP\u{1}PG\u{2}UNIQ_KEY\u{1}AB\u{2}"),
+    };
+    let mut body = [0u8; 256];
+    let body_len = record::encode_to_slice(&mut body, &rec).unwrap();
+    let request = |code: RequestCode, opaque: i32, fields: &[(&str, &str)], oneway: bool| {
+        let enc = CommandEncoder::new(SerializeType::Json);
+        let mut h = Header::request(code, opaque);
+        if oneway {
+            h = h.oneway();
+        }
+        let mut out = vec![0u8; 2048];
+        let n = enc.encode(&mut out, &h, fields, &body[..body_len]).unwrap();
+        out.truncate(n);
+        out
+    };
+    let answers = |c: &mut Device| {
+        let mut got = Vec::new();
+        let mut out = vec![0u8; 4096];
+        while let Some(t) = c.poll_transmit(Instant::from_millis(1), &mut out).unwrap() {
+            let sent = Sent {
+                conn: t.conn,
+                bytes: out[..t.len].to_vec(),
+            };
+            let h = sent.command().header;
+            got.push((h.opaque, h.response_code()));
+        }
+        let events: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
+        (got, events)
+    };
+
+    // A transaction check: dropped (no event, no answer).
+    let check = request(
+        RequestCode::CHECK_TRANSACTION_STATE,
+        1,
+        &[("tranStateTableOffset", "3"), ("commitLogOffset", "4096")],
+        true,
+    );
+    feed_any(&mut c, conn, &check);
+    let (sent, events) = answers(&mut c);
+    assert!(sent.is_empty(), "{sent:?}");
+    assert!(events.is_empty(), "{events:?}");
+
+    // A reply to a request-reply message: SUCCESS, as for an unknown correlation id.
+    let props = "CORRELATION_ID\u{1}c1\u{2}";
+    let reply = request(
+        RequestCode::PUSH_REPLY_MESSAGE_TO_CLIENT,
+        2,
+        &[
+            ("producerGroup", "PG"),
+            ("topic", "TopicTest"),
+            ("defaultTopic", "TBW102"),
+            ("defaultTopicQueueNums", "4"),
+            ("queueId", "0"),
+            ("sysFlag", "0"),
+            ("bornTimestamp", "1"),
+            ("flag", "0"),
+            ("properties", props),
+            ("bornHost", "127.0.0.1:1"),
+            ("storeHost", "127.0.0.1:2"),
+            ("storeTimestamp", "2"),
+        ],
+        false,
+    );
+    feed_any(&mut c, conn, &reply);
+    let (sent, events) = answers(&mut c);
+    assert_eq!(sent, [(2, ResponseCode::SUCCESS)]);
+    assert!(events.is_empty(), "{events:?}");
+
+    // A message forwarded to the push consumer's group: SYSTEM_ERROR, as when the
+    // table is full.
+    let direct = request(
+        RequestCode::CONSUME_MESSAGE_DIRECTLY,
+        3,
+        &[("consumerGroup", "CG"), ("brokerName", "broker-a")],
+        false,
+    );
+    feed_any(&mut c, conn, &direct);
+    let (sent, events) = answers(&mut c);
+    assert_eq!(sent, [(3, ResponseCode::SYSTEM_ERROR)]);
+    assert!(events.is_empty(), "{events:?}");
+}
+
+fn feed_any<C, B, const N: usize>(c: &mut Client<C, B, N>, conn: ConnId, bytes: &[u8])
+where
+    C: rocketmq_proto::collections::Collections,
+    B: rocketmq_proto::engine::client::MessageBuf,
+{
+    let used = c
+        .handle_input(Instant::from_millis(1), conn, bytes)
+        .unwrap();
+    assert_eq!(used, bytes.len());
+}

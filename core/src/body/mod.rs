@@ -82,3 +82,4 @@ pub use route::{
     PERM_INHERIT, PERM_PRIORITY, PERM_READ, PERM_WRITE,
 };
 pub use scan::EncodeBody;
+pub(crate) use scan::ErasedBody;

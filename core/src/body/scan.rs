@@ -225,3 +225,92 @@ pub trait EncodeBody {
         v
     }
 }
+
+/// A body whose type is erased, for code that frames bodies of several types (the
+/// engine's requests and replies): each body type then has one `encode` (writing
+/// through [`DynOut`]) instead of one per sink, and the framing code exists once.
+/// Writes the same bytes as the body itself.
+#[derive(Clone, Copy)]
+pub(crate) struct ErasedBody<'a>(&'a dyn DynEncodeBody);
+
+impl<'a> ErasedBody<'a> {
+    /// Erase the type of `body`.
+    pub(crate) fn new<B: EncodeBody>(body: &'a B) -> Self {
+        ErasedBody(body)
+    }
+}
+
+impl EncodeBody for ErasedBody<'_> {
+    fn encode<O: Out>(&self, out: &mut O) {
+        self.0.encode_dyn(&mut DynOut(out));
+    }
+}
+
+/// The object-safe form of [`EncodeBody`].
+trait DynEncodeBody {
+    fn encode_dyn(&self, out: &mut DynOut<'_>);
+}
+
+impl<T: EncodeBody> DynEncodeBody for T {
+    fn encode_dyn(&self, out: &mut DynOut<'_>) {
+        self.encode(out);
+    }
+}
+
+/// Any [`Out`] behind one type. Not patchable (whatever the sink): encoders then take
+/// their measure-first paths, which every sink supports.
+pub(crate) struct DynOut<'o>(&'o mut dyn DynSink);
+
+/// The object-safe part of [`Out`] that [`DynOut`] forwards.
+trait DynSink {
+    fn put_dyn(&mut self, bytes: &[u8]);
+    fn spare_dyn(&mut self, max: usize) -> Option<&mut [u8]>;
+    fn advance_dyn(&mut self, n: usize);
+}
+
+impl<O: Out> DynSink for O {
+    fn put_dyn(&mut self, bytes: &[u8]) {
+        self.put(bytes);
+    }
+    fn spare_dyn(&mut self, max: usize) -> Option<&mut [u8]> {
+        self.spare(max)
+    }
+    fn advance_dyn(&mut self, n: usize) {
+        self.advance(n);
+    }
+}
+
+impl Out for DynOut<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.0.put_dyn(bytes);
+    }
+    fn spare(&mut self, max: usize) -> Option<&mut [u8]> {
+        self.0.spare_dyn(max)
+    }
+    fn advance(&mut self, n: usize) {
+        self.0.advance_dyn(n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::body::MessageQueue;
+
+    #[test]
+    fn an_erased_body_writes_the_same_bytes() {
+        let mq = MessageQueue::new("Topic\"Test", "broker-a", 3);
+        let erased = ErasedBody::new(&mq);
+        assert_eq!(erased.encoded_len(), mq.encoded_len());
+        let (mut a, mut b) = ([0u8; 128], [0u8; 128]);
+        let n = mq.encode_to_slice(&mut a).unwrap();
+        assert_eq!(erased.encode_to_slice(&mut b).unwrap(), n);
+        assert_eq!(a[..n], b[..n]);
+        // Too small: the same exact size needed.
+        let mut small = [0u8; 8];
+        assert_eq!(
+            erased.encode_to_slice(&mut small),
+            mq.encode_to_slice(&mut [0u8; 8])
+        );
+    }
+}

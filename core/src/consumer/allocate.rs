@@ -32,7 +32,7 @@
 use core::cmp::Ordering;
 use core::fmt;
 
-use md5::{Digest, Md5};
+use crate::hash::Md5;
 
 use crate::body::{java_cmp, MessageQueue};
 use crate::text::Text;
@@ -120,8 +120,8 @@ impl core::error::Error for AllocateError {}
 pub fn sort_for_allocation(queues: &mut [MessageQueue<'_>], client_ids: &mut [Text<'_>]) {
     // Unstable sorts need no buffer; elements that compare equal are equal strings,
     // so the order among them cannot be observed.
-    queues.sort_unstable();
-    client_ids.sort_unstable_by(java_cmp);
+    crate::sort::sort_unstable_by(queues, Ord::cmp);
+    crate::sort::sort_unstable_by(client_ids, java_cmp);
 }
 
 /// Finds the machine room of a consumer and of a queue's broker, for
@@ -224,10 +224,11 @@ fn idc_in(broker_name: &Text<'_>, idcs: &[&str]) -> bool {
     let Some(at) = broker_name.chars().position(|c| c == '@') else {
         return false;
     };
-    // Compare the first `at` characters with each idc, then check the rest.
+    // Compare the first `at` characters with each idc (the name has at least `at`, so
+    // an idc of another length never compares equal), then check the rest.
     let matches = idcs
         .iter()
-        .any(|idc| idc.chars().count() == at && idc.chars().eq(broker_name.chars().take(at)));
+        .any(|idc| idc.chars().eq(broker_name.chars().take(at)));
     if !matches {
         return false;
     }

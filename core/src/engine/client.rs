@@ -65,6 +65,14 @@ use reply::PendingRequest;
 pub use reply::{ReplyMessage, RequestError};
 use shutdown::Shutdown;
 use transaction::EndTx;
+
+/// Whether `list` can never hold an element: a list of bound 0, as the `Extras` of a
+/// device that turns calls, request-reply, transactions and broker-forwarded messages
+/// off. A constant per list type, so the code behind the check compiles away there;
+/// it must do what the full list would make it do anyway.
+fn never_holds<T, L: List<T>>(_list: &L) -> bool {
+    L::BOUND == 0
+}
 pub use transaction::{CheckId, TransactionCheck};
 
 /// A topic, group or broker name held by the engine.
@@ -1850,22 +1858,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     ) {
         let mut after: Option<SendId> = None;
         loop {
-            // The 64 lowest: a max-heap whose top is the one to give up.
-            let mut lowest: heapless::BinaryHeap<(SendId, u32), heapless::binary_heap::Max, 64> =
-                heapless::BinaryHeap::new();
-            for (slot, s) in self.sends.iter().enumerate() {
-                if s.phase == SendPhase::Free || after.is_some_and(|a| s.id <= a) || !pred(s) {
-                    continue;
-                }
-                if let Err(entry) = lowest.push((s.id, slot as u32)) {
-                    if lowest.peek().is_some_and(|top| entry < *top) {
-                        let _ = lowest.pop();
-                        let _ = lowest.push(entry);
-                    }
-                }
-            }
-            let mut chunk = lowest.into_vec();
-            chunk.sort_unstable();
+            let chunk = self.lowest_sends(64, |s| {
+                s.phase != SendPhase::Free && after.is_none_or(|a| s.id > a) && pred(s)
+            });
             let Some(&(last, _)) = chunk.last() else {
                 return;
             };
@@ -1874,6 +1869,47 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             }
             after = Some(last);
         }
+    }
+
+    /// The `k` (at most 64) lowest ids among the sends `select` picks, with their slots,
+    /// in ascending order. A sends table that can never hold more than 64 is collected
+    /// whole and sorted (a small device: no heap code); a larger one keeps the `k`
+    /// lowest in a max-heap whose top is the one to give up (one scan, O(n log k)).
+    fn lowest_sends(
+        &self,
+        k: usize,
+        select: impl Fn(&SendOp<B>) -> bool,
+    ) -> heapless::Vec<(SendId, u32), 64> {
+        let k = k.min(64);
+        let picked = self
+            .sends
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| select(s))
+            .map(|(slot, s)| (s.id, slot as u32));
+        let mut lowest = if <C::Sends<SendOp<B>> as List<SendOp<B>>>::BOUND <= 64 {
+            // Everything fits.
+            let mut all = heapless::Vec::new();
+            for entry in picked {
+                let _ = all.push(entry);
+            }
+            all
+        } else {
+            let mut heap: heapless::BinaryHeap<(SendId, u32), heapless::binary_heap::Max, 64> =
+                heapless::BinaryHeap::new();
+            for entry in picked {
+                if heap.len() < k {
+                    let _ = heap.push(entry);
+                } else if heap.peek().is_some_and(|top| entry < *top) {
+                    let _ = heap.pop();
+                    let _ = heap.push(entry);
+                }
+            }
+            heap.into_vec()
+        };
+        crate::sort::sort_unstable_by(&mut lowest, Ord::cmp);
+        lowest.truncate(k);
+        lowest
     }
 
     fn on_route_response(
@@ -2597,6 +2633,12 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             }
             Purpose::EndTransaction { seq } => {
                 use crate::header::EndTransactionRequest;
+                if never_holds(&self.ends) {
+                    // As when `seq` is not found below.
+                    return Err(EncodeError::InvalidValue {
+                        field: "transaction",
+                    });
+                }
                 let e =
                     self.ends
                         .iter()
@@ -2684,10 +2726,12 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         fields: crate::ext::ErasedFields<'_>,
         body: &[u8],
     ) -> Result<usize, EncodeError> {
-        let fields = &fields;
         match self.credentials(header) {
-            Some(creds) => enc.encode(buf, header, &creds.sign(fields, body)?, body),
-            None => enc.encode(buf, header, fields, body),
+            Some(creds) => {
+                let signed = creds.sign(&fields, body)?;
+                enc.encode(buf, header, &crate::ext::ErasedFields::new(&signed), body)
+            }
+            None => enc.encode(buf, header, &fields, body),
         }
     }
 
@@ -2710,6 +2754,19 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         header: &Header<'_>,
         body: &impl EncodeBody,
     ) -> Result<usize, EncodeError> {
+        // One framing (measure, sign, write) for every body type: code size.
+        self.encode_erased_body(enc, buf, header, crate::body::ErasedBody::new(body))
+    }
+
+    #[inline(never)]
+    fn encode_erased_body(
+        &self,
+        enc: &CommandEncoder,
+        buf: &mut [u8],
+        header: &Header<'_>,
+        body: crate::body::ErasedBody<'_>,
+    ) -> Result<usize, EncodeError> {
+        let body = &body;
         match self.credentials(header) {
             Some(creds) => {
                 let sig = creds
@@ -2717,15 +2774,14 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                         &EmptyFields,
                         body,
                     )?;
-                self.write_with_body(
-                    enc,
-                    buf,
-                    header,
-                    &creds.signed_with(&EmptyFields, sig),
-                    body,
-                )
+                let signed = creds.signed_with(&EmptyFields, sig);
+                let fields = crate::ext::ErasedFields::new(&signed);
+                self.write_with_body(enc, buf, header, &fields, body)
             }
-            None => self.write_with_body(enc, buf, header, &EmptyFields, body),
+            None => {
+                let fields = crate::ext::ErasedFields::new(&EmptyFields);
+                self.write_with_body(enc, buf, header, &fields, body)
+            }
         }
     }
 

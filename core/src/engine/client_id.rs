@@ -14,8 +14,6 @@
 //! assert_eq!(fixed.as_str(), "10.0.0.1@DEFAULT@unit1");
 //! ```
 
-use core::fmt::Write;
-
 use crate::error::EncodeError;
 
 /// Longest client id kept.
@@ -48,19 +46,26 @@ impl ClientId {
         instance: InstanceName<'_>,
         unit: Option<&str>,
     ) -> Result<Self, EncodeError> {
-        let mut s = heapless::String::new();
-        let r = match instance {
-            InstanceName::Process { pid, nonce } => write!(s, "{ip}@{pid}#{nonce}"),
-            InstanceName::Named(name) => write!(s, "{ip}@{name}"),
+        // Pieces pushed one by one (numbers through itoa), not `write!`: a firmware
+        // then links none of core::fmt's machinery for it.
+        let (mut pid_text, mut nonce_text) = (itoa::Buffer::new(), itoa::Buffer::new());
+        let (name, nonce) = match instance {
+            InstanceName::Process { pid, nonce } => {
+                (pid_text.format(pid), Some(nonce_text.format(nonce)))
+            }
+            InstanceName::Named(name) => (name, None),
         };
-        let r = r.and_then(|()| match unit.map(str::trim) {
-            Some(u) if !u.is_empty() => write!(s, "@{u}"),
-            _ => Ok(()),
-        });
-        r.map_err(|_| EncodeError::CapacityExceeded {
-            what: "client id",
-            capacity: CLIENT_ID_CAPACITY as u32,
-        })?;
+        let unit = unit.map(str::trim).filter(|u| !u.is_empty());
+        let mut s = heapless::String::new();
+        let fits = [ip, "@", name].into_iter().all(|p| s.push_str(p).is_ok())
+            && nonce.is_none_or(|n| s.push('#').is_ok() && s.push_str(n).is_ok())
+            && unit.is_none_or(|u| s.push('@').is_ok() && s.push_str(u).is_ok());
+        if !fits {
+            return Err(EncodeError::CapacityExceeded {
+                what: "client id",
+                capacity: CLIENT_ID_CAPACITY as u32,
+            });
+        }
         Ok(ClientId(s))
     }
 
@@ -73,5 +78,43 @@ impl ClientId {
 impl core::fmt::Display for ClientId {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+
+    #[test]
+    fn ids_are_built_as_java_writes_them() {
+        let id = |ip, instance, unit| ClientId::build(ip, instance, unit).map(|c| c.0);
+        let process = InstanceName::Process {
+            pid: 4_294_967_295,
+            nonce: u64::MAX,
+        };
+        assert_eq!(
+            id("10.0.0.1", process, None).unwrap(),
+            "10.0.0.1@4294967295#18446744073709551615"
+        );
+        assert_eq!(
+            id("10.0.0.1", process, Some("  u  ")).unwrap(),
+            "10.0.0.1@4294967295#18446744073709551615@u"
+        );
+        assert_eq!(
+            id("h", InstanceName::Named("DEFAULT"), Some(" \t")).unwrap(),
+            "h@DEFAULT"
+        );
+        let long = "x".repeat(CLIENT_ID_CAPACITY);
+        assert!(matches!(
+            id(&long, InstanceName::Named("n"), None),
+            Err(EncodeError::CapacityExceeded { .. })
+        ));
+        let almost = "x".repeat(CLIENT_ID_CAPACITY - 2);
+        assert_eq!(
+            id(&almost, InstanceName::Named("n"), None).unwrap().len(),
+            CLIENT_ID_CAPACITY
+        );
+        assert!(id(&almost, InstanceName::Named("n"), Some("u")).is_err());
     }
 }

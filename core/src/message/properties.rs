@@ -36,6 +36,8 @@ pub const PROPERTY_SEPARATOR: u8 = 0x02;
 pub const MAX_PROPERTIES_LEN: usize = i16::MAX as usize;
 /// Separator between several business keys in the `KEYS` property.
 pub const KEY_SEPARATOR: &str = " ";
+// `PropertiesView::keys` splits on it as the char ' '.
+const _: () = assert!(matches!(KEY_SEPARATOR.as_bytes(), [b' ']));
 
 /// Well-known property names (messages.md §1.2), exactly as on the wire.
 pub mod keys {
@@ -313,9 +315,11 @@ impl<'a> PropertiesView<'a> {
 
     /// `KEYS`, split on the single-space separator (empty parts skipped).
     pub fn keys(&self) -> impl Iterator<Item = &'a str> {
+        // KEY_SEPARATOR as a char (checked below): the same split, without a substring
+        // searcher.
         self.get(keys::KEYS)
             .unwrap_or("")
-            .split(KEY_SEPARATOR)
+            .split(' ')
             .filter(|k| !k.is_empty())
     }
 

@@ -84,23 +84,43 @@ pub fn parse_tag_expression(expr: &str) -> TagExpression<'_> {
     if expr.is_empty() || expr == SUB_ALL {
         TagExpression::All
     } else {
-        TagExpression::Tags(TagIter {
-            parts: expr.split(TAG_SEPARATOR),
-        })
+        TagExpression::Tags(TagIter { rest: Some(expr) })
     }
 }
 
 /// The tags of a [`TagExpression::Tags`].
 #[derive(Debug, Clone)]
 pub struct TagIter<'a> {
-    parts: core::str::Split<'a, &'static str>,
+    /// What follows the last separator; `None` once the last part was taken.
+    rest: Option<&'a str>,
+}
+
+impl<'a> TagIter<'a> {
+    /// The next part between [`TAG_SEPARATOR`]s, as `str::split` gives them (leftmost
+    /// matches, not overlapping); scanned by hand, since `split` with a `&str` pattern
+    /// brings a substring searcher into a firmware for one two-byte separator.
+    fn next_part(&mut self) -> Option<&'a str> {
+        let rest = self.rest?;
+        let sep = TAG_SEPARATOR.as_bytes();
+        match rest.as_bytes().windows(sep.len()).position(|w| w == sep) {
+            // The separator is ASCII: both cuts are on character boundaries.
+            Some(i) => {
+                self.rest = rest.get(i + sep.len()..);
+                rest.get(..i)
+            }
+            None => {
+                self.rest = None;
+                Some(rest)
+            }
+        }
+    }
 }
 
 impl<'a> Iterator for TagIter<'a> {
     type Item = Tag<'a>;
 
     fn next(&mut self) -> Option<Tag<'a>> {
-        for part in self.parts.by_ref() {
+        while let Some(part) = self.next_part() {
             let tag = part.trim_matches(|c: char| c <= ' ');
             if !tag.is_empty() {
                 return Some(Tag {
@@ -110,5 +130,44 @@ impl<'a> Iterator for TagIter<'a> {
             }
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use proptest::prelude::*;
+    use std::vec::Vec;
+
+    proptest! {
+        #[test]
+        fn tags_split_as_str_split_does(expr in "[a|b é\t*]{0,24}") {
+            let got: Vec<&str> = match parse_tag_expression(&expr) {
+                TagExpression::All => {
+                    prop_assert!(expr.is_empty() || expr == SUB_ALL);
+                    return Ok(());
+                }
+                TagExpression::Tags(t) => t.map(|t| t.tag).collect(),
+            };
+            let want: Vec<&str> = expr
+                .split(TAG_SEPARATOR)
+                .map(|p| p.trim_matches(|c: char| c <= ' '))
+                .filter(|p| !p.is_empty())
+                .collect();
+            prop_assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn runs_of_bars_split_leftmost_first() {
+        let tags = |e| match parse_tag_expression(e) {
+            TagExpression::Tags(t) => t.map(|t| t.tag).collect::<Vec<_>>(),
+            TagExpression::All => Vec::new(),
+        };
+        assert_eq!(tags("a|||b"), ["a", "|b"]);
+        assert_eq!(tags("a||||b"), ["a", "b"]);
+        assert_eq!(tags("||a|| b ||"), ["a", "b"]);
+        assert_eq!(tags("a|b"), ["a|b"]);
     }
 }

@@ -9,7 +9,7 @@
 use core::mem::MaybeUninit;
 
 use cortex_m_rt::{entry, exception, ExceptionFrame};
-use cortex_m_semihosting::{debug, hprintln};
+use cortex_m_semihosting::{debug, hio};
 
 #[macro_use]
 mod hex;
@@ -99,10 +99,11 @@ fn main() -> ! {
     // the engine's RAM shows there, and no copy of it sits in main's stack frame.
     static mut DEVICE: MaybeUninit<engine::Device> = MaybeUninit::uninit();
     static mut WIRE: engine::Wire = engine::Wire::new();
-    hprintln!(
-        "rocketmq-proto on Cortex-M3 (no allocator); engine {} bytes",
-        core::mem::size_of::<engine::Device>()
-    );
+    say(&[
+        "rocketmq-proto on Cortex-M3 (no allocator); engine ",
+        itoa::Buffer::new().format(core::mem::size_of::<engine::Device>()),
+        " bytes",
+    ]);
     let mut ctx = engine::Ctx {
         device: DEVICE,
         wire: WIRE,
@@ -115,21 +116,31 @@ fn main() -> ! {
     for (name, outcome) in outcomes {
         if stack::overflowed() {
             // It may have overwritten the engine: nothing after this can be trusted.
-            hprintln!("FAIL  {}: the stack ran into the statics", name);
+            say(&["FAIL  ", name, ": the stack ran into the statics"]);
             debug::exit(debug::EXIT_FAILURE);
         }
         match outcome {
-            Ok(()) => hprintln!("PASS  {}", name),
+            Ok(()) => say(&["PASS  ", name]),
             Err(f) => {
                 failed += 1;
-                hprintln!("FAIL  {}: {} ({}:{})", name, f.what, f.file, f.line);
+                let (file, line) = f.location();
+                let mut n = itoa::Buffer::new();
+                say(&["FAIL  ", name, ": at ", file, ":", n.format(line)]);
             }
         }
     }
     let total = (CODEC.len() + ENGINE.len()) as u32;
     let (used, size) = stack::high_water();
-    hprintln!("stack: {} of {} bytes used", used, size);
-    hprintln!("{} passed, {} failed", total - failed, failed);
+    let (mut a, mut b) = (itoa::Buffer::new(), itoa::Buffer::new());
+    say(&[
+        "stack: ",
+        a.format(used),
+        " of ",
+        b.format(size),
+        " bytes used",
+    ]);
+    let (passed, failed_text) = (a.format(total - failed), b.format(failed));
+    say(&[passed, " passed, ", failed_text, " failed"]);
     debug::exit(if failed == 0 {
         debug::EXIT_SUCCESS
     } else {
@@ -139,10 +150,29 @@ fn main() -> ! {
     loop {}
 }
 
+/// Print `pieces` and a newline over semihosting. Text only: numbers are formatted
+/// with itoa (which the library links anyway), so core::fmt's machinery is not linked
+/// for the report.
+pub fn say(pieces: &[&str]) {
+    if let Ok(mut out) = hio::hstdout() {
+        for p in pieces {
+            let _ = out.write_all(p.as_bytes());
+        }
+        let _ = out.write_all(b"\n");
+    }
+}
+
 /// A fault fails the run at once instead of hanging until the script's timeout.
 #[exception]
 unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    hprintln!("FAIL  hard fault at pc {:#010x}", frame.pc());
+    let mut hex = *b"0x00000000";
+    for (i, d) in hex.iter_mut().skip(2).enumerate() {
+        *d = b"0123456789abcdef"[((frame.pc() >> (28 - 4 * i)) & 0xF) as usize];
+    }
+    say(&[
+        "FAIL  hard fault at pc ",
+        core::str::from_utf8(&hex).unwrap_or("?"),
+    ]);
     debug::exit(debug::EXIT_FAILURE);
     #[allow(clippy::empty_loop)]
     loop {}
@@ -153,8 +183,13 @@ unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     match info.location() {
-        Some(l) => hprintln!("FAIL  panic at {}:{}", l.file(), l.line()),
-        None => hprintln!("FAIL  panic"),
+        Some(l) => say(&[
+            "FAIL  panic at ",
+            l.file(),
+            ":",
+            itoa::Buffer::new().format(l.line()),
+        ]),
+        None => say(&["FAIL  panic"]),
     }
     debug::exit(debug::EXIT_FAILURE);
     #[allow(clippy::empty_loop)]

@@ -112,6 +112,15 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     pub(super) fn on_consume_directly(&mut self, conn: ConnId, cmd: &Command<'_>) {
         use crate::header::ConsumeMessageDirectlyRequest;
         let opaque = cmd.header.opaque;
+        if super::never_holds(&self.directs) {
+            // The answer of a full table (below).
+            return self.push_reply(
+                conn,
+                opaque,
+                ResponseCode::SYSTEM_ERROR,
+                ReplyBody::UnknownGroup,
+            );
+        }
         let push_consumer = self.consumer.as_ref().is_some_and(|c| !c.lite_pull);
         let mine = cmd
             .decode_fields::<ConsumeMessageDirectlyRequest<'_>>()

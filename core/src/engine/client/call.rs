@@ -239,6 +239,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         id: CallId,
         buf: &mut [u8],
     ) -> Result<usize, EncodeError> {
+        if super::never_holds(&self.calls) {
+            // As when `id` is not found below.
+            return Err(EncodeError::InvalidValue { field: "call" });
+        }
         let call = self
             .calls
             .iter()

@@ -185,7 +185,12 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     pub(super) fn on_push_reply(&mut self, conn: ConnId, cmd: &Command<'_>) {
         use crate::header::PushReplyMessageRequest;
         let opaque = cmd.header.opaque;
-        if let Ok(h) = cmd.decode_fields::<PushReplyMessageRequest<'_>>() {
+        // Without room for requests, no request waits for it.
+        let decoded = match super::never_holds(&self.requests) {
+            true => None,
+            false => cmd.decode_fields::<PushReplyMessageRequest<'_>>().ok(),
+        };
+        if let Some(h) = decoded {
             // The JSON header escapes the 0x01/0x02 separators: decode them (a reply
             // with larger properties than this is dropped; its request times out).
             let mut scratch = [0u8; 2048];

@@ -144,6 +144,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
 
     pub(super) fn on_check_transaction(&mut self, conn: ConnId, cmd: &Command<'_>) {
         use crate::header::CheckTransactionStateRequest;
+        if super::never_holds(&self.checks) {
+            return; // dropped, as when the table is full (below)
+        }
         let Ok(h) = cmd.decode_fields::<CheckTransactionStateRequest<'_>>() else {
             return;
         };
