@@ -7,7 +7,7 @@
 //! (results go back to the callers through pooled completions, deliveries to the
 //! consumer's dispatch task).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -238,10 +238,10 @@ impl Handle {
             rx,
             io_tx,
             io_rx,
-            conns: HashMap::new(),
-            sends: HashMap::new(),
-            requests: HashMap::new(),
-            calls: HashMap::new(),
+            conns: HashMap::default(),
+            sends: HashMap::default(),
+            requests: HashMap::default(),
+            calls: HashMap::default(),
             deliveries: None,
             checks: None,
             scratch: vec![0u8; 1 << 20],
