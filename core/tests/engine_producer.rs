@@ -3,7 +3,7 @@
 //! loss, oneway — and the guarantee that every send ends exactly once.
 
 use rocketmq_proto::codes::{RequestCode, ResponseCode, SerializeType};
-use rocketmq_proto::collections::Fixed;
+use rocketmq_proto::collections::{Fixed, Tailored};
 use rocketmq_proto::command::{Command, CommandEncoder, Header};
 use rocketmq_proto::engine::client::{
     Client, Config, Event, Message, SendError, SendId, DEFAULT_TOPIC,
@@ -1535,6 +1535,86 @@ fn sends_waiting_for_an_entry_go_out_oldest_first_whatever_order_entries_free_in
     assert_eq!(m5.len(), 2, "{written:?}");
     assert_eq!(c.pending_sends(), 0);
     assert_eq!(c.in_flight(), 0);
+}
+
+#[test]
+fn waiting_sends_go_out_in_batches_not_one_per_answer() {
+    // The engine is built on the stack before it is boxed.
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(waiting_sends_go_out_in_batches)
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+fn waiting_sends_go_out_in_batches() {
+    // 64 entries, 56 of them for sends (an eighth kept for heartbeats and routes), handed
+    // to waiting sends 3 at a time (a sixteenth): a broker that stores what arrives
+    // together in one commit gets bursts, not a trickle of single frames.
+    type Big = Client<Tailored<64, 128, 1, 0>, heapless::Vec<u8, 256>, 64>;
+    let (config, uniq) = test_config();
+    let mut c = Box::new(Big::new(config, uniq, 42, Instant::from_millis(0)));
+    c.set_namesrv(NS).unwrap();
+    c.register_producer("PG").unwrap();
+    let at = Instant::from_millis(0);
+    // Write everything queued; answer heartbeats and route queries; open connections.
+    let run = |c: &mut Big| -> Vec<(i32, ConnId)> {
+        let mut sends = Vec::new();
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let mut moved = false;
+            while let Some(e) = c.poll_event() {
+                if let Event::Connect { conn, .. } = e {
+                    c.handle_connected(at, conn);
+                    moved = true;
+                }
+            }
+            while let Some(t) = c.poll_transmit(at, &mut buf).unwrap() {
+                moved = true;
+                let sent = Sent {
+                    conn: t.conn,
+                    bytes: buf[..t.len].to_vec(),
+                };
+                let cmd = sent.command();
+                let opaque = cmd.header.opaque;
+                match cmd.header.request_code() {
+                    RequestCode::SEND_MESSAGE_V2 => sends.push((opaque, t.conn)),
+                    RequestCode::GET_ROUTEINFO_BY_TOPIC => {
+                        let body = route_body(&[("broker-a", "127.0.0.1:10911")], 4);
+                        let r = response(opaque, ResponseCode::SUCCESS, &[], &body);
+                        c.handle_input(at, t.conn, &r).unwrap();
+                    }
+                    _ => {
+                        let r = response(opaque, ResponseCode::SUCCESS, &[], b"");
+                        c.handle_input(at, t.conn, &r).unwrap();
+                    }
+                }
+            }
+            if !moved {
+                return sends;
+            }
+        }
+    };
+    for _ in 0..100 {
+        c.send(at, 0, &Message::new("TopicTest", b"x"), SendMode::Async)
+            .unwrap();
+    }
+    let first = run(&mut c);
+    assert_eq!(first.len(), 56, "a full table of sends on the wire");
+    let mut answered = first.iter();
+    let mut answer = |c: &mut Big, n: usize| {
+        for (opaque, conn) in answered.by_ref().take(n) {
+            c.handle_input(at, *conn, &send_ok(*opaque, "1", "7"))
+                .unwrap();
+        }
+    };
+    answer(&mut c, 1);
+    assert!(run(&mut c).is_empty(), "one free entry waits");
+    answer(&mut c, 1);
+    assert!(run(&mut c).is_empty(), "two free entries wait");
+    answer(&mut c, 1);
+    assert_eq!(run(&mut c).len(), 3, "three go out together");
 }
 
 #[test]

@@ -1606,6 +1606,17 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     /// sends wait (a scan of the sends table per batch was 6% of a deep async pipeline's
     /// time).
     fn resume_waiting_sends(&mut self, now: Instant) {
+        // Entries go out in batches (a sixteenth of the table, at most 64) while requests
+        // are still in flight to free more: frames that reach a broker together are
+        // stored together (its group commit), where a trickle of single frames, one per
+        // answer, is stored one by one. Against the rocketmq-rust broker with 10,000
+        // sends waiting, resuming one send per freed entry cut its rate from about
+        // 1,500 to 500 messages a second.
+        let batch = (Self::SEND_ENTRIES / 16).clamp(1, 64);
+        let free = Self::SEND_ENTRIES.saturating_sub(self.inflight.len());
+        if free < batch && !self.inflight.is_empty() {
+            return;
+        }
         while self.sends_may_take_entry() {
             let slot = self.wait_head;
             let Some(id) = self
