@@ -249,8 +249,9 @@ pub trait DecodeFields<'a>: Sized {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Repr<'a> {
-    /// A validated JSON object's text, `{` … `}`.
-    Json(&'a str),
+    /// A validated JSON object's text, `{` … `}`, and whether it is compact (see
+    /// `Scanner::flat_object`; a function of the text, so equality is unchanged).
+    Json(&'a str, bool),
     /// A validated binary map (entries back to back) that is UTF-8 as a whole, with
     /// every key and value on a character boundary: its strings are sliced out without
     /// checking them again. The common case: with every length below 128, the length
@@ -280,8 +281,9 @@ impl<'a> ExtFields<'a> {
     /// Validate a JSON object as an `extFields` map: string keys; string, number,
     /// boolean or null values. The scanner must be positioned at the `{`.
     pub(crate) fn from_json(s: &mut Scanner<'a>) -> Result<Self, DecodeError> {
+        let (text, compact) = s.flat_object()?;
         Ok(ExtFields {
-            repr: Repr::Json(s.flat_object()?),
+            repr: Repr::Json(text, compact),
         })
     }
 
@@ -331,7 +333,7 @@ impl<'a> ExtFields<'a> {
     /// The fields in wire order.
     pub fn iter(&self) -> ExtIter<'a> {
         match self.repr {
-            Repr::Json(doc) => ExtIter(IterRepr::Json(FlatObjectIter::new(doc))),
+            Repr::Json(doc, compact) => ExtIter(IterRepr::Json(FlatObjectIter::new(doc, compact))),
             Repr::BinaryText(t) => {
                 ExtIter(IterRepr::BinaryText(BinaryTextIter { text: t, pos: 0 }))
             }
@@ -364,7 +366,7 @@ impl<'a> ExtFields<'a> {
 
     /// Whether the map came from a JSON header.
     pub fn is_json(&self) -> bool {
-        matches!(self.repr, Repr::Json(_))
+        matches!(self.repr, Repr::Json(..))
     }
 }
 
