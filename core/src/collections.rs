@@ -45,13 +45,25 @@ impl<T, const N: usize> List<T> for heapless::Vec<T, N> {
     fn swap_remove_at(&mut self, index: usize) -> Option<T> {
         (index < self.len()).then(|| self.swap_remove(index))
     }
-    fn retain_where(&mut self, keep: impl FnMut(&T) -> bool) {
+    fn retain_where(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        // Size builds: one copy of the loop per element type, not one per closure
+        // (there are dozens of closures; an indirect call per element is cheap there).
+        #[cfg(rmq_size_opt)]
+        retain_erased(self, &mut keep);
+        #[cfg(not(rmq_size_opt))]
         self.retain(keep)
     }
     fn is_full(&self) -> bool {
         heapless::Vec::is_full(self)
     }
     const BOUND: usize = N;
+}
+
+/// [`heapless::Vec::retain`] through a `dyn` predicate (see `retain_where`).
+#[cfg(rmq_size_opt)]
+#[inline(never)]
+fn retain_erased<T, const N: usize>(v: &mut heapless::Vec<T, N>, keep: &mut dyn FnMut(&T) -> bool) {
+    v.retain(keep)
 }
 
 /// The most memory one growable list may take: the default frame limit. A body can
