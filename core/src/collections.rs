@@ -45,11 +45,14 @@ impl<T, const N: usize> List<T> for heapless::Vec<T, N> {
     fn swap_remove_at(&mut self, index: usize) -> Option<T> {
         (index < self.len()).then(|| self.swap_remove(index))
     }
-    fn retain_where(&mut self, mut keep: impl FnMut(&T) -> bool) {
+    fn retain_where(&mut self, keep: impl FnMut(&T) -> bool) {
         // Size builds: one copy of the loop per element type, not one per closure
         // (there are dozens of closures; an indirect call per element is cheap there).
         #[cfg(rmq_size_opt)]
-        retain_erased(self, &mut keep);
+        {
+            let mut keep = keep;
+            retain_erased(self, &mut keep);
+        }
         #[cfg(not(rmq_size_opt))]
         self.retain(keep)
     }
