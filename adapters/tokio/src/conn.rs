@@ -1,9 +1,10 @@
 //! One TCP connection: a task that connects, then copies bytes both ways between the
 //! socket and the driver. It knows nothing of frames.
 //!
-//! On plain TCP the driver also writes to the socket itself ([`Writer::write`]) while
-//! nothing is queued for the task: a frame then goes out from the driver's turn with
-//! no hand-off to this task (one task wake, often a cross-thread one, less per
+//! On plain TCP the driver reads the socket itself (the task hands it the read half),
+//! and also writes to it itself ([`Writer::write`]) while nothing is queued for the
+//! task: a response then reaches the engine, and a frame the socket, with no hand-off
+//! to this task (a task wake, often a cross-thread one, less per read and per
 //! request). What the socket does not take at once goes through the task, in order.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,14 +14,16 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use rocketmq_proto::engine::ConnId;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
 /// What a connection task reports to the driver.
 pub(crate) enum Io {
-    /// Open; frames for it go to this writer.
-    Connected(ConnId, Writer),
+    /// Open; frames for it go to this writer. With the read half (plain TCP), the
+    /// driver reads the socket itself and learns of its end there; without it (TLS),
+    /// the task reads and reports [`Io::Data`] and [`Io::Closed`].
+    Connected(ConnId, Writer, Option<OwnedReadHalf>),
     /// Failed to open, or closed.
     Closed(ConnId),
     /// Bytes arrived.
@@ -160,9 +163,10 @@ async fn connect_and_pump(conn: ConnId, addr: &str, io: &mpsc::UnboundedSender<I
     }
 }
 
-/// [`pump`] for plain TCP, where the driver may also write directly (see [`Writer`]).
+/// [`pump`] for plain TCP, where the driver reads and may also write directly (see
+/// [`Writer`]): this task only writes what the driver queues for it.
 async fn pump_tcp(conn: ConnId, addr: &str, stream: TcpStream, io: &mpsc::UnboundedSender<Io>) {
-    let (mut reader, writer) = stream.into_split();
+    let (reader, writer) = stream.into_split();
     let writer = Arc::new(writer);
     let (tx, mut frames) = mpsc::unbounded_channel::<Bytes>();
     let queued = Arc::new(AtomicUsize::new(0));
@@ -171,7 +175,7 @@ async fn pump_tcp(conn: ConnId, addr: &str, stream: TcpStream, io: &mpsc::Unboun
         direct: Some(Arc::clone(&writer)),
         queued: Arc::clone(&queued),
     };
-    if io.send(Io::Connected(conn, out)).is_err() {
+    if io.send(Io::Connected(conn, out, Some(reader))).is_err() {
         return;
     }
     let write = async {
@@ -210,9 +214,8 @@ async fn pump_tcp(conn: ConnId, addr: &str, stream: TcpStream, io: &mpsc::Unboun
         // The driver dropped us: the write half shuts down when its last holder drops.
         Ok::<(), std::io::Error>(())
     };
-    tokio::select! {
-        r = write => if let Err(e) = r { tracing::debug!(%addr, error = %e, "write failed") },
-        r = read_into(conn, &mut reader, io) => if let Err(e) = r { tracing::debug!(%addr, error = %e, "read failed") },
+    if let Err(e) = write.await {
+        tracing::debug!(%addr, error = %e, "write failed");
     }
 }
 
@@ -252,7 +255,7 @@ where
         direct: None,
         queued: Arc::new(AtomicUsize::new(0)),
     };
-    if io.send(Io::Connected(conn, out)).is_err() {
+    if io.send(Io::Connected(conn, out, None)).is_err() {
         return;
     }
     let write = async {
@@ -320,7 +323,7 @@ mod tests {
             None,
         ));
         let (mut peer, _) = listener.accept().await.unwrap();
-        let Some(Io::Connected(_, writer)) = io_rx.recv().await else {
+        let Some(Io::Connected(_, writer, _reader)) = io_rx.recv().await else {
             panic!("no connection");
         };
         assert!(writer.direct.is_some(), "plain TCP writes directly");
@@ -356,5 +359,58 @@ mod tests {
             "the socket never filled: the test did not queue"
         );
         assert_eq!(writer.queued.load(Ordering::Acquire), 0, "all written");
+    }
+
+    /// Plain TCP: the driver gets the read half and reads the peer's bytes itself; the
+    /// task, left with writing, ends (and reports the close) once the driver lets go.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn plain_tcp_hands_the_driver_the_read_half_and_ends_when_dropped() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (io_tx, mut io_rx) = mpsc::unbounded_channel();
+        let (stop_tx, stop) = oneshot::channel();
+        let running = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(run(
+            Task {
+                conn: ConnId(7),
+                addr,
+                io: io_tx,
+                stop,
+                running: Running::new(&running),
+            },
+            None,
+        ));
+        let (mut peer, _) = listener.accept().await.unwrap();
+        let Some(Io::Connected(ConnId(7), writer, Some(mut reader))) = io_rx.recv().await else {
+            panic!("no read half handed over");
+        };
+        peer.write_all(b"from the peer").await.unwrap();
+        let mut got = [0u8; 13];
+        reader.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"from the peer");
+        writer
+            .write(Bytes::from_static(b"to the peer"), false)
+            .unwrap();
+        let mut back = [0u8; 11];
+        peer.read_exact(&mut back).await.unwrap();
+        assert_eq!(&back, b"to the peer");
+        assert_eq!(running.load(Ordering::SeqCst), 1);
+        // The driver drops the connection: writer, read half and stop signal.
+        drop((writer, reader, stop_tx));
+        let closed = tokio::time::timeout(Duration::from_secs(5), io_rx.recv())
+            .await
+            .expect("the task ends");
+        assert!(matches!(closed, Some(Io::Closed(ConnId(7)))));
+        // (The task counts itself until just after it reports.)
+        for _ in 0..500 {
+            if running.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(running.load(Ordering::SeqCst), 0, "no task left");
+        let mut rest = Vec::new();
+        peer.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty(), "the peer sees the end of the stream");
     }
 }

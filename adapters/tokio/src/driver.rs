@@ -354,6 +354,59 @@ struct ConnState {
     inbox: BytesMut,
     /// Frames gathered in one drain, handed over in one piece.
     outbox: BytesMut,
+    /// Plain TCP: the socket's read half, read by the driver itself (see `poll_reads`).
+    reader: Option<DirectReader>,
+}
+
+/// A socket the driver reads itself, and where its reads land.
+struct DirectReader {
+    half: tokio::net::tcp::OwnedReadHalf,
+    /// Zeroed once and reused: each read is decoded from here in place, only an
+    /// incomplete frame's tail is kept (in `ConnState::inbox`).
+    buf: Box<[u8]>,
+    /// What the last poll read and has not been handled yet: bytes, 0 at the end of
+    /// the stream, or the error.
+    ready: Option<std::io::Result<usize>>,
+}
+
+/// Bytes one direct read takes at most (the connection task's reads were as large).
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Poll every directly read socket once; `Ready` when at least one read finished
+/// (each socket's result waits in its `ready`, so every readable one is served in
+/// the same turn and none can starve the others).
+fn poll_reads(
+    conns: &mut HashMap<ConnId, ConnState>,
+    cx: &mut std::task::Context<'_>,
+) -> std::task::Poll<()> {
+    use std::pin::Pin;
+    use std::task::Poll;
+    use tokio::io::{AsyncRead, ReadBuf};
+    let mut any = false;
+    for c in conns.values_mut() {
+        let Some(r) = c.reader.as_mut() else { continue };
+        if r.ready.is_some() {
+            any = true;
+            continue;
+        }
+        let mut rb = ReadBuf::new(&mut r.buf);
+        match Pin::new(&mut r.half).poll_read(cx, &mut rb) {
+            Poll::Ready(Ok(())) => {
+                r.ready = Some(Ok(rb.filled().len()));
+                any = true;
+            }
+            Poll::Ready(Err(e)) => {
+                r.ready = Some(Err(e));
+                any = true;
+            }
+            Poll::Pending => {}
+        }
+    }
+    if any {
+        Poll::Ready(())
+    } else {
+        Poll::Pending
+    }
 }
 
 struct Driver {
@@ -450,6 +503,11 @@ impl Driver {
                 Some(io) = self.io_rx.recv() => {
                     self.turn_clock = None; // a new turn
                     self.on_io(io);
+                    self.take_ready();
+                }
+                () = std::future::poll_fn(|cx| poll_reads(&mut self.conns, cx)) => {
+                    self.turn_clock = None; // a new turn
+                    self.on_reads();
                     self.take_ready();
                 }
                 _ = &mut timer => {
@@ -730,9 +788,14 @@ impl Driver {
     fn on_io(&mut self, io: Io) {
         let (now, _) = self.turn_clock();
         match io {
-            Io::Connected(conn, writer) => {
+            Io::Connected(conn, writer, reader) => {
                 if let Some(c) = self.conns.get_mut(&conn) {
                     c.writer = Some(writer);
+                    c.reader = reader.map(|half| DirectReader {
+                        half,
+                        buf: vec![0; READ_CHUNK].into_boxed_slice(),
+                        ready: None,
+                    });
                 }
                 self.engine.handle_connected(now, conn);
             }
@@ -768,6 +831,60 @@ impl Driver {
                         // The engine queued Event::Close for it.
                     }
                 }
+            }
+        }
+    }
+
+    /// Hand the engine what the direct reads of this turn brought (see `poll_reads`);
+    /// a socket at its end or failed closes its connection, as the connection task
+    /// reports it for TLS.
+    fn on_reads(&mut self) {
+        let (now, _) = self.turn_clock();
+        let mut ended: Vec<ConnId> = Vec::new();
+        for (&conn, c) in self.conns.iter_mut() {
+            let Some(r) = c.reader.as_mut() else { continue };
+            let n = match r.ready.take() {
+                None => continue,
+                Some(Ok(0)) => {
+                    ended.push(conn);
+                    continue;
+                }
+                Some(Ok(n)) => n,
+                Some(Err(e)) => {
+                    tracing::debug!(conn = conn.0, error = %e, "read failed");
+                    ended.push(conn);
+                    continue;
+                }
+            };
+            let bytes = r.buf.get(..n).unwrap_or_default();
+            // As for `Io::Data`: decode straight from the read, keep only a tail.
+            let from_inbox = !c.inbox.is_empty();
+            if from_inbox {
+                c.inbox.extend_from_slice(bytes);
+            }
+            let input: &[u8] = if from_inbox { &c.inbox } else { bytes };
+            match self.engine.handle_input(now, conn, input) {
+                Ok(used) => {
+                    if from_inbox {
+                        let used = used.min(c.inbox.len());
+                        bytes::Buf::advance(&mut c.inbox, used);
+                    } else {
+                        c.inbox
+                            .extend_from_slice(bytes.get(used..).unwrap_or_default());
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(?conn, error = %e, "bad frame from peer; closing");
+                    // The engine queued Event::Close for it.
+                }
+            }
+        }
+        for conn in ended {
+            // Its task ends once its writer is dropped here (and then reports a close
+            // that finds nothing left).
+            if self.conns.remove(&conn).is_some() {
+                tracing::debug!(conn = conn.0, "connection closed");
+                self.engine.handle_closed(now, conn);
             }
         }
     }
@@ -839,6 +956,7 @@ impl Driver {
                         _stop: stop_tx,
                         inbox: BytesMut::new(),
                         outbox: BytesMut::new(),
+                        reader: None,
                     },
                 );
                 tracing::debug!(conn = conn.0, %addr, "connecting");
