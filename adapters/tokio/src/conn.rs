@@ -50,8 +50,8 @@ impl Writer {
     /// socket takes them, the rest through the connection task. An error means the task
     /// is gone (the connection is closing).
     ///
-    /// The driver allows `direct` when it is quiet or has a big batch (see its
-    /// `DIRECT_WRITE_GAP` and `DIRECT_WRITE_SIZE`). Otherwise the task writes in
+    /// The driver allows `direct` when nothing else waits for it or it has a big batch
+    /// (see its `DIRECT_WRITE_SIZE`). Otherwise the task writes in
     /// parallel on another worker and gathers what the driver hands it meanwhile into
     /// one write: for a busy driver with small writes, that is faster.
     pub(crate) fn write(&self, mut bytes: Bytes, direct: bool) -> Result<(), ()> {
