@@ -302,19 +302,24 @@ mod tests {
         Bytes::from(b)
     }
 
-    /// Direct writes and writes through the task interleave (by the driver's choice and
-    /// while the socket fills and drains): the peer still reads every byte in the order
-    /// written.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn writes_reach_the_socket_in_order_whether_direct_or_queued() {
+    /// A plain TCP connection task for `conn` to a listener of this test: the peer's
+    /// end of the socket, what the task reports, its stop signal and its count.
+    struct Started {
+        peer: TcpStream,
+        io_rx: mpsc::UnboundedReceiver<Io>,
+        stop_tx: oneshot::Sender<()>,
+        running: Arc<AtomicUsize>,
+    }
+
+    async fn start(conn: ConnId) -> Started {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
-        let (io_tx, mut io_rx) = mpsc::unbounded_channel();
-        let (_stop_tx, stop) = oneshot::channel();
+        let (io_tx, io_rx) = mpsc::unbounded_channel();
+        let (stop_tx, stop) = oneshot::channel();
         let running = Arc::new(AtomicUsize::new(0));
         tokio::spawn(run(
             Task {
-                conn: ConnId(1),
+                conn,
                 addr,
                 io: io_tx,
                 stop,
@@ -322,7 +327,26 @@ mod tests {
             },
             None,
         ));
-        let (mut peer, _) = listener.accept().await.unwrap();
+        let (peer, _) = listener.accept().await.unwrap();
+        Started {
+            peer,
+            io_rx,
+            stop_tx,
+            running,
+        }
+    }
+
+    /// Direct writes and writes through the task interleave (by the driver's choice and
+    /// while the socket fills and drains): the peer still reads every byte in the order
+    /// written.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_reach_the_socket_in_order_whether_direct_or_queued() {
+        let Started {
+            mut peer,
+            mut io_rx,
+            stop_tx: _stop_tx,
+            ..
+        } = start(ConnId(1)).await;
         let Some(Io::Connected(_, writer, _reader)) = io_rx.recv().await else {
             panic!("no connection");
         };
@@ -365,22 +389,12 @@ mod tests {
     /// task, left with writing, ends (and reports the close) once the driver lets go.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn plain_tcp_hands_the_driver_the_read_half_and_ends_when_dropped() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let (io_tx, mut io_rx) = mpsc::unbounded_channel();
-        let (stop_tx, stop) = oneshot::channel();
-        let running = Arc::new(AtomicUsize::new(0));
-        tokio::spawn(run(
-            Task {
-                conn: ConnId(7),
-                addr,
-                io: io_tx,
-                stop,
-                running: Running::new(&running),
-            },
-            None,
-        ));
-        let (mut peer, _) = listener.accept().await.unwrap();
+        let Started {
+            mut peer,
+            mut io_rx,
+            stop_tx,
+            running,
+        } = start(ConnId(7)).await;
         let Some(Io::Connected(ConnId(7), writer, Some(mut reader))) = io_rx.recv().await else {
             panic!("no read half handed over");
         };

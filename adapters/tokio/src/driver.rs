@@ -368,6 +368,31 @@ struct DirectReader {
     ready: Option<std::io::Result<usize>>,
 }
 
+/// Hand `bytes` read from `conn` to the engine, after what `inbox` holds of an
+/// incomplete frame. Most reads hold whole frames: they are decoded straight from the
+/// read and only a tail is kept (no copy when nothing is left over).
+fn feed(engine: &mut Engine, now: EngineInstant, conn: ConnId, inbox: &mut BytesMut, bytes: &[u8]) {
+    let from_inbox = !inbox.is_empty();
+    if from_inbox {
+        inbox.extend_from_slice(bytes);
+    }
+    let input: &[u8] = if from_inbox { inbox } else { bytes };
+    match engine.handle_input(now, conn, input) {
+        Ok(used) => {
+            if from_inbox {
+                let used = used.min(inbox.len());
+                bytes::Buf::advance(inbox, used);
+            } else {
+                inbox.extend_from_slice(bytes.get(used..).unwrap_or_default());
+            }
+        }
+        Err(e) => {
+            tracing::warn!(?conn, error = %e, "bad frame from peer; closing");
+            // The engine queued Event::Close for it.
+        }
+    }
+}
+
 /// Bytes one direct read takes at most (the connection task's reads were as large).
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -798,30 +823,8 @@ impl Driver {
                 }
             }
             Io::Data(conn, bytes) => {
-                let Some(c) = self.conns.get_mut(&conn) else {
-                    return;
-                };
-                // Most reads hold whole frames: decode straight from them and keep
-                // only the tail (no copy when nothing is left over).
-                let from_inbox = !c.inbox.is_empty();
-                if from_inbox {
-                    c.inbox.extend_from_slice(&bytes);
-                }
-                let input: &[u8] = if from_inbox { &c.inbox } else { &bytes };
-                match self.engine.handle_input(now, conn, input) {
-                    Ok(used) => {
-                        if from_inbox {
-                            let used = used.min(c.inbox.len());
-                            bytes::Buf::advance(&mut c.inbox, used);
-                        } else {
-                            c.inbox
-                                .extend_from_slice(bytes.get(used..).unwrap_or_default());
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(?conn, error = %e, "bad frame from peer; closing");
-                        // The engine queued Event::Close for it.
-                    }
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    feed(&mut self.engine, now, conn, &mut c.inbox, &bytes);
                 }
             }
         }
@@ -849,27 +852,7 @@ impl Driver {
                 }
             };
             let bytes = r.buf.get(..n).unwrap_or_default();
-            // As for `Io::Data`: decode straight from the read, keep only a tail.
-            let from_inbox = !c.inbox.is_empty();
-            if from_inbox {
-                c.inbox.extend_from_slice(bytes);
-            }
-            let input: &[u8] = if from_inbox { &c.inbox } else { bytes };
-            match self.engine.handle_input(now, conn, input) {
-                Ok(used) => {
-                    if from_inbox {
-                        let used = used.min(c.inbox.len());
-                        bytes::Buf::advance(&mut c.inbox, used);
-                    } else {
-                        c.inbox
-                            .extend_from_slice(bytes.get(used..).unwrap_or_default());
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(?conn, error = %e, "bad frame from peer; closing");
-                    // The engine queued Event::Close for it.
-                }
-            }
+            feed(&mut self.engine, now, conn, &mut c.inbox, bytes);
         }
         for conn in ended {
             // Its task ends once its writer is dropped here (and then reports a close
