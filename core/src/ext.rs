@@ -553,7 +553,8 @@ fn decimal(v: i64, digits: &mut itoa::Buffer) -> &[u8] {
 
 /// A field value's wire string when it needs no JSON escaping, formatted into
 /// `digits` for numbers; `None` for a string that needs escaping (or is kept escaped).
-#[inline]
+#[cfg_attr(not(rmq_size_opt), inline(always))]
+#[cfg_attr(rmq_size_opt, inline)]
 fn clean_value<'v>(value: &FieldValue<'v>, digits: &'v mut itoa::Buffer) -> Option<&'v [u8]> {
     match *value {
         FieldValue::Text(t) => t
