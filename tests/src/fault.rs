@@ -708,7 +708,16 @@ mod tests {
             got
         });
         assert_eq!(got, data);
-        let s = proxy.faults().stats();
+        // The proxy counts a piece once its write returns, which may be just after the
+        // client has read it: give the count a moment to catch up with the bytes.
+        let mut s = proxy.faults().stats();
+        for _ in 0..500 {
+            if (s.to_upstream, s.to_client) == (20_000, 20_000) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            s = proxy.faults().stats();
+        }
         assert_eq!((s.accepted, s.open), (1, 1));
         assert_eq!((s.to_upstream, s.to_client), (20_000, 20_000));
 
