@@ -855,12 +855,9 @@ impl Driver {
             feed(&mut self.engine, now, conn, &mut c.inbox, bytes);
         }
         for conn in ended {
-            // Its task ends once its writer is dropped here (and then reports a close
-            // that finds nothing left).
-            if self.conns.remove(&conn).is_some() {
-                tracing::debug!(conn = conn.0, "connection closed");
-                self.engine.handle_closed(now, conn);
-            }
+            // As a task's report of a close. Its task ends once its writer is dropped
+            // there (and then reports a close that finds nothing left).
+            self.on_io(Io::Closed(conn));
         }
     }
 
