@@ -40,7 +40,7 @@ pub(crate) struct PooledBuf(Vec<u8>);
 
 impl PooledBuf {
     /// An empty buffer holding at least `len` bytes (`None` if that cannot be had).
-    fn with_capacity(len: usize) -> Option<Vec<u8>> {
+    fn take_vec(len: usize) -> Option<Vec<u8>> {
         let mut v = {
             let mut f = free_list();
             let v = f.bufs.pop().unwrap_or_default();
@@ -60,7 +60,7 @@ impl AsRef<[u8]> for PooledBuf {
 
 impl MessageBuf for PooledBuf {
     fn from_parts(parts: &[&[u8]]) -> Option<Self> {
-        let mut v = Self::with_capacity(parts.iter().map(|p| p.len()).sum())?;
+        let mut v = Self::take_vec(parts.iter().map(|p| p.len()).sum())?;
         for p in parts {
             v.extend_from_slice(p);
         }
@@ -73,6 +73,10 @@ impl MessageBuf for PooledBuf {
         }
         self.0.extend_from_slice(bytes);
         true
+    }
+
+    fn with_capacity(len: usize) -> Option<Self> {
+        Self::take_vec(len).map(PooledBuf)
     }
 }
 
@@ -112,6 +116,13 @@ mod tests {
         assert!(c.append(b"!"));
         assert_eq!(c.as_ref(), b"pshort!");
         assert_eq!(b.as_ref(), b"pshort");
+        drop((b, c));
+        // Built piece by piece: also from the pool, empty, and growing past its hint.
+        let mut d = <PooledBuf as MessageBuf>::with_capacity(4).unwrap();
+        assert!(d.as_ref().is_empty());
+        assert!(d.append(b"abc") && d.append(&[b'x'; 100]));
+        assert_eq!(d.as_ref().len(), 103);
+        assert_eq!(&d.as_ref()[..4], b"abcx");
     }
 
     #[test]

@@ -97,6 +97,20 @@ pub trait MessageBuf: Sized + Debug + Default + Clone + PartialEq + Eq + AsRef<[
     fn from_parts(parts: &[&[u8]]) -> Option<Self>;
     /// Append `bytes`; `false` (nothing appended) if they do not fit.
     fn append(&mut self, bytes: &[u8]) -> bool;
+    /// An empty buffer about to take some `len` bytes through [`append`](Self::append)
+    /// (a hint: growable buffers reserve it once), or `None` if a bounded one cannot.
+    ///
+    /// ```
+    /// use rocketmq_proto::engine::client::MessageBuf;
+    /// assert!(<heapless::Vec<u8, 16> as MessageBuf>::with_capacity(16).is_some());
+    /// assert!(<heapless::Vec<u8, 16> as MessageBuf>::with_capacity(17).is_none());
+    /// ```
+    fn with_capacity(len: usize) -> Option<Self> {
+        let empty = Self::from_parts(&[])?;
+        Self::LIMIT
+            .is_none_or(|limit| len <= limit)
+            .then_some(empty)
+    }
     /// The most bytes a buffer holds, if bounded: pulls then ask the broker for at
     /// most this many message bytes (`maxMsgBytes`), so answers fit.
     ///
@@ -138,6 +152,11 @@ impl MessageBuf for alloc::vec::Vec<u8> {
         }
         self.extend_from_slice(bytes);
         true
+    }
+    fn with_capacity(len: usize) -> Option<Self> {
+        let mut v = alloc::vec::Vec::new();
+        v.try_reserve_exact(len).ok()?;
+        Some(v)
     }
 }
 
@@ -300,11 +319,11 @@ impl<'m> Message<'m> {
 
 impl Message<'_> {
     /// Write the properties string a Java producer sends for this message (user
-    /// properties, TAGS, KEYS, DELAY, TIMER_DELIVER_MS, WAIT, UNIQ_KEY, then `extra`) into
-    /// `buf`; its length.
+    /// properties, TAGS, KEYS, DELAY, TIMER_DELIVER_MS, WAIT, UNIQ_KEY, then `extra`) to
+    /// `out`; its length. (Whether it all fit is `out`'s to tell.)
     fn encode_properties<'p>(
         &'p self,
-        buf: &mut [u8],
+        out: &mut impl Out,
         uniq_key: &'p str,
         extra: impl Iterator<Item = (&'p str, &'p str)> + Clone,
     ) -> Result<usize, CallError> {
@@ -316,7 +335,6 @@ impl Message<'_> {
         } else {
             "false"
         };
-        let mut out = SliceOut::new(buf);
         let pairs = self
             .properties
             .iter()
@@ -330,8 +348,19 @@ impl Message<'_> {
             // Re-borrow `extra`'s pairs for the local chain (associated types do not
             // shorten lifetimes by themselves).
             .chain(extra.map(|(k, v)| -> (&str, &str) { (k, v) }));
-        write_properties(&mut out, pairs).map_err(CallError::Encode)?;
-        out.finish().map_err(CallError::Encode)
+        write_properties(out, pairs).map_err(CallError::Encode)
+    }
+}
+
+/// Writes through [`MessageBuf::append`], noting whether everything fit.
+struct AppendOut<'b, B> {
+    buf: &'b mut B,
+    fits: bool,
+}
+
+impl<B: MessageBuf> Out for AppendOut<'_, B> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.fits = self.fits && self.buf.append(bytes);
     }
 }
 
@@ -1180,23 +1209,6 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             ));
             MsgId::try_from(hex.as_str()).map_err(|_| CallError::Full("message id"))?
         };
-        // The properties string, built once: retries reuse it (and its UNIQ_KEY).
-        let mut props = [0u8; 2048];
-        let props_len = msg.encode_properties(
-            &mut props,
-            &msg_id,
-            transactional
-                .then_some((keys::TRAN_MSG, "true"))
-                .into_iter()
-                .chain(transactional.then_some((keys::PGROUP, group.as_str())))
-                .chain(
-                    self.config
-                        .namespace
-                        .as_deref()
-                        .map(|ns| (keys::INSTANCE_ID, ns)),
-                )
-                .chain(extra.iter().copied()),
-        )?;
         // Java compresses single-message bodies of 4 KiB or more (zlib, level 5) and
         // marks them in sysFlag. Without an allocator bodies go uncompressed (valid on the
         // wire; only larger).
@@ -1216,8 +1228,35 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         } else {
             sys_flag
         };
-        let data = B::from_parts(&[props.get(..props_len).unwrap_or_default(), body])
+        // The properties string then the body, written once into the send's own buffer
+        // (retries reuse it, UNIQ_KEY included). The properties' room is a guess: a
+        // growable buffer grows past it, a bounded one is checked by its appends.
+        const PROPERTIES_GUESS: usize = 192;
+        let hint = body.len().saturating_add(PROPERTIES_GUESS);
+        let mut data = B::with_capacity(B::LIMIT.map_or(hint, |limit| hint.min(limit)))
             .ok_or(CallError::Full("message buffer"))?;
+        let mut out = AppendOut {
+            buf: &mut data,
+            fits: true,
+        };
+        let props_len = msg.encode_properties(
+            &mut out,
+            &msg_id,
+            transactional
+                .then_some((keys::TRAN_MSG, "true"))
+                .into_iter()
+                .chain(transactional.then_some((keys::PGROUP, group.as_str())))
+                .chain(
+                    self.config
+                        .namespace
+                        .as_deref()
+                        .map(|ns| (keys::INSTANCE_ID, ns)),
+                )
+                .chain(extra.iter().copied()),
+        )?;
+        if !(out.fits && data.append(body)) {
+            return Err(CallError::Full("message buffer"));
+        }
         let topic = self.wrapped(msg.topic)?;
         let topic = self.ensure_topic(&topic)?;
         let id = SendId(self.next_send);
@@ -1329,7 +1368,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             let id = MsgId::try_from(hex.as_str()).map_err(|_| CallError::Full("message id"))?;
             let mut props = [0u8; 2048];
             // Validated above: no delay level, and every WAIT equals the batch's.
-            let props_len = m.encode_properties(&mut props, &id, core::iter::empty())?;
+            let mut out = SliceOut::new(&mut props);
+            m.encode_properties(&mut out, &id, core::iter::empty())?;
+            let props_len = out.finish().map_err(CallError::Encode)?;
             let entry = crate::message::BatchEntry {
                 flag: m.flag,
                 body: m.body,
@@ -3125,6 +3166,12 @@ fn name(s: &str) -> Result<Name, CallError> {
 
 fn text_to<const N: usize>(t: &Text<'_>) -> heapless::String<N> {
     let mut s = heapless::String::new();
+    // Unescaped text that fits (message ids, regions: every send response) in one copy.
+    if let Some(plain) = t.as_str() {
+        if s.push_str(plain).is_ok() {
+            return s;
+        }
+    }
     for c in t.chars() {
         if s.push(c).is_err() {
             break;
@@ -3229,5 +3276,25 @@ mod out_queue_tests {
                 prop_assert_eq!(q.get(0).map(|o| o.opaque), model.first().copied());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod text_to_tests {
+    use super::*;
+
+    #[test]
+    fn plain_and_escaped_texts_copy_alike_and_truncate_at_a_char() {
+        let plain: heapless::String<8> = text_to(&Text::new("abc"));
+        assert_eq!(plain.as_str(), "abc");
+        // Longer than the capacity: as many whole characters as fit, either way.
+        let long: heapless::String<4> = text_to(&Text::new("abcdef"));
+        assert_eq!(long.as_str(), "abcd");
+        let wide: heapless::String<4> = text_to(&Text::new("ab\u{e9}\u{e9}"));
+        assert_eq!(wide.as_str(), "ab\u{e9}");
+        let escaped: heapless::String<8> = text_to(&Text::json("a\\u0041\\\"b", true));
+        assert_eq!(escaped.as_str(), "aA\"b");
+        let escaped_long: heapless::String<2> = text_to(&Text::json("\\u0041bc", true));
+        assert_eq!(escaped_long.as_str(), "Ab");
     }
 }
