@@ -1929,3 +1929,92 @@ where
         .unwrap();
     assert_eq!(used, bytes.len());
 }
+
+/// Drive a send of `msg` to its broker on any client type; the SEND frame's bytes.
+#[cfg(feature = "alloc")]
+fn send_frame_of<C, B, const N: usize>(c: &mut Client<C, B, N>, msg: &Message<'_>) -> Vec<u8>
+where
+    C: rocketmq_proto::collections::Collections,
+    B: rocketmq_proto::engine::client::MessageBuf,
+{
+    let now = Instant::from_millis(0);
+    c.set_namesrv(NS).unwrap();
+    c.register_producer("PG").unwrap();
+    c.send(now, 1_700_000_000_000, msg, SendMode::Sync).unwrap();
+    let mut buf = vec![0u8; 16 * 1024];
+    let take_connect = |c: &mut Client<C, B, N>| {
+        std::iter::from_fn(|| c.poll_event())
+            .find_map(|e| match e {
+                Event::Connect { conn, .. } => Some(conn),
+                _ => None,
+            })
+            .expect("a connect")
+    };
+    let ns = take_connect(c);
+    c.handle_connected(now, ns);
+    let t = c
+        .poll_transmit(now, &mut buf)
+        .unwrap()
+        .expect("the route lookup");
+    let Decoded::Frame { frame, .. } = FrameDecoder::new().decode(&buf[..t.len]).unwrap() else {
+        panic!("incomplete")
+    };
+    let opaque = Command::decode(frame).unwrap().header.opaque;
+    let route = route_body(&[("broker-a", "127.0.0.1:10911")], 4);
+    feed_any(c, ns, &response(opaque, ResponseCode::SUCCESS, &[], &route));
+    let broker = take_connect(c);
+    c.handle_connected(now, broker);
+    while let Some(t) = c.poll_transmit(now, &mut buf).unwrap() {
+        let Decoded::Frame { frame, .. } = FrameDecoder::new().decode(&buf[..t.len]).unwrap()
+        else {
+            panic!("incomplete")
+        };
+        if Command::decode(frame).unwrap().header.request_code() == RequestCode::SEND_MESSAGE_V2 {
+            return buf[..t.len].to_vec();
+        }
+    }
+    panic!("no SEND_MESSAGE_V2 written")
+}
+
+/// Properties are written straight into the send's buffer, so they are bounded by the
+/// buffer (and Java's 32 KiB), not by a scratch array: 3 KiB of them go out whole
+/// with a growable buffer, and a bounded buffer too small for them refuses the send.
+#[test]
+fn properties_larger_than_two_kib_go_out_whole_and_a_bounded_buffer_refuses_them() {
+    let long = "v".repeat(3_000);
+    let props = [("BIG", long.as_str())];
+    let msg = Message {
+        properties: &props,
+        ..Message::new("TopicTest", b"body")
+    };
+    #[cfg(feature = "alloc")]
+    {
+        let (config, uniq) = test_config();
+        let mut c =
+            Client::<Fixed<16>, Vec<u8>, 64>::new(config, uniq, 42, Instant::from_millis(0));
+        let bytes = send_frame_of(&mut c, &msg);
+        let Decoded::Frame { frame, .. } = FrameDecoder::new().decode(&bytes).unwrap() else {
+            panic!("incomplete")
+        };
+        let cmd = Command::decode(frame).unwrap();
+        assert_eq!(cmd.body, b"body");
+        let header: SendMessageRequest = cmd.decode_fields().unwrap();
+        let mut scratch = vec![0u8; 8 * 1024];
+        let text = header
+            .properties
+            .unwrap()
+            .decode_into(&mut scratch)
+            .unwrap();
+        let view = PropertiesView::new(text);
+        assert_eq!(view.get("BIG"), Some(long.as_str()));
+        assert_eq!(view.get("WAIT"), Some("true"));
+        assert_eq!(view.get("UNIQ_KEY").map(str::len), Some(32));
+    }
+    let mut c = client(0);
+    assert_eq!(
+        c.send(Instant::from_millis(0), 0, &msg, SendMode::Sync),
+        Err(rocketmq_proto::engine::client::CallError::Full(
+            "message buffer"
+        ))
+    );
+}
