@@ -335,16 +335,21 @@ impl Message<'_> {
         } else {
             "false"
         };
+        // The optional ones in one array: a chain of six one-item iterators, walked
+        // twice (length, then bytes), cost more than writing the properties did.
+        let fixed = [
+            self.tags.map(|t| (keys::TAGS, t)),
+            self.keys.map(|k| (keys::KEYS, k)),
+            delay.as_ref().map(|d| (keys::DELAY, d.as_str())),
+            deliver.map(|d| (keys::TIMER_DELIVER_MS, d)),
+            Some((keys::WAIT, wait)),
+            Some((keys::UNIQ_KEY, uniq_key)),
+        ];
         let pairs = self
             .properties
             .iter()
             .copied()
-            .chain(self.tags.map(|t| (keys::TAGS, t)))
-            .chain(self.keys.map(|k| (keys::KEYS, k)))
-            .chain(delay.as_ref().map(|d| (keys::DELAY, d.as_str())))
-            .chain(deliver.map(|d| (keys::TIMER_DELIVER_MS, d)))
-            .chain(core::iter::once((keys::WAIT, wait)))
-            .chain(core::iter::once((keys::UNIQ_KEY, uniq_key)))
+            .chain(fixed.iter().flatten().copied())
             // Re-borrow `extra`'s pairs for the local chain (associated types do not
             // shorten lifetimes by themselves).
             .chain(extra.map(|(k, v)| -> (&str, &str) { (k, v) }));
