@@ -103,8 +103,10 @@ pub(crate) enum Command {
         timeout: Duration,
         done: Reply<ReceivedReply>,
     },
+    // The one-off commands' large parts are boxed: every command moves through the
+    // channel and the driver's match, a send's too, at the size of the largest.
     Subscribe {
-        settings: ConsumerSettings,
+        settings: Box<ConsumerSettings>,
         topic: String,
         expression: String,
         sql92: bool,
@@ -116,7 +118,7 @@ pub(crate) enum Command {
         done: SendDone,
     },
     EndTransaction {
-        receipt: SendReceipt,
+        receipt: Box<SendReceipt>,
         resolution: TransactionResolution,
         done: Reply<()>,
     },
@@ -131,7 +133,7 @@ pub(crate) enum Command {
     },
     /// Lite pull: consume exactly these queues (topic, broker name, queue id).
     Assign {
-        settings: ConsumerSettings,
+        settings: Box<ConsumerSettings>,
         queues: Vec<(String, String, i32)>,
         deliveries: mpsc::UnboundedSender<Batch>,
         done: Reply<()>,
@@ -293,7 +295,7 @@ impl Handle {
         deliveries: &mpsc::UnboundedSender<Batch>,
     ) -> Result<(), Error> {
         for (topic, expression, sql92) in subscriptions {
-            let (settings, deliveries) = (settings.clone(), deliveries.clone());
+            let (settings, deliveries) = (Box::new(settings.clone()), deliveries.clone());
             self.call(|done| Command::Subscribe {
                 settings,
                 topic,
@@ -1194,6 +1196,23 @@ mod feed_tests {
             got.push(Frame::decode(frame).unwrap().header.opaque);
         }
         got
+    }
+
+    /// Every command moves through the channel and the driver's match at the size of
+    /// the largest; a send's is what most of them are (the one-off commands box their
+    /// large parts).
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_command_is_not_much_larger_than_a_send() {
+        let send = std::mem::size_of::<Message>()
+            + std::mem::size_of::<Option<String>>()
+            + std::mem::size_of::<SendDone>()
+            + 8;
+        assert!(
+            std::mem::size_of::<Command>() <= send,
+            "{} bytes, a send's parts {send}",
+            std::mem::size_of::<Command>()
+        );
     }
 
     #[test]

@@ -84,7 +84,7 @@ impl LitePullConsumer {
         let deliveries = self.tx.clone();
         self.handle
             .call(|done| Command::Assign {
-                settings,
+                settings: Box::new(settings),
                 queues,
                 deliveries,
                 done,

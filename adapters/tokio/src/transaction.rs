@@ -112,7 +112,7 @@ impl TransactionProducer {
             .await
             .unwrap_or(TransactionState::Unknown);
         let resolution = state.resolution();
-        let end = receipt.clone();
+        let end = Box::new(receipt.clone());
         handle
             .call(|done| Command::EndTransaction {
                 receipt: end,
