@@ -22,6 +22,7 @@ use rocketmq_proto::engine::client::{
 };
 use rocketmq_proto::engine::{ConnId, Instant as EngineInstant, Millis};
 use rocketmq_proto::error::EncodeError;
+use rocketmq_proto::frame::{Decoded, FrameDecoder};
 use rocketmq_proto::header::TransactionResolution;
 use rocketmq_proto::message::UniqKeyGenerator;
 use rocketmq_proto::producer::retry::SendMode;
@@ -385,20 +386,20 @@ fn feed(
     // copied up to 64 KiB per read whenever a read ended inside a frame, as a busy
     // connection's reads nearly always do.)
     while !inbox.is_empty() {
-        let lacking = frame_len(inbox).saturating_sub(inbox.len());
-        let take = lacking.min(bytes.len());
-        let (head, rest) = bytes.split_at(take);
+        // How far the frame's prefix says it reaches (4 bytes, then 8, then the whole
+        // frame); a bad prefix asks for nothing more and is the engine's to refuse.
+        let lacking = match FrameDecoder::with_max_frame(u32::MAX).decode(inbox) {
+            Ok(Decoded::Incomplete { needed }) => needed.saturating_sub(inbox.len()),
+            Ok(Decoded::Frame { .. }) | Err(_) => 0,
+        };
+        let (head, rest) = bytes.split_at(lacking.min(bytes.len()));
         inbox.extend_from_slice(head);
         bytes = rest;
         match engine.handle_input(now, conn, inbox) {
             Ok(used) => bytes::Buf::advance(inbox, used.min(inbox.len())),
-            Err(e) => {
-                tracing::warn!(?conn, error = %e, "bad frame from peer; closing");
-                // The engine queued Event::Close for it.
-                return;
-            }
+            Err(e) => return bad_frame(conn, &e),
         }
-        if take == 0 {
+        if head.is_empty() {
             // Nothing more to add: the rest waits for the next read.
             inbox.extend_from_slice(bytes);
             return;
@@ -406,19 +407,13 @@ fn feed(
     }
     match engine.handle_input(now, conn, bytes) {
         Ok(used) => inbox.extend_from_slice(bytes.get(used..).unwrap_or_default()),
-        Err(e) => {
-            tracing::warn!(?conn, error = %e, "bad frame from peer; closing");
-        }
+        Err(e) => bad_frame(conn, &e),
     }
 }
 
-/// Bytes of the frame that starts `buf` (its 4-byte length prefix included), as far
-/// as `buf` tells: 4 until the prefix is whole. A nonsense length is the engine's to
-/// refuse.
-fn frame_len(buf: &[u8]) -> usize {
-    buf.first_chunk::<4>().map_or(4, |len| {
-        (u32::from_be_bytes(*len) as usize).saturating_add(4)
-    })
+/// A peer's malformed frame: the engine has queued Event::Close for its connection.
+fn bad_frame(conn: ConnId, e: &rocketmq_proto::error::DecodeError) {
+    tracing::warn!(?conn, error = %e, "bad frame from peer; closing");
 }
 
 /// Bytes one direct read takes at most (the connection task's reads were as large).
@@ -1143,7 +1138,6 @@ mod feed_tests {
     use rocketmq_proto::command::{Command as Frame, CommandEncoder, Header};
     use rocketmq_proto::engine::client_id::{ClientId, InstanceName};
     use rocketmq_proto::ext::NoFields;
-    use rocketmq_proto::frame::{Decoded, FrameDecoder};
 
     const NOW: EngineInstant = EngineInstant::from_millis(0);
 

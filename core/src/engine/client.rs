@@ -106,10 +106,10 @@ pub trait MessageBuf: Sized + Debug + Default + Clone + PartialEq + Eq + AsRef<[
     /// assert!(<heapless::Vec<u8, 16> as MessageBuf>::with_capacity(17).is_none());
     /// ```
     fn with_capacity(len: usize) -> Option<Self> {
-        let empty = Self::from_parts(&[])?;
-        Self::LIMIT
-            .is_none_or(|limit| len <= limit)
-            .then_some(empty)
+        if Self::LIMIT.is_some_and(|limit| len > limit) {
+            return None;
+        }
+        Self::from_parts(&[])
     }
     /// The most bytes a buffer holds, if bounded: pulls then ask the broker for at
     /// most this many message bytes (`maxMsgBytes`), so answers fit.
