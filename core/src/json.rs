@@ -414,7 +414,10 @@ impl<'a> Scanner<'a> {
     /// encoder write it (a [`FlatObjectIter`] over it then takes a faster path). Any
     /// other key or a nested value is [`JsonError::WrongType`]. One tight pass: this is
     /// on every response's path.
-    pub(crate) fn flat_object(&mut self) -> R<(&'a str, bool)> {
+    ///
+    /// It also records where the entries lie ([`JsonSpans`]), so that iterating them
+    /// needs no second scan.
+    pub(crate) fn flat_object(&mut self) -> R<(&'a str, bool, JsonSpans)> {
         self.skip_ws();
         let start = self.pos;
         self.expect(b'{')?;
@@ -422,6 +425,7 @@ impl<'a> Scanner<'a> {
             return Err(self.err(JsonError::TooDeep));
         }
         let mut compact = true;
+        let mut spans = JsonSpans::EMPTY;
         if self.peek_tight(&mut compact)? != b'}' {
             loop {
                 match self.peek_tight(&mut compact)? {
@@ -429,29 +433,47 @@ impl<'a> Scanner<'a> {
                     b'-' | b'0'..=b'9' | b'{' => return Err(self.err(JsonError::WrongType)),
                     other => return Err(self.err(JsonError::UnexpectedByte(other))),
                 }
-                compact &= !self.string_body()?;
+                let key_start = self.pos;
+                let key_escaped = self.string_body()?;
+                let key_end = self.pos.saturating_sub(1);
+                compact &= !key_escaped;
                 match self.peek_tight(&mut compact)? {
                     b':' => self.pos += 1,
                     other => return Err(self.err(JsonError::UnexpectedByte(other))),
                 }
-                match self.peek_tight(&mut compact)? {
+                let (value, value_escaped) = match self.peek_tight(&mut compact)? {
                     b'"' => {
                         self.pos += 1;
-                        compact &= !self.string_body()?;
+                        let from = self.pos;
+                        let escaped = self.string_body()?;
+                        compact &= !escaped;
+                        (Some((from, self.pos.saturating_sub(1))), escaped)
                     }
                     b'-' | b'0'..=b'9' => {
+                        let from = self.pos;
                         self.number_raw()?;
+                        (Some((from, self.pos)), false)
                     }
                     b't' | b'f' => {
+                        let from = self.pos;
                         self.bool()?;
+                        (Some((from, self.pos)), false)
                     }
                     b'n' => {
                         if !self.literal(b"null") {
                             return Err(self.err(JsonError::WrongType));
                         }
+                        (None, false) // absent: not an entry
                     }
                     b'{' | b'[' => return Err(self.err(JsonError::WrongType)),
                     other => return Err(self.err(JsonError::UnexpectedByte(other))),
+                };
+                if let Some(value) = value {
+                    spans.push(
+                        start,
+                        (key_start, key_end, key_escaped),
+                        (value.0, value.1, value_escaped),
+                    );
                 }
                 match self.peek_tight(&mut compact)? {
                     b',' => self.pos += 1,
@@ -461,7 +483,12 @@ impl<'a> Scanner<'a> {
             }
         }
         self.pos += 1; // `}`
-        Ok((self.slice_str(start, self.pos, "extFields")?, compact))
+        spans.seal(self.pos.saturating_sub(start));
+        Ok((
+            self.slice_str(start, self.pos, "extFields")?,
+            compact,
+            spans,
+        ))
     }
 
     /// [`peek_byte`](Self::peek_byte), clearing `tight` if whitespace came first.
@@ -631,6 +658,164 @@ impl<'a> Scanner<'a> {
         } else {
             Ok(())
         }
+    }
+}
+
+/// Where the entries of a validated flat object lie, recorded by
+/// [`Scanner::flat_object`] while it validates, so that iterating them
+/// ([`JsonSpans::iter`]) slices the strings out instead of scanning the text again
+/// (a third of a send response's decode).
+///
+/// Invariant: when `complete`, `at[..len]` holds every non-null entry in order, as byte
+/// offsets from the object's `{` of its key's content and its value's (a string's
+/// without the quotes), each on a character boundary of that text, with bit `2i`
+/// (`2i + 1`) of `escaped` set when entry `i`'s key (value) holds escapes. Not complete
+/// (more than [`JsonSpans::CAP`] entries, or an offset past `u16`): iterate by
+/// scanning.
+///
+/// Size builds record nothing (a unit type below; 1.7 KiB of a microcontroller's
+/// flash) and always scan.
+#[cfg(not(rmq_size_opt))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct JsonSpans {
+    at: [[u16; 4]; JsonSpans::CAP],
+    escaped: u16,
+    len: u8,
+    complete: bool,
+}
+
+#[cfg(not(rmq_size_opt))]
+impl JsonSpans {
+    /// Entries recorded at most: a send response has six, most headers fewer.
+    pub(crate) const CAP: usize = 8;
+
+    /// No entry yet (complete).
+    pub(crate) const EMPTY: JsonSpans = JsonSpans {
+        at: [[0; 4]; JsonSpans::CAP],
+        escaped: 0,
+        len: 0,
+        complete: true,
+    };
+
+    /// Record an entry: its key's and value's `(start, end, escaped)` as absolute
+    /// positions in the scanner's input, where the object starts at `base` (all of
+    /// them at or after it). An offset past `u16` wraps here: [`JsonSpans::seal`] then
+    /// marks the spans incomplete.
+    #[inline]
+    fn push(&mut self, base: usize, key: (usize, usize, bool), value: (usize, usize, bool)) {
+        let i = usize::from(self.len);
+        let rel = |p: usize| p.wrapping_sub(base) as u16;
+        match self.at.get_mut(i) {
+            Some(slot) => {
+                *slot = [rel(key.0), rel(key.1), rel(value.0), rel(value.1)];
+                self.escaped |= (u16::from(key.2) | u16::from(value.2) << 1) << (2 * i);
+                self.len += 1;
+            }
+            None => self.complete = false,
+        }
+    }
+
+    /// Done recording an object of `len` bytes: past `u16` offsets, the spans are
+    /// incomplete.
+    #[inline]
+    fn seal(&mut self, len: usize) {
+        if len > usize::from(u16::MAX) {
+            self.complete = false;
+        }
+    }
+
+    /// Whether every entry was recorded.
+    #[inline]
+    pub(crate) fn is_complete(&self) -> bool {
+        self.complete
+    }
+
+    /// The recorded entries of `text` (the object these spans were recorded from).
+    #[inline]
+    pub(crate) fn iter<'a>(&self, text: &'a str) -> SpanIter<'a> {
+        SpanIter {
+            text,
+            spans: *self,
+            next: 0,
+        }
+    }
+}
+
+/// Iterator over a flat object's entries through its [`JsonSpans`]; it ends early
+/// (instead of panicking) on a span that does not fit the text, which the spans'
+/// invariant rules out.
+#[cfg(not(rmq_size_opt))]
+#[derive(Debug, Clone)]
+pub(crate) struct SpanIter<'a> {
+    text: &'a str,
+    spans: JsonSpans,
+    next: u8,
+}
+
+#[cfg(not(rmq_size_opt))]
+impl<'a> Iterator for SpanIter<'a> {
+    type Item = (Text<'a>, Text<'a>);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let i = usize::from(self.next);
+        if i >= usize::from(self.spans.len) {
+            return None;
+        }
+        let [k0, k1, v0, v1] = *self.spans.at.get(i)?;
+        let esc = self.spans.escaped >> (2 * i);
+        let key = self.text.get(usize::from(k0)..usize::from(k1));
+        let value = self.text.get(usize::from(v0)..usize::from(v1));
+        let (Some(key), Some(value)) = (key, value) else {
+            self.next = self.spans.len;
+            return None;
+        };
+        self.next += 1;
+        Some((
+            Text::json(key, esc & 1 != 0),
+            Text::json(value, esc & 2 != 0),
+        ))
+    }
+}
+
+/// A size build's [`JsonSpans`]: nothing recorded, never complete.
+#[cfg(rmq_size_opt)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct JsonSpans;
+
+#[cfg(rmq_size_opt)]
+impl JsonSpans {
+    pub(crate) const EMPTY: JsonSpans = JsonSpans;
+
+    #[inline(always)]
+    fn push(&mut self, _: usize, _: (usize, usize, bool), _: (usize, usize, bool)) {}
+
+    #[inline(always)]
+    fn seal(&mut self, _: usize) {}
+
+    #[inline(always)]
+    pub(crate) fn is_complete(&self) -> bool {
+        false
+    }
+
+    #[inline(always)]
+    pub(crate) fn iter<'a>(&self, _: &'a str) -> SpanIter<'a> {
+        SpanIter(core::marker::PhantomData)
+    }
+}
+
+/// A size build's [`SpanIter`]: empty (never used: its spans are never complete).
+#[cfg(rmq_size_opt)]
+#[derive(Debug, Clone)]
+pub(crate) struct SpanIter<'a>(core::marker::PhantomData<&'a str>);
+
+#[cfg(rmq_size_opt)]
+impl<'a> Iterator for SpanIter<'a> {
+    type Item = (Text<'a>, Text<'a>);
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<Self::Item> {
+        None
     }
 }
 
@@ -1053,7 +1238,7 @@ mod tests {
         bool,
         std::vec::Vec<(std::string::String, std::string::String)>,
     ) {
-        let (text, compact) = Scanner::from_text(doc).flat_object().unwrap();
+        let (text, compact, spans) = Scanner::from_text(doc).flat_object().unwrap();
         assert_eq!(text, doc.trim());
         let entries = |compact| {
             FlatObjectIter::new(text, compact)
@@ -1066,6 +1251,13 @@ mod tests {
         let general = entries(false);
         if compact {
             assert_eq!(entries(true), general, "{doc}");
+        }
+        if spans.is_complete() {
+            let by_spans: std::vec::Vec<_> = spans
+                .iter(text)
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            assert_eq!(by_spans, general, "{doc}");
         }
         (compact, general)
     }
