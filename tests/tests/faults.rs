@@ -663,3 +663,58 @@ async fn resets_and_cuts_during_a_steady_produce_lose_no_acknowledged_message() 
     );
     producer.shutdown().await;
 }
+
+/// QUERY_MESSAGE waits three request timeouts, as Java's `MQAdminImpl` does (an index
+/// lookup may read many index files): through a link slower than one request timeout
+/// but well within three, a query by key succeeds while an ordinary request times out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_by_key_waits_three_request_timeouts_as_java_does() {
+    let _turn = TURN.lock().await;
+    let net = Net::start().await;
+    let topic = new_topic("FLT_query").await;
+    let key = unique("key");
+    let producer = Producer::start(direct(), &unique("PG")).await.unwrap();
+    producer
+        .send(Message::new(&topic, "indexed").with_keys(key.clone()))
+        .await
+        .unwrap();
+    producer.shutdown().await;
+
+    const TIMEOUT: Duration = Duration::from_millis(600);
+    const ONE_WAY: Duration = Duration::from_millis(400);
+    let admin = Admin::start(net.options().request_timeout(TIMEOUT))
+        .await
+        .unwrap();
+    // The broker indexes on its own schedule: first see the key found on a fast link.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match admin.messages_by_key(&topic, &key, 10, 0, i64::MAX).await {
+            Ok(found) if found.len() == 1 => break,
+            other => assert!(Instant::now() < deadline, "never found: {other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    for f in net.brokers() {
+        f.set_latency(ONE_WAY);
+    }
+    let t0 = Instant::now();
+    let found = admin
+        .messages_by_key(&topic, &key, 10, 0, i64::MAX)
+        .await
+        .expect("a query by key may take three request timeouts");
+    let took = t0.elapsed();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].body.as_ref(), b"indexed");
+    assert!(
+        took > TIMEOUT,
+        "the link was slower than one timeout: {took:?}"
+    );
+    // An ordinary request over the same link times out.
+    let plain = admin.consumer_offsets(&unique("CG"), &topic).await;
+    assert!(matches!(plain, Err(Error::Timeout { .. })), "{plain:?}");
+    for f in net.brokers() {
+        f.set_latency(Duration::ZERO);
+    }
+    admin.shutdown().await;
+}

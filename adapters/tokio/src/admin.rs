@@ -202,9 +202,21 @@ impl Admin {
         fields: &impl EncodeFields,
         body: Bytes,
     ) -> Result<CallResponse, Error> {
+        self.call_within(target, code, fields, body, self.timeout)
+            .await
+    }
+
+    /// [`Self::call`] with its own timeout.
+    async fn call_within(
+        &self,
+        target: Option<&str>,
+        code: RequestCode,
+        fields: &impl EncodeFields,
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<CallResponse, Error> {
         let fields = pairs(fields);
         let target = target.map(str::to_owned);
-        let timeout = self.timeout;
         self.handle
             .call(|done| Command::Call {
                 target,
@@ -468,8 +480,16 @@ impl Admin {
                 unique_key_query: Some(unique),
                 broker_name: Some(Text::new(&b.name)),
             };
+            // An index lookup may read many index files: Java's MQAdminImpl gives
+            // QUERY_MESSAGE three times the request timeout.
             let r = self
-                .call(Some(addr), RequestCode::QUERY_MESSAGE, &req, Bytes::new())
+                .call_within(
+                    Some(addr),
+                    RequestCode::QUERY_MESSAGE,
+                    &req,
+                    Bytes::new(),
+                    self.timeout.saturating_mul(3),
+                )
                 .await?;
             match r.code {
                 ResponseCode::SUCCESS => {}
