@@ -430,11 +430,23 @@ pub fn write_json_header<O: Out, F: EncodeFields + ?Sized>(
     out.put_decimal(header.code);
     if fields.has_ext_fields() {
         out.put(b",\"extFields\":{");
-        let mut w = JsonFieldWriter {
-            out: &mut *out,
-            first: true,
+        // A type's own writer where it has one and the sink offers room in place.
+        let fast = if fields.has_json_writer() {
+            out.spare_up_to(usize::MAX)
+                .and_then(|w| fields.write_json_members(w))
+        } else {
+            None
         };
-        fields.encode_fields(&mut w);
+        match fast {
+            Some(n) => out.advance(n),
+            None => {
+                let mut w = JsonFieldWriter {
+                    out: &mut *out,
+                    first: true,
+                };
+                fields.encode_fields(&mut w);
+            }
+        }
         out.put_u8(b'}');
     }
     out.put(b",\"flag\":");

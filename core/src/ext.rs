@@ -108,6 +108,102 @@ pub trait EncodeFields {
     fn has_ext_fields(&self) -> bool {
         true
     }
+
+    /// Whether the type writes its JSON members itself
+    /// ([`write_json_members`](Self::write_json_members): a send's header, on the
+    /// producer's hot path). `false` (the default): the JSON encoder goes through
+    /// [`encode_fields`](Self::encode_fields).
+    #[inline]
+    fn has_json_writer(&self) -> bool {
+        false
+    }
+
+    /// The JSON `extFields` members (`"k":"v",…`, no braces) written into `w` (the
+    /// output's room, as much as it has) exactly as the field sink would write them;
+    /// the bytes written, or `None` if they did not fit (what `w` holds is then
+    /// garbage, and the encoder takes the sink).
+    #[inline]
+    fn write_json_members(&self, w: &mut [u8]) -> Option<usize> {
+        let _ = w;
+        None
+    }
+}
+
+/// The start of a JSON `extFields` member, `,"key":"`, built at compile time from a wire
+/// key known to need no escaping, so writing it is one fixed-size copy
+/// ([`json_member`]).
+#[cfg(not(rmq_size_opt))]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct JsonKey {
+    bytes: [u8; JsonKey::ROOM],
+    len: usize,
+}
+
+#[cfg(not(rmq_size_opt))]
+impl JsonKey {
+    /// Bytes a member's start takes in the output (all are copied; `len` are kept).
+    pub(crate) const ROOM: usize = 32;
+
+    /// `,"key":"`. A key that would need escaping or does not fit fails the build.
+    #[allow(clippy::indexing_slicing)] // compile time only: bounds checked by the assert
+    pub(crate) const fn new(key: &str) -> JsonKey {
+        let k = key.as_bytes();
+        assert!(k.len() + 5 <= JsonKey::ROOM, "wire key too long");
+        let mut bytes = [0u8; JsonKey::ROOM];
+        bytes[0] = b',';
+        bytes[1] = b'"';
+        let mut i = 0;
+        while i < k.len() {
+            assert!(
+                k[i] >= 0x20 && k[i] != b'"' && k[i] != b'\\',
+                "wire key needs escaping"
+            );
+            bytes[2 + i] = k[i];
+            i += 1;
+        }
+        bytes[2 + i] = b'"';
+        bytes[3 + i] = b':';
+        bytes[4 + i] = b'"';
+        JsonKey {
+            bytes,
+            len: k.len() + 5,
+        }
+    }
+}
+
+/// One member, `,"key":"value"` (no comma when `first`), as [`JsonFieldWriter`] writes
+/// it. Past the cursor's room pieces are dropped and still counted (the caller checks).
+#[cfg(not(rmq_size_opt))]
+#[inline(always)]
+pub(crate) fn json_member(
+    c: &mut crate::out::Cursor<'_>,
+    key: &JsonKey,
+    first: bool,
+    value: FieldValue<'_>,
+) {
+    if first {
+        c.put(key.bytes.get(1..key.len).unwrap_or_default());
+    } else {
+        c.put_prefix(&key.bytes, key.len);
+    }
+    let mut digits = itoa::Buffer::new();
+    match value {
+        FieldValue::Text(t) if t.is_escaped() || t.is_json_clean() => {
+            c.put(t.raw().as_bytes());
+            c.put(b"\"");
+        }
+        FieldValue::Text(t) => crate::json::escaped_close_into(c, t.raw().as_bytes()),
+        FieldValue::I32(v) => {
+            c.put(decimal(v.into(), &mut digits));
+            c.put(b"\"");
+        }
+        FieldValue::I64(v) => {
+            c.put(decimal(v, &mut digits));
+            c.put(b"\"");
+        }
+        FieldValue::Bool(true) => c.put(b"true\""),
+        FieldValue::Bool(false) => c.put(b"false\""),
+    }
 }
 
 /// [`EncodeFields`] through dynamic dispatch, for code size: encoders generic over the
@@ -153,12 +249,25 @@ impl EncodeFields for ErasedFields<'_> {
     fn has_ext_fields(&self) -> bool {
         self.0.has_ext_fields_dyn()
     }
+    // Size builds leave the JSON fast path out of the erased encoder (flash).
+    #[cfg(not(rmq_size_opt))]
+    fn has_json_writer(&self) -> bool {
+        self.0.has_json_writer_dyn()
+    }
+    #[cfg(not(rmq_size_opt))]
+    fn write_json_members(&self, w: &mut [u8]) -> Option<usize> {
+        self.0.write_json_members_dyn(w)
+    }
 }
 
 /// The object-safe form of [`EncodeFields`].
 trait DynEncodeFields {
     fn encode_fields_dyn<'s>(&'s self, sink: &mut dyn FieldSink<'s>);
     fn has_ext_fields_dyn(&self) -> bool;
+    #[cfg(not(rmq_size_opt))]
+    fn has_json_writer_dyn(&self) -> bool;
+    #[cfg(not(rmq_size_opt))]
+    fn write_json_members_dyn(&self, w: &mut [u8]) -> Option<usize>;
 }
 
 impl<T: EncodeFields> DynEncodeFields for T {
@@ -167,6 +276,14 @@ impl<T: EncodeFields> DynEncodeFields for T {
     }
     fn has_ext_fields_dyn(&self) -> bool {
         self.has_ext_fields()
+    }
+    #[cfg(not(rmq_size_opt))]
+    fn has_json_writer_dyn(&self) -> bool {
+        self.has_json_writer()
+    }
+    #[cfg(not(rmq_size_opt))]
+    fn write_json_members_dyn(&self, w: &mut [u8]) -> Option<usize> {
+        self.write_json_members(w)
     }
 }
 
@@ -226,6 +343,12 @@ impl<T: EncodeFields + ?Sized> EncodeFields for &T {
     }
     fn has_ext_fields(&self) -> bool {
         (**self).has_ext_fields()
+    }
+    fn has_json_writer(&self) -> bool {
+        (**self).has_json_writer()
+    }
+    fn write_json_members(&self, w: &mut [u8]) -> Option<usize> {
+        (**self).write_json_members(w)
     }
 }
 

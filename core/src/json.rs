@@ -1020,9 +1020,31 @@ fn escape_of(b: u8) -> ([u8; 6], usize) {
 /// `"`, `bytes` escaped, `"` into `w` (which has room for the worst case), where the
 /// first byte to escape is at `next`; the bytes written.
 #[inline]
-fn quote_into(w: &mut [u8], bytes: &[u8], mut next: usize) -> usize {
+fn quote_into(w: &mut [u8], bytes: &[u8], next: usize) -> usize {
     let mut c = crate::out::Cursor::new(w);
     c.put(b"\"");
+    escaped_close_from(&mut c, bytes, next);
+    c.at()
+}
+
+/// `bytes` escaped, then the closing `"`, into `c` (which has room for the worst case).
+/// Inline for the usual clean string; the escaping loop is called only for the rest.
+#[cfg(not(rmq_size_opt))]
+#[inline(always)]
+pub(crate) fn escaped_close_into(c: &mut crate::out::Cursor<'_>, bytes: &[u8]) {
+    let next = first_to_escape(bytes);
+    if next == bytes.len() {
+        c.put(bytes);
+        c.put(b"\"");
+    } else {
+        escaped_close_from(c, bytes, next);
+    }
+}
+
+/// [`escaped_close_into`] where the first byte to escape is at `next`.
+#[cfg_attr(not(rmq_size_opt), inline(never))]
+#[cfg_attr(rmq_size_opt, inline)]
+fn escaped_close_from(c: &mut crate::out::Cursor<'_>, bytes: &[u8], mut next: usize) {
     let mut rest = bytes;
     loop {
         let (run, tail) = rest.split_at_checked(next).unwrap_or((rest, &[]));
@@ -1037,7 +1059,6 @@ fn quote_into(w: &mut [u8], bytes: &[u8], mut next: usize) -> usize {
         next = first_to_escape(rest);
     }
     c.put(b"\"");
-    c.at()
 }
 
 /// The inside of [`write_str`] (no quotes).

@@ -50,6 +50,15 @@ pub trait Out {
         None
     }
 
+    /// Room to write in place at the current position, as much as the sink has up to
+    /// `max` bytes (at least none): for writers that know only roughly how much they
+    /// will write and check the length themselves. `None` when the sink cannot offer
+    /// room in place. Then [`advance`](Out::advance) as after [`spare`](Out::spare).
+    #[inline]
+    fn spare_up_to(&mut self, max: usize) -> Option<&mut [u8]> {
+        self.spare(max)
+    }
+
     /// Count `n` bytes written into the slice [`spare`](Out::spare) gave.
     #[inline]
     fn advance(&mut self, n: usize) {
@@ -154,6 +163,13 @@ impl Out for SliceOut<'_> {
     fn spare(&mut self, max: usize) -> Option<&mut [u8]> {
         let end = self.pos.checked_add(max)?;
         self.buf.get_mut(self.pos..end)
+    }
+
+    #[inline]
+    fn spare_up_to(&mut self, max: usize) -> Option<&mut [u8]> {
+        let rest = self.buf.get_mut(self.pos..)?;
+        let n = rest.len().min(max);
+        rest.get_mut(..n)
     }
 
     #[inline]
