@@ -1262,8 +1262,19 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         if !(out.fits && data.append(body)) {
             return Err(CallError::Full("message buffer"));
         }
-        let topic = self.wrapped(msg.topic)?;
-        let topic = self.ensure_topic(&topic)?;
+        // A known topic without a namespace needs no wrapped copy (a 136-byte name per
+        // send).
+        let known = match self.config.namespace {
+            None => self.topic_index(msg.topic),
+            Some(_) => None,
+        };
+        let topic = match known {
+            Some(index) => index,
+            None => {
+                let topic = self.wrapped(msg.topic)?;
+                self.ensure_topic(&topic)?
+            }
+        };
         let id = SendId(self.next_send);
         self.next_send = self.next_send.wrapping_add(1);
         // Keys and chosen brokers longer than a name are refused.
@@ -1570,7 +1581,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         let Some(queue) = queue else {
             return self.end_send(id, Err(Failure::NoRoute));
         };
-        let Some(addr) = self.master_addr(queue.broker) else {
+        // Borrowed, not cloned (an address is 136 bytes, every attempt of every send).
+        let Some(addr) = self.master_addr_ref(queue.broker) else {
             // Java: "broker not exist" is retried on another broker.
             if let Some(op) = self.sends.get_mut(pos) {
                 op.attempts += 1;
@@ -1580,7 +1592,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             return self.advance_send(now, id);
         };
         let free_to_fail_over = order_hash.is_none() && chosen.is_none();
-        if self.backoff_until(&addr).is_some()
+        if self.backoff_until(addr).is_some()
             && free_to_fail_over
             && self.other_broker_reachable(ti, queue.broker)
         {
@@ -1595,7 +1607,13 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             }
             return self.advance_send(now, id);
         }
-        let conn = self.conn_for(&addr);
+        let conn = match self.live_conn(addr) {
+            Some(conn) => conn,
+            None => {
+                let addr = addr.clone();
+                self.conn_for(&addr)
+            }
+        };
         let Some(op) = self.sends.get_mut(pos) else {
             return;
         };
@@ -1854,17 +1872,21 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             t.queues.iter().any(|q| {
                 q.broker != broker
                     && self
-                        .master_addr(q.broker)
-                        .is_some_and(|a| self.backoff_until(&a).is_none())
+                        .master_addr_ref(q.broker)
+                        .is_some_and(|a| self.backoff_until(a).is_none())
             })
         })
     }
 
     fn master_addr(&self, broker: u16) -> Option<Addr> {
+        self.master_addr_ref(broker).cloned()
+    }
+
+    fn master_addr_ref(&self, broker: u16) -> Option<&Addr> {
         self.brokers
             .iter()
             .find(|b| b.name == broker && b.id == 0)
-            .map(|b| b.addr.clone())
+            .map(|b| &b.addr)
     }
 
     // ---------------------------------------------------------------- routes
@@ -2131,13 +2153,17 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
 
     // ---------------------------------------------------------------- connections
 
-    fn conn_for(&mut self, addr: &Addr) -> ConnId {
-        if let Some(c) = self
-            .conns
+    /// The connection to `addr` that is not closed, if there is one.
+    fn live_conn(&self, addr: &Addr) -> Option<ConnId> {
+        self.conns
             .iter()
             .find(|c| &c.addr == addr && c.state != ConnState::Closed)
-        {
-            return c.id;
+            .map(|c| c.id)
+    }
+
+    fn conn_for(&mut self, addr: &Addr) -> ConnId {
+        if let Some(id) = self.live_conn(addr) {
+            return id;
         }
         let id = ConnId(self.next_conn);
         self.next_conn = self.next_conn.wrapping_add(1);
