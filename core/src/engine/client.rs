@@ -1263,10 +1263,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             return Err(CallError::Full("message buffer"));
         }
         // A known topic without a namespace needs no wrapped copy (a 136-byte name per
-        // send).
+        // send). (Size builds take the one path: flash.)
         let known = match self.config.namespace {
-            None => self.topic_index(msg.topic),
-            Some(_) => None,
+            None if !cfg!(rmq_size_opt) => self.topic_index(msg.topic),
+            _ => None,
         };
         let topic = match known {
             Some(index) => index,
@@ -1607,7 +1607,12 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             }
             return self.advance_send(now, id);
         }
-        let conn = match self.live_conn(addr) {
+        // (Size builds take the one path, cloning: flash.)
+        #[cfg(not(rmq_size_opt))]
+        let live = self.live_conn(addr);
+        #[cfg(rmq_size_opt)]
+        let live = None;
+        let conn = match live {
             Some(conn) => conn,
             None => {
                 let addr = addr.clone();
@@ -1879,7 +1884,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     }
 
     fn master_addr(&self, broker: u16) -> Option<Addr> {
-        self.master_addr_ref(broker).cloned()
+        self.brokers
+            .iter()
+            .find(|b| b.name == broker && b.id == 0)
+            .map(|b| b.addr.clone())
     }
 
     fn master_addr_ref(&self, broker: u16) -> Option<&Addr> {
@@ -2153,7 +2161,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
 
     // ---------------------------------------------------------------- connections
 
-    /// The connection to `addr` that is not closed, if there is one.
+    /// The connection to `addr` that is not closed, if there is one (as
+    /// [`conn_for`](Self::conn_for) finds it, without `&mut`).
+    #[cfg(not(rmq_size_opt))]
     fn live_conn(&self, addr: &Addr) -> Option<ConnId> {
         self.conns
             .iter()
@@ -2162,8 +2172,12 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     }
 
     fn conn_for(&mut self, addr: &Addr) -> ConnId {
-        if let Some(id) = self.live_conn(addr) {
-            return id;
+        if let Some(c) = self
+            .conns
+            .iter()
+            .find(|c| &c.addr == addr && c.state != ConnState::Closed)
+        {
+            return c.id;
         }
         let id = ConnId(self.next_conn);
         self.next_conn = self.next_conn.wrapping_add(1);
