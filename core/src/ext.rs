@@ -121,7 +121,9 @@ pub trait EncodeFields {
     /// The JSON `extFields` members (`"k":"v",…`, no braces) written into `w` (the
     /// output's room, as much as it has) exactly as the field sink would write them;
     /// the bytes written, or `None` if they did not fit (what `w` holds is then
-    /// garbage, and the encoder takes the sink).
+    /// garbage, and the encoder takes the sink). Past the returned length, up to 32
+    /// bytes of `w` may be overwritten too (fixed-size copies): the encoder writes the
+    /// rest of the header there.
     #[inline]
     fn write_json_members(&self, w: &mut [u8]) -> Option<usize> {
         let _ = w;

@@ -685,8 +685,12 @@ pub(crate) struct JsonSpans {
 }
 
 #[cfg(not(rmq_size_opt))]
+const _: () = assert!(2 * JsonSpans::CAP <= u16::BITS as usize);
+
+#[cfg(not(rmq_size_opt))]
 impl JsonSpans {
-    /// Entries recorded at most: a send response has six, most headers fewer.
+    /// Entries recorded at most: a send response has six, most headers fewer. (Two
+    /// bits of `escaped` per entry: at most eight.)
     pub(crate) const CAP: usize = 8;
 
     /// No entry yet (complete).
@@ -1273,6 +1277,13 @@ mod tests {
         if compact {
             assert_eq!(entries(true), general, "{doc}");
         }
+        // Speed builds record up to CAP entries: then the spans hold exactly them.
+        #[cfg(not(rmq_size_opt))]
+        assert_eq!(
+            spans.is_complete(),
+            general.len() <= JsonSpans::CAP,
+            "{doc}"
+        );
         if spans.is_complete() {
             let by_spans: std::vec::Vec<_> = spans
                 .iter(text)

@@ -51,12 +51,14 @@ pub trait Out {
     }
 
     /// Room to write in place at the current position, as much as the sink has up to
-    /// `max` bytes (at least none): for writers that know only roughly how much they
-    /// will write and check the length themselves. `None` when the sink cannot offer
-    /// room in place. Then [`advance`](Out::advance) as after [`spare`](Out::spare).
+    /// `max` bytes: for writers that know only roughly how much they will write and
+    /// check the length themselves. `None` (the default) when the sink cannot offer room
+    /// in place this way; [`SliceOut`] can. Then [`advance`](Out::advance) as after
+    /// [`spare`](Out::spare).
     #[inline]
     fn spare_up_to(&mut self, max: usize) -> Option<&mut [u8]> {
-        self.spare(max)
+        let _ = max;
+        None
     }
 
     /// Count `n` bytes written into the slice [`spare`](Out::spare) gave.
