@@ -432,8 +432,7 @@ pub fn write_json_header<O: Out, F: EncodeFields + ?Sized>(
         out.put(b",\"extFields\":{");
         // A type's own writer where it has one and the sink offers room in place.
         let fast = if fields.has_json_writer() {
-            out.spare_up_to(usize::MAX)
-                .and_then(|w| fields.write_json_members(w))
+            out.spare_rest().and_then(|w| fields.write_json_members(w))
         } else {
             None
         };

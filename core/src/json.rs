@@ -664,7 +664,7 @@ impl<'a> Scanner<'a> {
 /// Where the entries of a validated flat object lie, recorded by
 /// [`Scanner::flat_object`] while it validates, so that iterating them
 /// ([`JsonSpans::iter`]) slices the strings out instead of scanning the text again
-/// (a third of a send response's decode).
+/// (a tenth of a send response's decode).
 ///
 /// Invariant: when `complete`, `at[..len]` holds every non-null entry in order, as byte
 /// offsets from the object's `{` of its key's content and its value's (a string's

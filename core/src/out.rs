@@ -50,14 +50,13 @@ pub trait Out {
         None
     }
 
-    /// Room to write in place at the current position, as much as the sink has up to
-    /// `max` bytes: for writers that know only roughly how much they will write and
-    /// check the length themselves. `None` (the default) when the sink cannot offer room
-    /// in place this way; [`SliceOut`] can. Then [`advance`](Out::advance) as after
+    /// All the room there is to write in place at the current position: for writers
+    /// that know only roughly how much they will write and check the length
+    /// themselves. `None` (the default) when the sink cannot offer room in place this
+    /// way; [`SliceOut`] can. Then [`advance`](Out::advance) as after
     /// [`spare`](Out::spare).
     #[inline]
-    fn spare_up_to(&mut self, max: usize) -> Option<&mut [u8]> {
-        let _ = max;
+    fn spare_rest(&mut self) -> Option<&mut [u8]> {
         None
     }
 
@@ -168,10 +167,8 @@ impl Out for SliceOut<'_> {
     }
 
     #[inline]
-    fn spare_up_to(&mut self, max: usize) -> Option<&mut [u8]> {
-        let rest = self.buf.get_mut(self.pos..)?;
-        let n = rest.len().min(max);
-        rest.get_mut(..n)
+    fn spare_rest(&mut self) -> Option<&mut [u8]> {
+        self.buf.get_mut(self.pos..)
     }
 
     #[inline]
