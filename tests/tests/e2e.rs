@@ -20,6 +20,45 @@ fn options() -> ClientOptions {
 /// A name no earlier run used (the broker's store outlives nothing, but be safe).
 use rocketmq_tests::{consume_until, unique};
 
+/// `query` (a lookup in the broker's message index) once it finds something: this
+/// broker indexes on its own schedule and, until its index has caught up with what it
+/// stored, refuses index queries (SYSTEM_ERROR, "index query is unsafe ... background
+/// Index rebuild may still be in progress") or finds nothing yet. Up to 30 s; then the
+/// last outcome, for the caller's assertions.
+async fn once_indexed<T, F, Fut>(mut query: F) -> Result<T, rocketmq_tokio::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, rocketmq_tokio::Error>>,
+    T: Found,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = query().await;
+        if r.as_ref().is_ok_and(Found::found) || tokio::time::Instant::now() >= deadline {
+            return r;
+        }
+        eprintln!("index not ready yet: {:?}", r.as_ref().err());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Whether an index lookup found something.
+trait Found {
+    fn found(&self) -> bool;
+}
+
+impl Found for ReceivedMessage {
+    fn found(&self) -> bool {
+        true
+    }
+}
+
+impl Found for Vec<ReceivedMessage> {
+    fn found(&self) -> bool {
+        !self.is_empty()
+    }
+}
+
 /// A producer, once the broker takes messages: a broker that has just started may not
 /// have registered its default topic (TBW102, for auto-created topics) yet.
 async fn ready_producer() -> Producer {
@@ -558,13 +597,11 @@ async fn admin_creates_a_topic_and_reads_route_cluster_offsets_and_messages() {
     assert_eq!(idle.iter().map(|q| q.lag()).sum::<i64>(), 6, "{idle:?}");
 
     // Look messages up by producer id and by key.
-    let by_id = admin
-        .message_by_id(&topic, &receipts[2].msg_id)
+    let by_id = once_indexed(|| admin.message_by_id(&topic, &receipts[2].msg_id))
         .await
         .unwrap();
     assert_eq!(by_id.body.as_ref(), b"m2");
-    let by_key = admin
-        .messages_by_key(&topic, "order-4", 10, 0, i64::MAX)
+    let by_key = once_indexed(|| admin.messages_by_key(&topic, "order-4", 10, 0, i64::MAX))
         .await
         .unwrap();
     assert_eq!(by_key.len(), 1, "{by_key:?}");
@@ -1018,8 +1055,7 @@ async fn a_message_failing_past_max_reconsume_times_goes_to_the_dead_letter_queu
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     assert_eq!(stored, 1);
-    let found = admin
-        .messages_by_key(&dlq, "poison-key", 10, 0, i64::MAX)
+    let found = once_indexed(|| admin.messages_by_key(&dlq, "poison-key", 10, 0, i64::MAX))
         .await
         .unwrap();
     assert_eq!(found.len(), 1, "{found:?}");
