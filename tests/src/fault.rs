@@ -28,7 +28,8 @@
 //!   the byte that reaches `n` is closed right there (mid-frame): the bytes up to the
 //!   limit are delivered, the rest dropped, both sides get a FIN (an RST instead where
 //!   the kernel still held bytes from that side the proxy had not read);
-//! - [`Faults::stats`]: connections accepted and open, bytes forwarded each way.
+//! - [`Faults::stats`]: connections accepted and open, bytes forwarded each way, and
+//!   RocketMQ frames read each way by header serialization (JSON or ROCKETMQ binary).
 //!
 //! A side that closes is half-closed on to the other (a FIN for a FIN); a side that
 //! fails (an RST) gets the other side reset too.
@@ -74,6 +75,19 @@ pub struct Stats {
     pub to_upstream: u64,
     /// Bytes written back to clients.
     pub to_client: u64,
+    /// RocketMQ frames read from clients, by header serialization.
+    pub upstream_frames: FrameCounts,
+    /// RocketMQ frames read from the upstream server, by header serialization.
+    pub downstream_frames: FrameCounts,
+}
+
+/// Frames by the serialization of their header (the top byte of the header-length word).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrameCounts {
+    /// JSON headers (0).
+    pub json: u64,
+    /// ROCKETMQ binary headers (1).
+    pub binary: u64,
 }
 
 /// A running proxy. Dropping it stops accepting and resets the connections it holds.
@@ -109,6 +123,8 @@ struct Shared {
     accepted: AtomicU64,
     to_upstream: AtomicU64,
     to_client: AtomicU64,
+    /// `[direction][serialization]` frame counts (see [`FrameTap`]).
+    frames: [[AtomicU64; 2]; 2],
 }
 
 struct ConnEntry {
@@ -151,6 +167,7 @@ impl FaultProxy {
             accepted: AtomicU64::new(0),
             to_upstream: AtomicU64::new(0),
             to_client: AtomicU64::new(0),
+            frames: Default::default(),
         });
         let accept = tokio::spawn(accept_loop(listener, shared.clone()));
         Ok(FaultProxy {
@@ -270,6 +287,8 @@ impl Faults {
             open: s.conns.lock().unwrap().len() as u64,
             to_upstream: s.to_upstream.load(Ordering::SeqCst),
             to_client: s.to_client.load(Ordering::SeqCst),
+            upstream_frames: counts(&s.frames[Direction::Upstream as usize]),
+            downstream_frames: counts(&s.frames[Direction::Downstream as usize]),
         }
     }
 }
@@ -388,6 +407,7 @@ async fn pump(
     let reader = async move {
         let mut buf = vec![0u8; 64 * 1024];
         let mut rewriter = rewrite.then(|| Rewriter::new(&shared.rewrites));
+        let mut tap = FrameTap::default();
         loop {
             // A black hole reads nothing: the sender's buffers fill up.
             until_lifted(shared).await;
@@ -400,6 +420,7 @@ async fn pump(
                 }
                 return Ok::<(), io::Error>(());
             }
+            tap.feed(&buf[..n], &shared.frames[dir as usize]);
             let data = match rewriter.as_mut() {
                 Some(r) => r.push(&buf[..n]),
                 None => buf[..n].to_vec(),
@@ -513,6 +534,52 @@ async fn write_chunk(
         }
     }
     Ok(())
+}
+
+fn counts(c: &[AtomicU64; 2]) -> FrameCounts {
+    FrameCounts {
+        json: c[0].load(Ordering::SeqCst),
+        binary: c[1].load(Ordering::SeqCst),
+    }
+}
+
+/// Counts the frames of a RocketMQ byte stream by header serialization, reading only
+/// each frame's first eight bytes (length, then serialization and header length) and
+/// skipping the rest. A stream that is not RocketMQ frames stops being counted.
+#[derive(Default)]
+struct FrameTap {
+    head: [u8; 8],
+    have: usize,
+    skip: u64,
+    lost: bool,
+}
+
+impl FrameTap {
+    fn feed(&mut self, mut bytes: &[u8], counts: &[AtomicU64; 2]) {
+        while !bytes.is_empty() && !self.lost {
+            if self.skip > 0 {
+                let n = self.skip.min(bytes.len() as u64) as usize;
+                self.skip -= n as u64;
+                bytes = &bytes[n..];
+                continue;
+            }
+            let n = (8 - self.have).min(bytes.len());
+            self.head[self.have..self.have + n].copy_from_slice(&bytes[..n]);
+            self.have += n;
+            bytes = &bytes[n..];
+            if self.have == 8 {
+                self.have = 0;
+                let length = u32::from_be_bytes(self.head[..4].try_into().unwrap());
+                match (self.head[4], length.checked_sub(4)) {
+                    (ty @ (0 | 1), Some(rest)) => {
+                        counts[usize::from(ty)].fetch_add(1, Ordering::SeqCst);
+                        self.skip = u64::from(rest);
+                    }
+                    _ => self.lost = true,
+                }
+            }
+        }
+    }
 }
 
 /// Rewrites the bodies of RocketMQ frames in a byte stream.

@@ -15,7 +15,7 @@ use std::time::Duration;
 use rocketmq_tests::fault::{Direction, FaultProxy, Faults};
 use rocketmq_tokio::{
     Admin, ClientOptions, ConsumeFromWhere, Error, Message, Producer, PushConsumer,
-    ReceivedMessage, SendResult, TopicConfig,
+    ReceivedMessage, SendResult, SerializeType, TopicConfig,
 };
 use tokio::time::Instant;
 
@@ -486,6 +486,78 @@ async fn bytes_in_tiny_pieces_with_latency_carry_200_messages_intact() {
         "routes came through the NameServer's proxy: {s:?}"
     );
     producer.shutdown().await;
+}
+
+/// A client set to ROCKETMQ binary headers (Java's `rocketmq.serialize.type=ROCKETMQ`)
+/// produces and consumes through the real NameServer and broker: every frame it writes,
+/// to either, has a binary header, and every message comes back whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_headers_produce_and_consume_through_the_real_broker() {
+    let _turn = TURN.lock().await;
+    let net = Net::start().await;
+    let topic = new_topic("FLT_binary").await;
+    let options = net.options().serialize_type(SerializeType::RocketMq);
+    let producer = Producer::start(options.clone(), &unique("PG"))
+        .await
+        .unwrap();
+    let message = |i: usize| {
+        Message::new(&topic, format!("binary-{i}"))
+            .with_tags(format!("T{}", i % 3))
+            .with_keys(format!("k{i}"))
+            .with_property("i", i.to_string())
+            .with_property("u", format!("héllo ✓ {i}"))
+    };
+    let mut receipts = BTreeMap::new();
+    for i in 0..50 {
+        let r = producer.send(message(i)).await.expect("sync send");
+        receipts.insert(i, r.msg_id.to_string());
+    }
+    let pending: Vec<_> = (50..100)
+        .map(|i| (i, producer.send_async(message(i)).unwrap()))
+        .collect();
+    for (i, p) in pending {
+        let r = p.await.unwrap_or_else(|e| panic!("async send {i}: {e}"));
+        receipts.insert(i, r.msg_id.to_string());
+    }
+    let got = consume_until(options, &topic, Duration::from_secs(120), |m| {
+        m.iter()
+            .filter_map(|m| m.property("i"))
+            .collect::<BTreeSet<_>>()
+            .len()
+            >= 100
+    })
+    .await;
+    let mut seen = BTreeSet::new();
+    for m in &got {
+        let i: usize = m.property("i").expect("property i").parse().unwrap();
+        assert_eq!(m.body.as_ref(), format!("binary-{i}").as_bytes());
+        assert_eq!(m.tags.as_deref(), Some(format!("T{}", i % 3).as_str()));
+        assert_eq!(m.keys.as_deref(), Some(format!("k{i}").as_str()));
+        assert_eq!(m.property("u"), Some(format!("héllo ✓ {i}").as_str()));
+        assert_eq!(Some(&m.msg_id), receipts.get(&i), "msg id of {i}");
+        seen.insert(i);
+    }
+    let missing: Vec<usize> = (0..100).filter(|i| !seen.contains(i)).collect();
+    assert!(missing.is_empty(), "never consumed: {missing:?}");
+    producer.shutdown().await;
+    // Route lookups, heartbeats, sends, pulls, offset commits: all binary.
+    let ns = net.namesrv.faults().stats();
+    eprintln!("binary: NameServer proxy {ns:?}");
+    assert_eq!(ns.upstream_frames.json, 0, "a JSON header to the NameServer: {ns:?}");
+    assert!(ns.upstream_frames.binary >= 2, "route lookups: {ns:?}");
+    for f in net.brokers() {
+        let s = f.stats();
+        eprintln!("binary: broker proxy {s:?}");
+        assert_eq!(s.upstream_frames.json, 0, "a JSON header to the broker: {s:?}");
+    }
+    let to_brokers: u64 = net.brokers().map(|f| f.stats().upstream_frames.binary).sum();
+    assert!(to_brokers >= 100, "100 sends and the pulls: {to_brokers}");
+    // And the default is JSON, as Java's: the same counts see it.
+    let before = net.namesrv.faults().stats().upstream_frames.json;
+    let admin = Admin::start(net.options()).await.unwrap();
+    admin.route(&topic).await.expect("a route");
+    admin.shutdown().await;
+    assert!(net.namesrv.faults().stats().upstream_frames.json > before);
 }
 
 /// What one send of the steady stream did.

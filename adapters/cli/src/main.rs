@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand, ValueEnum};
 use rocketmq_tokio::{
     ClientOptions, ConsumeFromWhere, ConsumeResult, Message, Producer, PushConsumer,
+    SerializeType,
 };
 
 #[derive(Parser)]
@@ -23,8 +24,26 @@ struct Cli {
     /// Machine-readable output (one JSON object per line).
     #[arg(long, global = true)]
     json: bool,
+    /// Request header serialization: `json` (Java's default) or `rocketmq` (binary).
+    #[arg(
+        long,
+        env = "RMQ_SERIALIZE",
+        value_enum,
+        default_value_t = Serialize::Json,
+        global = true
+    )]
+    serialize: Serialize,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--serialize`: how request headers are written.
+#[derive(Clone, Copy, ValueEnum)]
+enum Serialize {
+    /// JSON text (Java's default).
+    Json,
+    /// The ROCKETMQ binary form.
+    Rocketmq,
 }
 
 #[derive(Subcommand)]
@@ -204,7 +223,10 @@ async fn main() {
 }
 
 async fn run(cli: Cli) -> Result<(), rocketmq_tokio::Error> {
-    let options = ClientOptions::new(&cli.namesrv);
+    let options = ClientOptions::new(&cli.namesrv).serialize_type(match cli.serialize {
+        Serialize::Json => SerializeType::Json,
+        Serialize::Rocketmq => SerializeType::RocketMq,
+    });
     match cli.command {
         Command::Route { topic } => admin::route(options, &topic, cli.json).await,
         Command::Cluster => admin::cluster(options, cli.json).await,

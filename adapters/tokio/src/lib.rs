@@ -46,6 +46,7 @@ pub use lite_pull::{LitePullConsumer, LitePullConsumerBuilder};
 pub use message::{Message, Properties, ReceivedMessage, Topic};
 pub use producer::{MessageQueue, Producer, SendResult};
 pub use rocketmq_proto::body::ConsumeFromWhere;
+pub use rocketmq_proto::codes::SerializeType;
 pub use rocketmq_proto::engine::client::TransactionCheck;
 #[cfg(feature = "tls")]
 pub use tls::TlsOptions;

@@ -396,10 +396,18 @@ fn has_separator(bytes: &[u8]) -> bool {
     if chunks.remainder().is_empty() {
         return false;
     }
-    // The last eight bytes (overlapping bytes already checked), else the few there are.
-    match bytes.last_chunk::<8>() {
-        Some(last) => flagged(last),
-        None => exact(bytes),
+    // The last eight bytes (overlapping bytes already checked); a shorter string (most
+    // property names, many values) as two overlapping four-byte words; else byte by byte.
+    if let Some(last) = bytes.last_chunk::<8>() {
+        return flagged(last);
+    }
+    let flagged4 = |c: &[u8; 4]| {
+        let w = u32::from_le_bytes(*c);
+        w.wrapping_sub(0x0303_0303) & !w & 0x8080_8080 != 0 && exact(c)
+    };
+    match (bytes.first_chunk::<4>(), bytes.last_chunk::<4>()) {
+        (Some(first), Some(last)) => flagged4(first) || flagged4(last),
+        _ => exact(bytes),
     }
 }
 
