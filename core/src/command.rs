@@ -169,6 +169,19 @@ fn json_err(offset: usize, error: JsonError) -> DecodeError {
 pub fn decode_json_header(
     bytes: &[u8],
 ) -> Result<(Header<'_>, Option<ExtFields<'_>>), DecodeError> {
+    // Speed builds try the compact form every client and broker writes first.
+    #[cfg(not(rmq_size_opt))]
+    if let Some(decoded) = core::str::from_utf8(bytes)
+        .ok()
+        .and_then(compact_json_header)
+    {
+        return decoded;
+    }
+    general_json_header(bytes)
+}
+
+/// [`decode_json_header`] for any form.
+fn general_json_header(bytes: &[u8]) -> Result<(Header<'_>, Option<ExtFields<'_>>), DecodeError> {
     let mut s = Scanner::new(bytes);
     // Java's defaults for absent keys.
     let mut h = Header {
@@ -212,6 +225,175 @@ pub fn decode_json_header(
     }
     s.finish()?;
     Ok((h, ext))
+}
+
+/// The header members [`compact_json_header`] knows, by the bytes after the key's
+/// opening quote up to its colon.
+#[cfg(not(rmq_size_opt))]
+#[derive(Clone, Copy)]
+enum Member {
+    Code,
+    Flag,
+    Opaque,
+    Version,
+    Language,
+    Remark,
+    ExtFields,
+    SerializeType,
+}
+
+#[cfg(not(rmq_size_opt))]
+impl Member {
+    /// The member whose key starts `rest` (just past its opening quote), and the bytes
+    /// of `key":` that name it.
+    #[inline(always)]
+    fn at(rest: &[u8]) -> Option<(Member, usize)> {
+        // Each key's bytes are compared whole (LLVM makes these a few integer compares).
+        let (member, key): (Member, &[u8]) = match rest.first()? {
+            b'c' => (Member::Code, b"code\":"),
+            b'f' => (Member::Flag, b"flag\":"),
+            b'o' => (Member::Opaque, b"opaque\":"),
+            b'v' => (Member::Version, b"version\":"),
+            b'l' => (Member::Language, b"language\":"),
+            b'r' => (Member::Remark, b"remark\":"),
+            b'e' => (Member::ExtFields, b"extFields\":"),
+            b's' => (Member::SerializeType, b"serializeTypeCurrentRPC\":"),
+            _ => return None,
+        };
+        rest.starts_with(key).then_some((member, key.len()))
+    }
+}
+
+/// [`decode_json_header`] for the compact form: known keys only, no whitespace, no
+/// escape in the header's own strings, integers of plain digits in `i32` range, the
+/// document ending at its `}`. What it decodes is exactly what the general path decodes
+/// from the same text; anything else (an unknown key, `null` where a value may be, an
+/// error) is `None`, and the general path then reads the header from the start. The
+/// members are found by their key bytes instead of scanning each key and matching it:
+/// this is every response's path.
+#[cfg(not(rmq_size_opt))]
+fn compact_json_header(
+    text: &str,
+) -> Option<Result<(Header<'_>, Option<ExtFields<'_>>), DecodeError>> {
+    let b = text.as_bytes();
+    let mut h = Header {
+        code: 0,
+        language: LanguageCode::JAVA,
+        version: 0,
+        opaque: 0,
+        flag: 0,
+        remark: None,
+    };
+    let mut ext = None;
+    if b.first() != Some(&b'{') {
+        return None;
+    }
+    let mut i = 1usize;
+    if b.get(i) == Some(&b'}') {
+        i += 1;
+    } else {
+        loop {
+            if b.get(i) != Some(&b'"') {
+                return None;
+            }
+            let (member, key_len) = Member::at(b.get(i + 1..)?)?;
+            i += 1 + key_len;
+            match member {
+                Member::Code | Member::Flag | Member::Opaque | Member::Version => {
+                    let (v, end) = compact_i32(b, i)?;
+                    i = end;
+                    match member {
+                        Member::Code => h.code = v,
+                        Member::Flag => h.flag = v,
+                        Member::Opaque => h.opaque = v,
+                        _ => h.version = v,
+                    }
+                }
+                Member::Language => {
+                    let (name, end) = compact_string(text, i)?;
+                    h.language = LanguageCode::from_name(name);
+                    i = end;
+                }
+                Member::Remark => {
+                    if b.get(i..i + 4) == Some(b"null") {
+                        h.remark = None;
+                        i += 4;
+                    } else {
+                        let (remark, end) = compact_string(text, i)?;
+                        h.remark = Some(Text::json(remark, false));
+                        i = end;
+                    }
+                }
+                Member::ExtFields if b.get(i..i + 4) == Some(b"null") => {
+                    ext = None;
+                    i += 4;
+                }
+                Member::ExtFields => {
+                    if b.get(i) != Some(&b'{') {
+                        return None;
+                    }
+                    // The object as the general path reads it (depth 1: inside the
+                    // header), errors included.
+                    let mut s = Scanner::resume(text, i, 1);
+                    match ExtFields::from_json(&mut s) {
+                        Ok(fields) => ext = Some(fields),
+                        Err(e) => return Some(Err(e)),
+                    }
+                    i = s.offset();
+                }
+                Member::SerializeType => i = compact_string(text, i)?.1,
+            }
+            match b.get(i) {
+                Some(b',') => i += 1,
+                Some(b'}') => {
+                    i += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    (i == b.len()).then_some(Ok((h, ext)))
+}
+
+/// A compact JSON integer at `i` (`-?[0-9]{1,18}` followed by `,` or `}`) in `i32`
+/// range, and where it ends.
+#[cfg(not(rmq_size_opt))]
+#[inline(always)]
+fn compact_i32(b: &[u8], mut i: usize) -> Option<(i32, usize)> {
+    let neg = b.get(i) == Some(&b'-');
+    i += usize::from(neg);
+    let start = i;
+    let mut v: i64 = 0;
+    while let Some(d) = b.get(i).map(|d| d.wrapping_sub(b'0')).filter(|d| *d <= 9) {
+        v = v * 10 + i64::from(d);
+        i += 1;
+        if i - start > 18 {
+            return None;
+        }
+    }
+    if i == start || !matches!(b.get(i), Some(b',' | b'}')) {
+        return None;
+    }
+    let v = i32::try_from(if neg { -v } else { v }).ok()?;
+    Some((v, i))
+}
+
+/// A compact JSON string at `i` (quoted, no escape), its content, and where it ends.
+#[cfg(not(rmq_size_opt))]
+#[inline(always)]
+fn compact_string(text: &str, i: usize) -> Option<(&str, usize)> {
+    let b = text.as_bytes();
+    if b.get(i) != Some(&b'"') {
+        return None;
+    }
+    let start = i + 1;
+    let len = crate::json::find_special(b.get(start..)?, false);
+    let end = start + len;
+    if b.get(end) != Some(&b'"') {
+        return None; // an escape, or no end
+    }
+    Some((text.get(start..end)?, end + 1))
 }
 
 /// A JSON integer in `i32` range, `null` read as 0 (Java's default).
@@ -577,5 +759,108 @@ mod tests {
             enc.encode(&mut buf, &h, &NoFields, &[0u8; 100]),
             Err(EncodeError::FrameTooLarge { .. })
         ));
+    }
+
+    /// The JSON headers of the recorded frames (JSON ones; the prefix and body cut off).
+    #[cfg(all(not(rmq_size_opt), feature = "alloc"))]
+    fn captured_json_headers() -> alloc::vec::Vec<alloc::vec::Vec<u8>> {
+        let hex = [
+            include_str!("../tests/data/captures/send-v2-request.hex"),
+            include_str!("../tests/data/captures/send-v2-response.hex"),
+            include_str!("../tests/data/captures/route-request.hex"),
+            include_str!("../tests/data/captures/route-response.hex"),
+            include_str!("../tests/data/captures/heartbeat-request.hex"),
+            include_str!("../tests/data/captures/heartbeat-response.hex"),
+            include_str!("../tests/data/captures/pull-request.hex"),
+            include_str!("../tests/data/captures/pull-response.hex"),
+        ];
+        hex.iter()
+            .map(|h| {
+                let h = h.trim();
+                let bytes: alloc::vec::Vec<u8> = (0..h.len() / 2)
+                    .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap())
+                    .collect();
+                let header_len = u32::from_be_bytes(bytes[4..8].try_into().unwrap()) & 0xFF_FFFF;
+                bytes[8..8 + header_len as usize].to_vec()
+            })
+            .collect()
+    }
+
+    #[cfg(all(not(rmq_size_opt), feature = "alloc"))]
+    #[test]
+    fn recorded_and_encoded_headers_take_the_compact_path_and_decode_as_the_general_one() {
+        let mut headers = captured_json_headers();
+        // Our own encoder's requests and responses.
+        let mut buf = [0u8; 512];
+        let enc = CommandEncoder::new(SerializeType::Json);
+        let mut h = Header::request(RequestCode::SEND_MESSAGE_V2, 1_234_567_890);
+        h.remark = Some(Text::new("ok ✓"));
+        for (h, fields) in [
+            (Header::request(RequestCode::HEART_BEAT, 3), &[][..]),
+            (h, &[("a", "1"), ("topic", "T")][..]),
+            (
+                Header::response(ResponseCode::SUCCESS, -7),
+                &[("queueId", "2")][..],
+            ),
+        ] {
+            let n = enc.encode(&mut buf, &h, &fields, b"").unwrap();
+            let header_len = u32::from_be_bytes(buf[4..8].try_into().unwrap()) & 0xFF_FFFF;
+            headers.push(buf[8..8 + header_len as usize].to_vec());
+            assert!(n >= 8 + header_len as usize);
+        }
+        for bytes in &headers {
+            let text = core::str::from_utf8(bytes).unwrap();
+            let fast = compact_json_header(text)
+                .unwrap_or_else(|| panic!("not on the compact path: {text}"));
+            assert_eq!(fast, general_json_header(bytes), "{text}");
+            assert!(fast.is_ok(), "{text}");
+        }
+    }
+
+    #[cfg(all(not(rmq_size_opt), feature = "alloc"))]
+    proptest::proptest! {
+        /// Whatever the compact path accepts, it decodes exactly as the general path
+        /// (header, extFields and errors alike), over documents mixing compact members
+        /// with what only the general path reads: whitespace, escapes, `null`s, numbers
+        /// that are not plain `i32`s, unknown keys, duplicates, nested values.
+        #[test]
+        fn the_compact_path_agrees_with_the_general_one(
+            members in proptest::collection::vec(
+                (0usize..8, 0usize..10),
+                0..10,
+            ),
+            spaced in proptest::bool::ANY,
+            trailing in proptest::sample::select(alloc::vec!["", " ", "x", "}"]),
+        ) {
+            let keys = ["code", "flag", "opaque", "version", "language", "remark", "extFields", "serializeTypeCurrentRPC"];
+            let numbers = ["0", "-1", "474", "007", "2147483647", "2147483648", "-2147483648",
+                "1.5", "1e3", "null"];
+            let strings = ["\"RUST\"", "\"JAVA\"", "\"a\\nb\"", "\"héllo\"", "null", "17",
+                "\"\"", "\"x\\u0041\"", "true", "[1]"];
+            let objects = ["{}", "{\"a\":\"b\"}", "null", "{\"a\":1,\"b\":true,\"c\":null}",
+                "{\"a\":{}}", "{ \"a\" : \"b\" }", "{\"a\\n\":\"v\"}", "[]", "\"s\"",
+                "{\"k\":\"v\",}"];
+            let mut doc = alloc::string::String::from("{");
+            for (n, (k, v)) in members.iter().enumerate() {
+                if n > 0 {
+                    doc.push_str(if spaced && n % 2 == 0 { ", " } else { "," });
+                }
+                let key = if *v == 9 && *k == 0 { "unknown" } else { keys[*k] };
+                let value = match *k {
+                    0..=3 => numbers[*v],
+                    4 | 5 | 7 => strings[*v],
+                    _ => objects[*v],
+                };
+                doc.push('"');
+                doc.push_str(key);
+                doc.push_str("\":");
+                doc.push_str(value);
+            }
+            doc.push('}');
+            doc.push_str(trailing);
+            if let Some(fast) = compact_json_header(&doc) {
+                proptest::prop_assert_eq!(fast, general_json_header(doc.as_bytes()), "{}", doc);
+            }
+        }
     }
 }

@@ -100,6 +100,20 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// A scanner over `text` (UTF-8, checked by the caller) at byte `pos`, inside
+    /// `depth` containers: where a caller that read the start of the document itself
+    /// hands the rest over.
+    #[cfg(not(rmq_size_opt))]
+    pub(crate) fn resume(text: &'a str, pos: usize, depth: u32) -> Self {
+        Scanner {
+            input: text.as_bytes(),
+            text: Some(text),
+            pos,
+            depth,
+            non_empty: 0,
+        }
+    }
+
     /// The input text between two byte positions, if it is valid UTF-8 there.
     pub fn text_between(&self, start: usize, end: usize) -> Option<&'a str> {
         self.text.and_then(|t| t.get(start..end))
@@ -424,6 +438,16 @@ impl<'a> Scanner<'a> {
         if self.depth >= MAX_DEPTH {
             return Err(self.err(JsonError::TooDeep));
         }
+        #[cfg(not(rmq_size_opt))]
+        if let Some(done) = self.compact_flat_object(start) {
+            return done;
+        }
+        self.general_flat_object(start)
+    }
+
+    /// [`flat_object`](Self::flat_object) token by token, for any form; the object
+    /// starts at `start` and `pos` is just past its `{`.
+    fn general_flat_object(&mut self, start: usize) -> R<(&'a str, bool, JsonSpans)> {
         let mut compact = true;
         let mut spans = JsonSpans::EMPTY;
         if self.peek_tight(&mut compact)? != b'}' {
@@ -489,6 +513,59 @@ impl<'a> Scanner<'a> {
             compact,
             spans,
         ))
+    }
+
+    /// [`flat_object`](Self::flat_object) for the compact form Java and this crate
+    /// write, `{"k":"v","k":"v"}` (string values, no whitespace, no escapes), read with
+    /// one three-byte compare between key and value instead of a token at a time; the
+    /// object starts at `start` and `pos` is just past its `{`. Gives exactly what the
+    /// general loop gives for such an object; anything else is `None`, with `pos`
+    /// unchanged, for the general loop.
+    #[cfg(not(rmq_size_opt))]
+    #[inline]
+    fn compact_flat_object(&mut self, start: usize) -> Option<R<(&'a str, bool, JsonSpans)>> {
+        let b = self.input;
+        let mut i = self.pos;
+        let mut spans = JsonSpans::EMPTY;
+        if b.get(i) == Some(&b'}') {
+            i += 1;
+        } else {
+            loop {
+                if b.get(i) != Some(&b'"') {
+                    return None;
+                }
+                let key_start = i + 1;
+                let key_end = key_start + find_special(b.get(key_start..)?, false);
+                if b.get(key_end..key_end + 3) != Some(b"\":\"") {
+                    return None; // an escape, whitespace, or a value that is no string
+                }
+                let value_start = key_end + 3;
+                let value_end = value_start + find_special(b.get(value_start..)?, false);
+                if b.get(value_end) != Some(&b'"') {
+                    return None;
+                }
+                spans.push(
+                    start,
+                    (key_start, key_end, false),
+                    (value_start, value_end, false),
+                );
+                i = value_end + 1;
+                match b.get(i) {
+                    Some(b',') => i += 1,
+                    Some(b'}') => {
+                        i += 1;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        spans.seal(i - start);
+        self.pos = i;
+        Some(
+            self.slice_str(start, i, "extFields")
+                .map(|text| (text, true, spans)),
+        )
     }
 
     /// [`peek_byte`](Self::peek_byte), clearing `tight` if whitespace came first.
@@ -1092,8 +1169,9 @@ fn first_to_escape(bytes: &[u8]) -> usize {
 /// or `bytes.len()`. Checks eight bytes at a time (SWAR): most strings on the wire
 /// (topics, groups, ids, numbers) are short and clean, where a call into a SIMD
 /// search costs more than it saves. This sits on both the send and receive paths.
-#[inline]
-fn find_special(bytes: &[u8], control: bool) -> usize {
+#[cfg_attr(not(rmq_size_opt), inline(always))]
+#[cfg_attr(rmq_size_opt, inline)]
+pub(crate) fn find_special(bytes: &[u8], control: bool) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     // The high bit of each byte lane that holds a special byte. A borrow may also flag
@@ -1265,6 +1343,19 @@ mod tests {
     ) {
         let (text, compact, spans) = Scanner::from_text(doc).flat_object().unwrap();
         assert_eq!(text, doc.trim());
+        // Where the compact reading applies, it gives what the general one gives.
+        #[cfg(not(rmq_size_opt))]
+        {
+            let mut fast = Scanner::from_text(doc);
+            fast.skip_ws();
+            let start = fast.pos;
+            fast.pos += 1;
+            let mut general = fast.clone();
+            if let Some(got) = fast.compact_flat_object(start) {
+                assert_eq!(got, general.general_flat_object(start), "{doc}");
+                assert_eq!(fast.pos, general.pos, "{doc}");
+            }
+        }
         let entries = |compact| {
             FlatObjectIter::new(text, compact)
                 .map(|(k, v)| {
@@ -1311,6 +1402,13 @@ mod tests {
             ]
         );
         assert!(flat_entries("{}").0);
+        // String values only: the compact reading takes it.
+        #[cfg(not(rmq_size_opt))]
+        for doc in [r#"{"a":"x","bb":"","c":"é ✓"}"#, "{}", r#"{"k":"v"}"#] {
+            let mut s = Scanner::from_text(doc);
+            s.pos = 1;
+            assert!(s.compact_flat_object(0).is_some(), "{doc}");
+        }
         // Whitespace around the object is not part of it.
         assert!(flat_entries(r#" {"a":"x"}"#).0);
         // Whitespace anywhere, or an escape in a key or a value: the general path.

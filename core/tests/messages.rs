@@ -1185,6 +1185,40 @@ proptest! {
         prop_assert_eq!(properties_len(refs.iter().copied()).unwrap(), p.len());
     }
 
+    /// `write_properties` gives the builder's bytes whether the pairs fit its stack
+    /// buffer (speed builds, up to 256 bytes) or not, and writes nothing when any pair,
+    /// on either side of that bound, is refused.
+    #[test]
+    fn write_properties_matches_the_builder_below_and_past_its_stack_buffer(
+        pairs in proptest::collection::vec((prop_name(), prop_value()), 0..12),
+        pad in 1usize..400,
+        bad_at in proptest::option::of(0usize..13),
+    ) {
+        let mut pairs = pairs;
+        pairs.push(("pad".to_string(), "p".repeat(pad)));
+        if let Some(i) = bad_at {
+            let i = i.min(pairs.len());
+            pairs.insert(i, ("bad".to_string(), "x\u{2}y".to_string()));
+        }
+        let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut buf = vec![0u8; 2048];
+        let mut out = SliceOut::new(&mut buf);
+        let written = write_properties(&mut out, refs.iter().copied());
+        let at = out.position();
+        if bad_at.is_some() {
+            prop_assert_eq!(written, Err(EncodeError::InvalidValue { field: "property value" }));
+            prop_assert_eq!(at, 0, "nothing written on error");
+        } else {
+            let mut expected = vec![0u8; 2048];
+            let mut p = Properties::new(&mut expected);
+            for (k, v) in &refs {
+                p.put(k, v).unwrap();
+            }
+            prop_assert_eq!(written, Ok(p.len()));
+            prop_assert_eq!(&buf[..at], p.as_bytes());
+        }
+    }
+
     #[test]
     fn properties_parser_never_panics(s in "[\u{1}\u{2}a-c\u{e9}]{0,40}") {
         let v = PropertiesView::new(&s);

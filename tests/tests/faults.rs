@@ -543,14 +543,23 @@ async fn binary_headers_produce_and_consume_through_the_real_broker() {
     // Route lookups, heartbeats, sends, pulls, offset commits: all binary.
     let ns = net.namesrv.faults().stats();
     eprintln!("binary: NameServer proxy {ns:?}");
-    assert_eq!(ns.upstream_frames.json, 0, "a JSON header to the NameServer: {ns:?}");
+    assert_eq!(
+        ns.upstream_frames.json, 0,
+        "a JSON header to the NameServer: {ns:?}"
+    );
     assert!(ns.upstream_frames.binary >= 2, "route lookups: {ns:?}");
     for f in net.brokers() {
         let s = f.stats();
         eprintln!("binary: broker proxy {s:?}");
-        assert_eq!(s.upstream_frames.json, 0, "a JSON header to the broker: {s:?}");
+        assert_eq!(
+            s.upstream_frames.json, 0,
+            "a JSON header to the broker: {s:?}"
+        );
     }
-    let to_brokers: u64 = net.brokers().map(|f| f.stats().upstream_frames.binary).sum();
+    let to_brokers: u64 = net
+        .brokers()
+        .map(|f| f.stats().upstream_frames.binary)
+        .sum();
     assert!(to_brokers >= 100, "100 sends and the pulls: {to_brokers}");
     // And the default is JSON, as Java's: the same counts see it.
     let before = net.namesrv.faults().stats().upstream_frames.json;

@@ -6,8 +6,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use rocketmq_tokio::{
-    ClientOptions, ConsumeFromWhere, ConsumeResult, Message, Producer, PushConsumer,
-    SerializeType,
+    ClientOptions, ConsumeFromWhere, ConsumeResult, Message, Producer, PushConsumer, SerializeType,
 };
 
 #[derive(Parser)]
