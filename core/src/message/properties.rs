@@ -397,18 +397,22 @@ fn has_separator(bytes: &[u8]) -> bool {
         return false;
     }
     // The last eight bytes (overlapping bytes already checked); a shorter string (most
-    // property names, many values) as two overlapping four-byte words; else byte by byte.
+    // property names, many values) as two overlapping four-byte words (speed builds);
+    // else byte by byte.
     if let Some(last) = bytes.last_chunk::<8>() {
         return flagged(last);
     }
-    let flagged4 = |c: &[u8; 4]| {
-        let w = u32::from_le_bytes(*c);
-        w.wrapping_sub(0x0303_0303) & !w & 0x8080_8080 != 0 && exact(c)
-    };
-    match (bytes.first_chunk::<4>(), bytes.last_chunk::<4>()) {
-        (Some(first), Some(last)) => flagged4(first) || flagged4(last),
-        _ => exact(bytes),
+    #[cfg(not(rmq_size_opt))]
+    {
+        let flagged4 = |c: &[u8; 4]| {
+            let w = u32::from_le_bytes(*c);
+            w.wrapping_sub(0x0303_0303) & !w & 0x8080_8080 != 0 && exact(c)
+        };
+        if let (Some(first), Some(last)) = (bytes.first_chunk::<4>(), bytes.last_chunk::<4>()) {
+            return flagged4(first) || flagged4(last);
+        }
     }
+    exact(bytes)
 }
 
 fn check_pair(name: &str, value: &str) -> Result<(), EncodeError> {
