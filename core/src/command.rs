@@ -686,13 +686,29 @@ pub fn write_binary_header<O: Out, F: EncodeFields + ?Sized>(
     }
     let map_at = out.written();
     out.put_i32(map_len);
-    let mut w = BinaryFieldWriter {
-        out: &mut *out,
-        too_long: false,
+    // A type's own writer where it has one and the sink offers room in place (and can
+    // patch the map's length: the writer does not measure first).
+    #[cfg(not(rmq_size_opt))]
+    let own = if O::PATCHABLE && fields.has_binary_writer() {
+        out.spare_rest()
+            .and_then(|w| fields.write_binary_members(w))
+    } else {
+        None
     };
-    fields.encode_fields(&mut w);
-    if w.too_long {
-        return Err(too_long);
+    #[cfg(rmq_size_opt)]
+    let own: Option<usize> = None;
+    match own {
+        Some(n) => out.advance(n),
+        None => {
+            let mut w = BinaryFieldWriter {
+                out: &mut *out,
+                too_long: false,
+            };
+            fields.encode_fields(&mut w);
+            if w.too_long {
+                return Err(too_long);
+            }
+        }
     }
     if O::PATCHABLE {
         let written = out.written().saturating_sub(map_at + 4);

@@ -129,6 +129,24 @@ pub trait EncodeFields {
         let _ = w;
         None
     }
+
+    /// Whether the type writes its binary (ROCKETMQ) map entries itself
+    /// ([`write_binary_members`](Self::write_binary_members)); `false` by default.
+    #[inline]
+    fn has_binary_writer(&self) -> bool {
+        false
+    }
+
+    /// The binary `extFields` entries (`i16 keyLen, key, i32 valueLen, value`, …) written
+    /// into `w` exactly as the field sink would write them; the bytes written, or `None`
+    /// if they did not fit or a value is a string kept JSON-escaped (the encoder then
+    /// takes the sink). As with [`write_json_members`](Self::write_json_members), up to
+    /// 32 bytes past the returned length may be overwritten.
+    #[inline]
+    fn write_binary_members(&self, w: &mut [u8]) -> Option<usize> {
+        let _ = w;
+        None
+    }
 }
 
 /// The start of a JSON `extFields` member, `,"key":"`, built at compile time from a wire
@@ -208,6 +226,70 @@ pub(crate) fn json_member(
     }
 }
 
+/// The start of a binary `extFields` entry, `i16 keyLen` then the key, built at compile
+/// time, so writing it is one fixed-size copy ([`binary_member`]).
+#[cfg(not(rmq_size_opt))]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BinaryKey {
+    bytes: [u8; BinaryKey::ROOM],
+    len: usize,
+}
+
+#[cfg(not(rmq_size_opt))]
+impl BinaryKey {
+    /// Bytes an entry's start takes in the output (all are copied; `len` are kept).
+    pub(crate) const ROOM: usize = 32;
+
+    /// `keyLen` (big-endian) and `key`. A key that does not fit fails the build.
+    #[allow(clippy::indexing_slicing)] // compile time only: bounds checked by the assert
+    pub(crate) const fn new(key: &str) -> BinaryKey {
+        let k = key.as_bytes();
+        assert!(k.len() + 2 <= BinaryKey::ROOM, "wire key too long");
+        let mut bytes = [0u8; BinaryKey::ROOM];
+        bytes[0] = (k.len() >> 8) as u8;
+        bytes[1] = k.len() as u8;
+        let mut i = 0;
+        while i < k.len() {
+            bytes[2 + i] = k[i];
+            i += 1;
+        }
+        BinaryKey {
+            bytes,
+            len: k.len() + 2,
+        }
+    }
+}
+
+/// One binary entry, as [`BinaryFieldWriter`] writes it; `false` (nothing useful
+/// written) for a string kept JSON-escaped or longer than an `i32` says. Past the
+/// cursor's room pieces are dropped and still counted (the caller checks).
+#[cfg(not(rmq_size_opt))]
+#[inline(always)]
+pub(crate) fn binary_member(
+    c: &mut crate::out::Cursor<'_>,
+    key: &BinaryKey,
+    value: FieldValue<'_>,
+) -> bool {
+    let mut digits = itoa::Buffer::new();
+    let v = match value {
+        FieldValue::Text(t) => match t.as_str() {
+            Some(s) => s.as_bytes(),
+            None => return false,
+        },
+        FieldValue::I32(v) => decimal(v.into(), &mut digits),
+        FieldValue::I64(v) => decimal(v, &mut digits),
+        FieldValue::Bool(true) => b"true",
+        FieldValue::Bool(false) => b"false",
+    };
+    let Ok(len) = i32::try_from(v.len()) else {
+        return false;
+    };
+    c.put_prefix(&key.bytes, key.len);
+    c.put(&len.to_be_bytes());
+    c.put(v);
+    true
+}
+
 /// [`EncodeFields`] through dynamic dispatch, for code size: encoders generic over the
 /// fields type are then built once for every header type instead of once per type (the
 /// engine encodes about twenty header types; monomorphized, the JSON, binary and signing
@@ -260,6 +342,14 @@ impl EncodeFields for ErasedFields<'_> {
     fn write_json_members(&self, w: &mut [u8]) -> Option<usize> {
         self.0.write_json_members_dyn(w)
     }
+    #[cfg(not(rmq_size_opt))]
+    fn has_binary_writer(&self) -> bool {
+        self.0.has_binary_writer_dyn()
+    }
+    #[cfg(not(rmq_size_opt))]
+    fn write_binary_members(&self, w: &mut [u8]) -> Option<usize> {
+        self.0.write_binary_members_dyn(w)
+    }
 }
 
 /// The object-safe form of [`EncodeFields`].
@@ -270,6 +360,10 @@ trait DynEncodeFields {
     fn has_json_writer_dyn(&self) -> bool;
     #[cfg(not(rmq_size_opt))]
     fn write_json_members_dyn(&self, w: &mut [u8]) -> Option<usize>;
+    #[cfg(not(rmq_size_opt))]
+    fn has_binary_writer_dyn(&self) -> bool;
+    #[cfg(not(rmq_size_opt))]
+    fn write_binary_members_dyn(&self, w: &mut [u8]) -> Option<usize>;
 }
 
 impl<T: EncodeFields> DynEncodeFields for T {
@@ -286,6 +380,14 @@ impl<T: EncodeFields> DynEncodeFields for T {
     #[cfg(not(rmq_size_opt))]
     fn write_json_members_dyn(&self, w: &mut [u8]) -> Option<usize> {
         self.write_json_members(w)
+    }
+    #[cfg(not(rmq_size_opt))]
+    fn has_binary_writer_dyn(&self) -> bool {
+        self.has_binary_writer()
+    }
+    #[cfg(not(rmq_size_opt))]
+    fn write_binary_members_dyn(&self, w: &mut [u8]) -> Option<usize> {
+        self.write_binary_members(w)
     }
 }
 
@@ -351,6 +453,12 @@ impl<T: EncodeFields + ?Sized> EncodeFields for &T {
     }
     fn write_json_members(&self, w: &mut [u8]) -> Option<usize> {
         (**self).write_json_members(w)
+    }
+    fn has_binary_writer(&self) -> bool {
+        (**self).has_binary_writer()
+    }
+    fn write_binary_members(&self, w: &mut [u8]) -> Option<usize> {
+        (**self).write_binary_members(w)
     }
 }
 

@@ -44,7 +44,7 @@
 use crate::codes::RequestCode;
 use crate::error::DecodeError;
 #[cfg(not(rmq_size_opt))]
-use crate::ext::JsonKey;
+use crate::ext::{BinaryKey, JsonKey};
 use crate::ext::{DecodeFields, EncodeFields, ExtFields, FieldSink, FieldValue};
 use crate::ext_header;
 use crate::header::{parse_field, FieldType};
@@ -92,6 +92,14 @@ impl SendHeaderForm {
         match self {
             Self::V1 => &V1_JSON,
             Self::V2 => &V2_JSON,
+        }
+    }
+
+    #[cfg(not(rmq_size_opt))]
+    const fn binary_keys(self) -> &'static Keys<BinaryKey> {
+        match self {
+            Self::V1 => &V1_BINARY,
+            Self::V2 => &V2_BINARY,
         }
     }
 }
@@ -175,6 +183,27 @@ impl Keys<&'static str> {
         }
     }
 
+    /// Each key's binary entry start, for the send's own binary writer.
+    #[cfg(not(rmq_size_opt))]
+    const fn binary(&self) -> Keys<BinaryKey> {
+        Keys {
+            producer_group: BinaryKey::new(self.producer_group),
+            topic: BinaryKey::new(self.topic),
+            default_topic: BinaryKey::new(self.default_topic),
+            default_topic_queue_nums: BinaryKey::new(self.default_topic_queue_nums),
+            queue_id: BinaryKey::new(self.queue_id),
+            sys_flag: BinaryKey::new(self.sys_flag),
+            born_timestamp: BinaryKey::new(self.born_timestamp),
+            flag: BinaryKey::new(self.flag),
+            properties: BinaryKey::new(self.properties),
+            reconsume_times: BinaryKey::new(self.reconsume_times),
+            unit_mode: BinaryKey::new(self.unit_mode),
+            max_reconsume_times: BinaryKey::new(self.max_reconsume_times),
+            batch: BinaryKey::new(self.batch),
+            broker_name: BinaryKey::new(self.broker_name),
+        }
+    }
+
     const fn wire(&self) -> Keys<Text<'static>> {
         Keys {
             producer_group: Text::key(self.producer_group),
@@ -235,6 +264,10 @@ const V2_WIRE: Keys<Text<'static>> = V2_KEYS.wire();
 const V1_JSON: Keys<JsonKey> = V1_KEYS.json();
 #[cfg(not(rmq_size_opt))]
 const V2_JSON: Keys<JsonKey> = V2_KEYS.json();
+#[cfg(not(rmq_size_opt))]
+const V1_BINARY: Keys<BinaryKey> = V1_KEYS.binary();
+#[cfg(not(rmq_size_opt))]
+const V2_BINARY: Keys<BinaryKey> = V2_KEYS.binary();
 
 /// Keys only a V1 header has (`bname` is left out: Java-derived clients send it with
 /// V2 headers too).
@@ -487,6 +520,24 @@ impl EncodeFields for SendMessageFields<'_> {
         });
         Some(c.at()).filter(|&n| n <= room)
     }
+
+    // The same for binary headers: each key's length and bytes precomputed.
+    #[cfg(not(rmq_size_opt))]
+    fn has_binary_writer(&self) -> bool {
+        true
+    }
+
+    #[cfg(not(rmq_size_opt))]
+    fn write_binary_members(&self, w: &mut [u8]) -> Option<usize> {
+        let room = w.len();
+        let mut c = crate::out::Cursor::new(w);
+        each_field!(self, self.form.binary_keys(), |key, value| {
+            if !crate::ext::binary_member(&mut c, key, value) {
+                return None;
+            }
+        });
+        Some(c.at()).filter(|&n| n <= room)
+    }
 }
 
 impl<'a> DecodeFields<'a> for SendMessageFields<'a> {
@@ -558,7 +609,11 @@ mod tests {
     }
 
     fn encode(fields: &impl EncodeFields, room: Option<usize>) -> Vec<u8> {
-        let enc = CommandEncoder::new(SerializeType::Json);
+        encode_as(SerializeType::Json, fields, room)
+    }
+
+    fn encode_as(ser: SerializeType, fields: &impl EncodeFields, room: Option<usize>) -> Vec<u8> {
+        let enc = CommandEncoder::new(ser);
         let header = Header::request(RequestCode::SEND_MESSAGE_V2, 7);
         let len = enc.frame_len(&header, fields, b"body").unwrap();
         let mut buf = std::vec![0u8; room.unwrap_or(len)];
@@ -627,6 +682,72 @@ mod tests {
             prop_assert_eq!(&encode(&fields, None), &by_sink);
             prop_assert_eq!(&encode(&fields, Some(by_sink.len() + spare)), &by_sink);
             prop_assert_eq!(&encode(&crate::ext::ErasedFields::new(&fields), None), &by_sink);
+        }
+
+        /// The same for the own binary writer: byte for byte what the binary field sink
+        /// writes (a string kept JSON-escaped makes it step aside), whole frames with
+        /// room to spare or exactly enough.
+        #[test]
+        fn own_binary_writer_matches_the_field_sink(
+            strings in proptest::collection::vec(text(), 5),
+            ints in proptest::collection::vec(any::<i32>(), 6),
+            born in any::<i64>(),
+            options in proptest::collection::vec(any::<bool>(), 6),
+            bools in proptest::collection::vec(any::<bool>(), 2),
+            v1 in any::<bool>(),
+            spare in 0usize..2048,
+            escaped_group in any::<bool>(),
+            escaped in "([a-z]|\\\\n|\\\\\"|\\\\u00e9){0,8}",
+        ) {
+            let mut req = SendMessageRequest {
+                producer_group: Text::new(&strings[0]),
+                topic: Text::new(&strings[1]),
+                default_topic: Text::new(&strings[2]),
+                default_topic_queue_nums: ints[0],
+                queue_id: ints[1],
+                sys_flag: ints[2],
+                born_timestamp: born,
+                flag: ints[3],
+                properties: options[0].then(|| Text::new(&strings[3])),
+                reconsume_times: options[1].then_some(ints[4]),
+                unit_mode: options[2].then_some(bools[0]),
+                max_reconsume_times: options[3].then_some(ints[5]),
+                batch: options[4].then_some(bools[1]),
+                broker_name: options[5].then(|| Text::new(&strings[4])),
+            };
+            if escaped_group {
+                req.producer_group = Text::json(&escaped, true);
+            }
+            let fields = if v1 { req.v1() } else { req.v2() };
+            let binary = SerializeType::RocketMq;
+            let by_sink = encode_as(binary, &SinkOnly(fields), None);
+            #[cfg(not(rmq_size_opt))]
+            {
+                prop_assert!(fields.has_binary_writer());
+                // The map follows the 17 fixed bytes, the remark (none) and its length.
+                let map = &by_sink[8 + 17 + 4..by_sink.len() - 4];
+                let mut w = std::vec![0u8; map.len() + 32];
+                match fields.write_binary_members(&mut w) {
+                    Some(n) => {
+                        prop_assert!(!escaped_group);
+                        prop_assert_eq!(&w[..n], map);
+                        let mut exact = std::vec![0u8; n];
+                        prop_assert_eq!(fields.write_binary_members(&mut exact), Some(n));
+                        prop_assert_eq!(&exact[..], map);
+                        if n > 0 {
+                            prop_assert_eq!(fields.write_binary_members(&mut w[..n - 1]), None);
+                        }
+                    }
+                    // A string kept escaped is written decoded, by the sink.
+                    None => prop_assert!(escaped_group),
+                }
+            }
+            prop_assert_eq!(&encode_as(binary, &fields, None), &by_sink);
+            prop_assert_eq!(&encode_as(binary, &fields, Some(by_sink.len() + spare)), &by_sink);
+            prop_assert_eq!(
+                &encode_as(binary, &crate::ext::ErasedFields::new(&fields), None),
+                &by_sink
+            );
         }
     }
 }
