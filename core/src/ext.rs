@@ -1066,6 +1066,56 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "alloc")]
+    mod binary_map {
+        extern crate std;
+        use super::*;
+        use proptest::prelude::*;
+        use std::string::String;
+        use std::vec::Vec;
+
+        proptest::proptest! {
+            /// A binary map reads back as its non-empty entries in order, whether they
+            /// fit the recorded spans (up to eight) or are walked again (more), and
+            /// whether the map is UTF-8 as a whole or is checked string by string (a
+            /// length of 128 or more).
+            #[test]
+            fn binary_maps_read_back_their_non_empty_entries(
+                entries in proptest::collection::vec(
+                    (
+                        proptest::prop_oneof!["", "[a-z]{1,8}", "\\PC{1,6}"],
+                        proptest::prop_oneof!["", "[a-z0-9]{1,12}", "\\PC{1,6}", "x{128,140}"],
+                    ),
+                    0..12,
+                ),
+            ) {
+                let mut map = Vec::new();
+                for (k, v) in &entries {
+                    map.extend_from_slice(&(k.len() as i16).to_be_bytes());
+                    map.extend_from_slice(k.as_bytes());
+                    map.extend_from_slice(&(v.len() as i32).to_be_bytes());
+                    map.extend_from_slice(v.as_bytes());
+                }
+                let f = ExtFields::from_binary(&map, 0).unwrap();
+                let got: Vec<(String, String)> = f
+                    .iter()
+                    .map(|(k, v)| (k.to_string_lossless(), v.to_string_lossless()))
+                    .collect();
+                let want: Vec<(String, String)> = entries
+                    .iter()
+                    .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+                    .cloned()
+                    .collect();
+                prop_assert_eq!(&got, &want);
+                prop_assert_eq!(f.len(), want.len());
+                for (k, _) in &want {
+                    let last = want.iter().rev().find(|(k2, _)| k2 == k).unwrap();
+                    prop_assert_eq!(f.get(k).map(|v| v.to_string_lossless()), Some(last.1.clone()));
+                }
+            }
+        }
+    }
+
     #[test]
     fn json_map_accepts_scalars_and_null() {
         let doc = br#"{"a":"x","n":5,"b":true,"z":null,"a":"y"}"#;
