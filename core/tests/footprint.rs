@@ -27,8 +27,11 @@ fn a_producer_and_pull_consumer_engine_fits_a_small_device() {
     // their heads, which made every send lookup O(1); 16,504 before 2026-12-06: +8 for
     // the write queue's cursor, which made taking a frame O(1) instead of a shift of
     // every frame queued behind it, +8 for a bound on the deadlines of sends without
-    // an attempt in flight, which spares poll_timeout a scan of the sends table).
-    assert!(bytes <= 16_520, "{bytes} bytes: the engine grew");
+    // an attempt in flight, which spares poll_timeout a scan of the sends table;
+    // 16,528 on 2026-12-07: +8 in speed builds for the UNIQ_KEY generator's
+    // remembered day, which spares every send the calendar arithmetic; size builds,
+    // as the firmware's, leave it out).
+    assert!(bytes <= 16_528, "{bytes} bytes: the engine grew");
 }
 
 #[test]
@@ -42,9 +45,10 @@ fn with_1_kib_message_buffers_the_engine_takes_about_7_to_10_kib() {
     // room for ACL credentials); 8 more than on 2026-11-24 for the sends table's
     // slot lists (O(1) send lookups); 16 more on 2026-12-06 for the write queue's
     // cursor (O(1) to take a frame) and a bound on waiting sends' deadlines (no scan of
-    // the sends table per poll_timeout).
-    assert!(small <= 10_376, "{small} bytes: the engine grew");
-    assert!(tiny <= 7_536, "{tiny} bytes: the engine grew");
+    // the sends table per poll_timeout); 8 more on 2026-12-07 in speed builds (not in
+    // size builds) for the UNIQ_KEY generator's remembered day.
+    assert!(small <= 10_384, "{small} bytes: the engine grew");
+    assert!(tiny <= 7_544, "{tiny} bytes: the engine grew");
 }
 
 #[test]

@@ -1167,6 +1167,27 @@ fn arb_ip() -> impl Strategy<Value = IpAddr> {
 }
 
 proptest! {
+    /// The day-remembering clock answers exactly as the calendar arithmetic, over runs
+    /// of nearby times (within a day, across midnights and month ends, backwards), in
+    /// any zone, and at the extremes.
+    #[test]
+    fn month_clock_agrees_with_the_calendar(
+        start in prop_oneof![0i64..4_102_444_800_000, any::<i64>()],
+        steps in proptest::collection::vec(-90_000_000i64..90_000_000, 1..40),
+        offset in -50_400_000i64..50_400_000,
+    ) {
+        let mut clock = rocketmq_proto::message::MonthClock::new();
+        let mut t = start;
+        for step in steps {
+            prop_assert_eq!(
+                clock.ms_since_month_start(t, offset),
+                ms_since_month_start(t, offset),
+                "t {} offset {}", t, offset
+            );
+            t = t.saturating_add(step);
+        }
+    }
+
     #[test]
     fn properties_round_trip(pairs in proptest::collection::vec((prop_name(), prop_value()), 0..12)) {
         let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();

@@ -28,8 +28,10 @@ fn a_producer_and_pull_consumer_on_smoltcp_fits_16_kib() {
     // 32-bit MCU's are smaller). Measured 2026-11-25: 15,792 and 18,632 (8 more than
     // on 2026-11-24: the engine's sends table keeps its ended and free slots in lists);
     // 16 more on 2026-12-06 for the engine's write-queue cursor (O(1) to take a frame)
-    // and its bound on waiting sends' deadlines (no sends-table scan per poll_timeout).
+    // and its bound on waiting sends' deadlines (no sends-table scan per poll_timeout);
+    // 8 more on 2026-12-07 in speed builds (not in size builds, as firmware is) for the
+    // UNIQ_KEY generator's remembered day (no calendar arithmetic per send).
     assert!(small < 16 * 1024, "{small} bytes: over the 16 KiB target");
-    assert!(small <= 15_808, "{small} bytes: the client grew");
-    assert!(roomier <= 18_648, "{roomier} bytes: the client grew");
+    assert!(small <= 15_816, "{small} bytes: the client grew");
+    assert!(roomier <= 18_656, "{roomier} bytes: the client grew");
 }

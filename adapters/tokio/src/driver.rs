@@ -489,6 +489,12 @@ struct Driver {
 /// frames that a hand-off would cost more than it lets run in parallel.
 const DIRECT_WRITE_SIZE: usize = 16 * 1024;
 
+/// A connection's outbox takes frames in blocks of this size: a full block is handed
+/// to the writer and the next one allocated empty, instead of one buffer doubling
+/// through a burst (an async pipeline queues thousands of frames in one turn), whose
+/// every growth copied all it held.
+const OUTBOX_BLOCK: usize = 64 * 1024;
+
 impl Driver {
     fn now(&self) -> EngineInstant {
         EngineInstant::from_millis(self.start.elapsed().as_millis() as u64)
@@ -894,7 +900,15 @@ impl Driver {
                     Ok(Some(t)) => {
                         moved = true;
                         if let Some(c) = self.conns.get_mut(&t.conn) {
-                            c.outbox.extend_from_slice(&self.scratch[..t.len]);
+                            let frame = &self.scratch[..t.len];
+                            if c.outbox.capacity() - c.outbox.len() < frame.len() {
+                                if let Some(w) = c.writer.as_ref().filter(|_| !c.outbox.is_empty())
+                                {
+                                    let _ = w.write(c.outbox.split().freeze(), true);
+                                }
+                                c.outbox.reserve(OUTBOX_BLOCK.max(frame.len()));
+                            }
+                            c.outbox.extend_from_slice(frame);
                         }
                     }
                     Ok(None) => break,

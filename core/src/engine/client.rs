@@ -41,7 +41,7 @@ use crate::ext::{EmptyFields, EncodeFields, NoFields};
 use crate::frame::{Decoded, FrameDecoder};
 use crate::header::{GetRouteInfoRequest, SendMessageRequest, SendMessageResponse};
 use crate::message::properties::{keys, write_properties};
-use crate::message::{ms_since_month_start, UniqKeyGenerator};
+use crate::message::UniqKeyGenerator;
 use crate::out::{Out, SliceOut};
 use crate::producer::retry::{classify, Attempt, RetryPolicy, SendMode, SendStatus, Verdict};
 use crate::producer::select::RoundRobin;
@@ -1208,10 +1208,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         check_topic(msg.topic).map_err(CallError::Invalid)?;
         check_body(msg.body.len(), self.config.max_message_size).map_err(CallError::Invalid)?;
         let msg_id = {
-            let hex = self.uniq.next(ms_since_month_start(
-                wall_clock_ms,
-                self.config.utc_offset_ms,
-            ));
+            let hex = self.uniq.next_at(wall_clock_ms, self.config.utc_offset_ms);
             MsgId::try_from(hex.as_str()).map_err(|_| CallError::Full("message id"))?
         };
         // Java compresses single-message bodies of 4 KiB or more (zlib, level 5) and
@@ -1377,10 +1374,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             .ok_or(CallError::Full("message buffer"))?;
         let mut first_id = None;
         for m in msgs {
-            let hex = self.uniq.next(ms_since_month_start(
-                wall_clock_ms,
-                self.config.utc_offset_ms,
-            ));
+            let hex = self.uniq.next_at(wall_clock_ms, self.config.utc_offset_ms);
             let id = MsgId::try_from(hex.as_str()).map_err(|_| CallError::Full("message id"))?;
             let mut props = [0u8; 2048];
             // Validated above: no delay level, and every WAIT equals the batch's.

@@ -272,6 +272,9 @@ pub struct UniqKeyGenerator {
     prefix: [u8; 28],
     prefix_len: u8,
     counter: u16,
+    /// The day [`next_at`](Self::next_at) last saw (speed builds).
+    #[cfg(not(rmq_size_opt))]
+    clock: MonthClock,
 }
 
 impl UniqKeyGenerator {
@@ -283,6 +286,8 @@ impl UniqKeyGenerator {
             // At most 16 + 2 + 4 bytes.
             prefix_len: n as u8,
             counter: 0,
+            #[cfg(not(rmq_size_opt))]
+            clock: MonthClock::new(),
         }
     }
 
@@ -296,6 +301,25 @@ impl UniqKeyGenerator {
     /// The counter the next id will carry.
     pub fn counter(&self) -> u16 {
         self.counter
+    }
+
+    /// A new id for the wall-clock time `unix_ms` in the zone `utc_offset_ms` east of UTC
+    /// (through [`ms_since_month_start`]; speed builds remember the day, as Java keeps
+    /// the month's start, so that the calendar is worked out once a day).
+    ///
+    /// ```
+    /// use rocketmq_proto::message::{ms_since_month_start, UniqKeyGenerator};
+    /// let mut a = UniqKeyGenerator::new("10.0.0.1".parse().unwrap(), 7, 1);
+    /// let mut b = a.clone();
+    /// let t = 1_749_883_778_686;
+    /// assert_eq!(a.next_at(t, 0), b.next(ms_since_month_start(t, 0)));
+    /// ```
+    pub fn next_at(&mut self, unix_ms: i64, utc_offset_ms: i64) -> HexId {
+        #[cfg(not(rmq_size_opt))]
+        let t = self.clock.ms_since_month_start(unix_ms, utc_offset_ms);
+        #[cfg(rmq_size_opt)]
+        let t = ms_since_month_start(unix_ms, utc_offset_ms);
+        self.next(t)
     }
 
     /// A new id for time `ms_since_month_start`, then advance the counter (wrapping).
@@ -317,6 +341,61 @@ impl UniqKeyGenerator {
         }
         self.counter = self.counter.wrapping_add(1);
         HexId::from_bytes(b.get(..p + 6).unwrap_or_default())
+    }
+}
+
+/// [`ms_since_month_start`] remembering the local day it last computed (5 bytes):
+/// within that day the answer is the day of the month times a day plus the time of
+/// day, with no calendar arithmetic (a producer asks on every send).
+///
+/// ```
+/// use rocketmq_proto::message::{ms_since_month_start, MonthClock};
+/// let mut clock = MonthClock::new();
+/// for t in [1_749_883_778_686, 1_749_883_778_687, 1_751_328_000_000] {
+///     assert_eq!(clock.ms_since_month_start(t, 8 * 3_600_000), ms_since_month_start(t, 8 * 3_600_000));
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MonthClock {
+    /// The remembered local day (days since 1970-01-01; `i32::MIN`: none yet).
+    day: i32,
+    /// Its day of the month, from 0.
+    month_day: u8,
+}
+
+impl Default for MonthClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MonthClock {
+    const DAY: i64 = 86_400_000;
+
+    /// A clock that remembers no day yet.
+    pub const fn new() -> Self {
+        MonthClock {
+            day: i32::MIN,
+            month_day: 0,
+        }
+    }
+
+    /// The same as [`ms_since_month_start`]`(unix_ms, utc_offset_ms)`.
+    pub fn ms_since_month_start(&mut self, unix_ms: i64, utc_offset_ms: i64) -> i64 {
+        let local = unix_ms.saturating_add(utc_offset_ms);
+        let day = local.div_euclid(Self::DAY);
+        let ms_of_day = local.rem_euclid(Self::DAY);
+        if i64::from(self.day) == day {
+            return i64::from(self.month_day) * Self::DAY + ms_of_day;
+        }
+        let v = ms_since_month_start(unix_ms, utc_offset_ms);
+        // Days beyond `i32` (millions of years away) are not remembered.
+        if let (Ok(day), Ok(month_day)) = (i32::try_from(day), u8::try_from(v / Self::DAY)) {
+            if day != i32::MIN {
+                *self = MonthClock { day, month_day };
+            }
+        }
+        v
     }
 }
 

@@ -23,7 +23,7 @@ pub use batch::{decode_batch, encode_batch, write_batch, BatchEntry, BatchIter};
 #[cfg(feature = "alloc")]
 pub use compression::{compress_zlib, decompress, decompress_with};
 pub use compression::{should_compress, COMPRESS_OVER_BYTES, DEFAULT_ZLIB_LEVEL};
-pub use id::{ms_since_month_start, HexId, OffsetMsgId, UniqKey, UniqKeyGenerator};
+pub use id::{ms_since_month_start, HexId, MonthClock, OffsetMsgId, UniqKey, UniqKeyGenerator};
 #[cfg(feature = "alloc")]
 pub use properties::PropertyMap;
 pub use properties::{
