@@ -180,18 +180,20 @@ pub fn decode_json_header(
     general_json_header(bytes)
 }
 
+/// A JSON header's values for absent keys: Java's defaults.
+const JSON_HEADER_DEFAULTS: Header<'static> = Header {
+    code: 0,
+    language: LanguageCode::JAVA,
+    version: 0,
+    opaque: 0,
+    flag: 0,
+    remark: None,
+};
+
 /// [`decode_json_header`] for any form.
 fn general_json_header(bytes: &[u8]) -> Result<(Header<'_>, Option<ExtFields<'_>>), DecodeError> {
     let mut s = Scanner::new(bytes);
-    // Java's defaults for absent keys.
-    let mut h = Header {
-        code: 0,
-        language: LanguageCode::JAVA,
-        version: 0,
-        opaque: 0,
-        flag: 0,
-        remark: None,
-    };
+    let mut h = JSON_HEADER_DEFAULTS;
     let mut ext = None;
     s.begin_object()?;
     let mut first = true;
@@ -276,14 +278,7 @@ fn compact_json_header(
     text: &str,
 ) -> Option<Result<(Header<'_>, Option<ExtFields<'_>>), DecodeError>> {
     let b = text.as_bytes();
-    let mut h = Header {
-        code: 0,
-        language: LanguageCode::JAVA,
-        version: 0,
-        opaque: 0,
-        flag: 0,
-        remark: None,
-    };
+    let mut h = JSON_HEADER_DEFAULTS;
     let mut ext = None;
     if b.first() != Some(&b'{') {
         return None;
@@ -343,13 +338,10 @@ fn compact_json_header(
                 }
                 Member::SerializeType => i = compact_string(text, i)?.1,
             }
-            match b.get(i) {
-                Some(b',') => i += 1,
-                Some(b'}') => {
-                    i += 1;
-                    break;
-                }
-                _ => return None,
+            let (next, end) = crate::json::after_compact_member(b, i)?;
+            i = next;
+            if end {
+                break;
             }
         }
     }

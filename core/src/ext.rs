@@ -168,27 +168,41 @@ impl JsonKey {
     #[allow(clippy::indexing_slicing)] // compile time only: bounds checked by the assert
     pub(crate) const fn new(key: &str) -> JsonKey {
         let k = key.as_bytes();
-        assert!(k.len() + 5 <= JsonKey::ROOM, "wire key too long");
-        let mut bytes = [0u8; JsonKey::ROOM];
-        bytes[0] = b',';
-        bytes[1] = b'"';
         let mut i = 0;
         while i < k.len() {
             assert!(
                 k[i] >= 0x20 && k[i] != b'"' && k[i] != b'\\',
                 "wire key needs escaping"
             );
-            bytes[2 + i] = k[i];
             i += 1;
         }
-        bytes[2 + i] = b'"';
-        bytes[3 + i] = b':';
-        bytes[4 + i] = b'"';
-        JsonKey {
-            bytes,
-            len: k.len() + 5,
-        }
+        let (bytes, len) = key_piece(b",\"", k, b"\":\"");
+        JsonKey { bytes, len }
     }
+}
+
+/// `prefix`, `key` and `suffix` back to back at the start of a [`JsonKey::ROOM`]-byte
+/// array, and their length, at compile time; past the room the build fails.
+#[cfg(not(rmq_size_opt))]
+#[allow(clippy::indexing_slicing)] // compile time only: bounds checked by the assert
+const fn key_piece(prefix: &[u8], key: &[u8], suffix: &[u8]) -> ([u8; JsonKey::ROOM], usize) {
+    let len = prefix.len() + key.len() + suffix.len();
+    assert!(len <= JsonKey::ROOM, "wire key too long");
+    let mut bytes = [0u8; JsonKey::ROOM];
+    let mut at = 0;
+    let parts = [prefix, key, suffix];
+    let mut p = 0;
+    while p < parts.len() {
+        let part = parts[p];
+        let mut i = 0;
+        while i < part.len() {
+            bytes[at] = part[i];
+            at += 1;
+            i += 1;
+        }
+        p += 1;
+    }
+    (bytes, len)
 }
 
 /// One member, `,"key":"value"` (no comma when `first`), as [`JsonFieldWriter`] writes
@@ -231,32 +245,18 @@ pub(crate) fn json_member(
 #[cfg(not(rmq_size_opt))]
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BinaryKey {
-    bytes: [u8; BinaryKey::ROOM],
+    /// `len` bytes kept of [`JsonKey::ROOM`] copied.
+    bytes: [u8; JsonKey::ROOM],
     len: usize,
 }
 
 #[cfg(not(rmq_size_opt))]
 impl BinaryKey {
-    /// Bytes an entry's start takes in the output (all are copied; `len` are kept).
-    pub(crate) const ROOM: usize = 32;
-
     /// `keyLen` (big-endian) and `key`. A key that does not fit fails the build.
-    #[allow(clippy::indexing_slicing)] // compile time only: bounds checked by the assert
     pub(crate) const fn new(key: &str) -> BinaryKey {
         let k = key.as_bytes();
-        assert!(k.len() + 2 <= BinaryKey::ROOM, "wire key too long");
-        let mut bytes = [0u8; BinaryKey::ROOM];
-        bytes[0] = (k.len() >> 8) as u8;
-        bytes[1] = k.len() as u8;
-        let mut i = 0;
-        while i < k.len() {
-            bytes[2 + i] = k[i];
-            i += 1;
-        }
-        BinaryKey {
-            bytes,
-            len: k.len() + 2,
-        }
+        let (bytes, len) = key_piece(&[(k.len() >> 8) as u8, k.len() as u8], k, b"");
+        BinaryKey { bytes, len }
     }
 }
 

@@ -549,14 +549,10 @@ impl<'a> Scanner<'a> {
                     (key_start, key_end, false),
                     (value_start, value_end, false),
                 );
-                i = value_end + 1;
-                match b.get(i) {
-                    Some(b',') => i += 1,
-                    Some(b'}') => {
-                        i += 1;
-                        break;
-                    }
-                    _ => return None,
+                let (next, end) = after_compact_member(b, value_end + 1)?;
+                i = next;
+                if end {
+                    break;
                 }
             }
         }
@@ -1163,6 +1159,18 @@ pub fn write_str_content(out: &mut impl Out, s: &str) {
 #[cfg_attr(rmq_size_opt, inline)]
 fn first_to_escape(bytes: &[u8]) -> usize {
     find_special(bytes, true)
+}
+
+/// What follows a member of a compact object at `i`: past a `,` (`false`: more
+/// members) or past the closing `}` (`true`); `None` for anything else.
+#[cfg(not(rmq_size_opt))]
+#[inline(always)]
+pub(crate) fn after_compact_member(b: &[u8], i: usize) -> Option<(usize, bool)> {
+    match b.get(i)? {
+        b',' => Some((i + 1, false)),
+        b'}' => Some((i + 1, true)),
+        _ => None,
+    }
 }
 
 /// Index of the first `"` or `\` — and, with `control`, the first byte below 0x20 —

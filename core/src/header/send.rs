@@ -608,6 +608,33 @@ mod tests {
         ]
     }
 
+    /// A header from generated values: five strings, six ints, and six switches for
+    /// the optional fields.
+    fn request<'x>(
+        strings: &'x [String],
+        ints: &[i32],
+        born: i64,
+        options: &[bool],
+        bools: &[bool],
+    ) -> SendMessageRequest<'x> {
+        SendMessageRequest {
+            producer_group: Text::new(&strings[0]),
+            topic: Text::new(&strings[1]),
+            default_topic: Text::new(&strings[2]),
+            default_topic_queue_nums: ints[0],
+            queue_id: ints[1],
+            sys_flag: ints[2],
+            born_timestamp: born,
+            flag: ints[3],
+            properties: options[0].then(|| Text::new(&strings[3])),
+            reconsume_times: options[1].then_some(ints[4]),
+            unit_mode: options[2].then_some(bools[0]),
+            max_reconsume_times: options[3].then_some(ints[5]),
+            batch: options[4].then_some(bools[1]),
+            broker_name: options[5].then(|| Text::new(&strings[4])),
+        }
+    }
+
     fn encode(fields: &impl EncodeFields, room: Option<usize>) -> Vec<u8> {
         encode_as(SerializeType::Json, fields, room)
     }
@@ -623,11 +650,11 @@ mod tests {
     }
 
     proptest! {
-        /// A send's own JSON writer writes exactly what the field sink writes, for any
-        /// values (escapes, non-ASCII, extreme numbers, absent options), in both key
-        /// sets, with room to spare or exactly enough.
+        /// A send's own JSON and binary writers write exactly what the field sinks
+        /// write, for any values (escapes, non-ASCII, extreme numbers, absent options),
+        /// in both key sets, with room to spare or exactly enough.
         #[test]
-        fn own_json_writer_matches_the_field_sink(
+        fn own_writers_match_the_field_sinks(
             strings in proptest::collection::vec(text(), 5),
             ints in proptest::collection::vec(any::<i32>(), 6),
             born in any::<i64>(),
@@ -638,23 +665,7 @@ mod tests {
             escaped_group in any::<bool>(),
             escaped in "([a-z]|\\\\n|\\\\\"|\\\\u00e9){0,8}",
         ) {
-            let req = SendMessageRequest {
-                producer_group: Text::new(&strings[0]),
-                topic: Text::new(&strings[1]),
-                default_topic: Text::new(&strings[2]),
-                default_topic_queue_nums: ints[0],
-                queue_id: ints[1],
-                sys_flag: ints[2],
-                born_timestamp: born,
-                flag: ints[3],
-                properties: options[0].then(|| Text::new(&strings[3])),
-                reconsume_times: options[1].then_some(ints[4]),
-                unit_mode: options[2].then_some(bools[0]),
-                max_reconsume_times: options[3].then_some(ints[5]),
-                batch: options[4].then_some(bools[1]),
-                broker_name: options[5].then(|| Text::new(&strings[4])),
-            };
-            let mut req = req;
+            let mut req = request(&strings, &ints, born, &options, &bools);
             if escaped_group {
                 // A string kept as received, JSON escapes and all: written as it is.
                 req.producer_group = Text::json(&escaped, true);
@@ -682,43 +693,9 @@ mod tests {
             prop_assert_eq!(&encode(&fields, None), &by_sink);
             prop_assert_eq!(&encode(&fields, Some(by_sink.len() + spare)), &by_sink);
             prop_assert_eq!(&encode(&crate::ext::ErasedFields::new(&fields), None), &by_sink);
-        }
 
-        /// The same for the own binary writer: byte for byte what the binary field sink
-        /// writes (a string kept JSON-escaped makes it step aside), whole frames with
-        /// room to spare or exactly enough.
-        #[test]
-        fn own_binary_writer_matches_the_field_sink(
-            strings in proptest::collection::vec(text(), 5),
-            ints in proptest::collection::vec(any::<i32>(), 6),
-            born in any::<i64>(),
-            options in proptest::collection::vec(any::<bool>(), 6),
-            bools in proptest::collection::vec(any::<bool>(), 2),
-            v1 in any::<bool>(),
-            spare in 0usize..2048,
-            escaped_group in any::<bool>(),
-            escaped in "([a-z]|\\\\n|\\\\\"|\\\\u00e9){0,8}",
-        ) {
-            let mut req = SendMessageRequest {
-                producer_group: Text::new(&strings[0]),
-                topic: Text::new(&strings[1]),
-                default_topic: Text::new(&strings[2]),
-                default_topic_queue_nums: ints[0],
-                queue_id: ints[1],
-                sys_flag: ints[2],
-                born_timestamp: born,
-                flag: ints[3],
-                properties: options[0].then(|| Text::new(&strings[3])),
-                reconsume_times: options[1].then_some(ints[4]),
-                unit_mode: options[2].then_some(bools[0]),
-                max_reconsume_times: options[3].then_some(ints[5]),
-                batch: options[4].then_some(bools[1]),
-                broker_name: options[5].then(|| Text::new(&strings[4])),
-            };
-            if escaped_group {
-                req.producer_group = Text::json(&escaped, true);
-            }
-            let fields = if v1 { req.v1() } else { req.v2() };
+            // The same for the own binary writer: byte for byte what the binary field
+            // sink writes (a string kept JSON-escaped makes it step aside).
             let binary = SerializeType::RocketMq;
             let by_sink = encode_as(binary, &SinkOnly(fields), None);
             #[cfg(not(rmq_size_opt))]
