@@ -250,19 +250,24 @@ impl Member {
     /// of `key":` that name it.
     #[inline(always)]
     fn at(rest: &[u8]) -> Option<(Member, usize)> {
-        // Each key's bytes are compared whole (LLVM makes these a few integer compares).
-        let (member, key): (Member, &[u8]) = match rest.first()? {
-            b'c' => (Member::Code, b"code\":"),
-            b'f' => (Member::Flag, b"flag\":"),
-            b'o' => (Member::Opaque, b"opaque\":"),
-            b'v' => (Member::Version, b"version\":"),
-            b'l' => (Member::Language, b"language\":"),
-            b'r' => (Member::Remark, b"remark\":"),
-            b'e' => (Member::ExtFields, b"extFields\":"),
-            b's' => (Member::SerializeType, b"serializeTypeCurrentRPC\":"),
-            _ => return None,
-        };
-        rest.starts_with(key).then_some((member, key.len()))
+        // Each key's bytes compared whole, in its own arm: with the length known there,
+        // LLVM makes it a few integer compares instead of a call to `memcmp`.
+        macro_rules! key {
+            ($member:expr, $key:literal) => {
+                rest.starts_with($key).then_some(($member, $key.len()))
+            };
+        }
+        match rest.first()? {
+            b'c' => key!(Member::Code, b"code\":"),
+            b'f' => key!(Member::Flag, b"flag\":"),
+            b'o' => key!(Member::Opaque, b"opaque\":"),
+            b'v' => key!(Member::Version, b"version\":"),
+            b'l' => key!(Member::Language, b"language\":"),
+            b'r' => key!(Member::Remark, b"remark\":"),
+            b'e' => key!(Member::ExtFields, b"extFields\":"),
+            b's' => key!(Member::SerializeType, b"serializeTypeCurrentRPC\":"),
+            _ => None,
+        }
     }
 }
 
