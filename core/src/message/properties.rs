@@ -484,7 +484,12 @@ where
         let mut fits = true;
         for (k, v) in it.clone() {
             check_pair(k, v)?;
-            if c.at().saturating_add(k.len()).saturating_add(v.len()) + 2 > STACK {
+            if c.at()
+                .saturating_add(k.len())
+                .saturating_add(v.len())
+                .saturating_add(2)
+                > STACK
+            {
                 fits = false;
                 break;
             }
