@@ -7,6 +7,8 @@
 //! to this task (a task wake, often a cross-thread one, less per read and per
 //! request). What the socket does not take at once goes through the task, in order.
 
+use std::collections::VecDeque;
+use std::io::IoSlice;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -179,31 +181,33 @@ async fn pump_tcp(conn: ConnId, addr: &str, stream: TcpStream, io: &mpsc::Unboun
         return;
     }
     let write = async {
-        // Frames queued meanwhile go out together (one syscall, not one each).
-        let mut batch = BytesMut::new();
+        // Frames queued meanwhile go out together in one vectored write: one syscall,
+        // not one each, and no copy of them into one buffer (about 270 instructions per
+        // 128-byte message of an async burst, where the driver hands over 64 KiB blocks).
+        let mut pending: VecDeque<Bytes> = VecDeque::new();
         while let Some(first) = frames.recv().await {
             let mut taken = 1;
-            let mut bytes = match frames.try_recv() {
-                Err(_) => first,
-                Ok(next) => {
-                    batch.clear();
-                    batch.extend_from_slice(&first);
-                    batch.extend_from_slice(&next);
-                    taken += 1;
-                    while batch.len() < 256 * 1024 {
-                        match frames.try_recv() {
-                            Ok(more) => batch.extend_from_slice(&more),
-                            Err(_) => break,
-                        }
+            let mut len = first.len();
+            pending.push_back(first);
+            while len < 256 * 1024 {
+                match frames.try_recv() {
+                    Ok(more) => {
+                        len += more.len();
+                        pending.push_back(more);
                         taken += 1;
                     }
-                    batch.split().freeze()
+                    Err(_) => break,
                 }
-            };
-            while !bytes.is_empty() {
+            }
+            while !pending.is_empty() {
                 writer.writable().await?;
-                match writer.try_write(&bytes) {
-                    Ok(n) => bytes::Buf::advance(&mut bytes, n),
+                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                let n = slices.len().min(pending.len());
+                for (slice, bytes) in slices.iter_mut().zip(&pending) {
+                    *slice = IoSlice::new(bytes);
+                }
+                match writer.try_write_vectored(&slices[..n]) {
+                    Ok(written) => consume(&mut pending, written),
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                     Err(e) => return Err(e),
                 }
@@ -239,6 +243,23 @@ async fn read_into<R: AsyncRead + Unpin>(
         if io.send(Io::Data(conn, buf.split().freeze())).is_err() {
             return Ok(());
         }
+    }
+}
+
+/// Slices per vectored write (Linux takes up to 1,024; a burst's frames come in 64 KiB
+/// blocks, so a few suffice for the 256 KiB a write gathers).
+const MAX_SLICES: usize = 64;
+
+/// Drop the first `written` bytes of `pending`: whole buffers, then the front of the
+/// one a short write ended in.
+fn consume(pending: &mut VecDeque<Bytes>, mut written: usize) {
+    while let Some(front) = pending.front_mut() {
+        if written < front.len() {
+            bytes::Buf::advance(front, written);
+            return;
+        }
+        written -= front.len();
+        pending.pop_front();
     }
 }
 
@@ -334,6 +355,27 @@ mod tests {
             stop_tx,
             running,
         }
+    }
+
+    /// A vectored write's count drops whole buffers, then the front of the one it ended
+    /// in; empty buffers go with the bytes before them.
+    #[test]
+    fn consume_drops_written_bytes_across_buffers() {
+        let mut pending: VecDeque<Bytes> = [&b"abc"[..], b"", b"defg", b"hi"]
+            .into_iter()
+            .map(Bytes::from_static)
+            .collect();
+        consume(&mut pending, 0);
+        assert_eq!(pending.len(), 4, "nothing written, nothing dropped");
+        consume(&mut pending, 5);
+        assert_eq!(
+            pending,
+            [Bytes::from_static(b"fg"), Bytes::from_static(b"hi")]
+        );
+        consume(&mut pending, 2);
+        assert_eq!(pending, [Bytes::from_static(b"hi")]);
+        consume(&mut pending, 2);
+        assert!(pending.is_empty());
     }
 
     /// Direct writes and writes through the task interleave (by the driver's choice and
