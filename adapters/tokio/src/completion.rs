@@ -143,37 +143,45 @@ pub(crate) struct Receiver<T> {
     pool: Arc<Pool<T>>,
 }
 
+impl<T> Receiver<T> {
+    /// Poll for `value(v)`, or `closed()` once the sender went away without a value (or
+    /// when polled again after resolving). The value comes straight out of the cell: a send's
+    /// outcome is a few hundred bytes, and every intermediate value (an `Option`, a
+    /// `Result` to unwrap again) is one more copy of it.
+    pub(crate) fn poll_map<U>(
+        &mut self,
+        cx: &mut Context<'_>,
+        value: impl FnOnce(T) -> U,
+        closed: impl FnOnce() -> U,
+    ) -> Poll<U> {
+        let Some(cell) = self.cell.as_ref() else {
+            return Poll::Ready(closed());
+        };
+        let mut slot = cell.lock();
+        if slot.value.is_none() && !slot.closed {
+            match &mut slot.waker {
+                Some(w) => w.clone_from(cx.waker()),
+                None => slot.waker = Some(cx.waker().clone()),
+            }
+            return Poll::Pending;
+        }
+        let outcome = slot.value.take();
+        drop(slot);
+        if let Some(cell) = self.cell.take() {
+            self.pool.release(cell);
+        }
+        Poll::Ready(match outcome {
+            Some(v) => value(v),
+            None => closed(),
+        })
+    }
+}
+
 impl<T> Future for Receiver<T> {
     type Output = Result<T, Closed>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let Some(cell) = self.cell.as_ref() else {
-            // Polled after it resolved.
-            return Poll::Ready(Err(Closed));
-        };
-        let outcome = {
-            let mut slot = cell.lock();
-            if let Some(v) = slot.value.take() {
-                Some(Ok(v))
-            } else if slot.closed {
-                Some(Err(Closed))
-            } else {
-                match &mut slot.waker {
-                    Some(w) => w.clone_from(cx.waker()),
-                    None => slot.waker = Some(cx.waker().clone()),
-                }
-                None
-            }
-        };
-        match outcome {
-            Some(r) => {
-                if let Some(cell) = self.cell.take() {
-                    self.pool.release(cell);
-                }
-                Poll::Ready(r)
-            }
-            None => Poll::Pending,
-        }
+        self.poll_map(cx, Ok, || Err(Closed))
     }
 }
 

@@ -64,9 +64,8 @@ impl Future for SendWait {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<SendOutcome> {
-        std::pin::Pin::new(&mut self.0)
-            .poll(cx)
-            .map(|r| r.unwrap_or(Err(Error::Closed)))
+        self.0
+            .poll_map(cx, |outcome| outcome, || Err(Error::Closed))
     }
 }
 

@@ -360,6 +360,45 @@ mod tests {
         assert_eq!(t.insert(ConnId(0), Instant::from_millis(10), 3), Err(3));
     }
 
+    /// A full table whose oldest requests end between inserts, with no timer read
+    /// between (an async pipeline): the heap of deadlines fills with stale entries and
+    /// is compacted, and deadlines stay exact.
+    #[test]
+    fn a_full_table_churned_in_order_keeps_exact_deadlines() {
+        let mut t: InFlight<u32, 8> = InFlight::new();
+        let mut live = std::collections::VecDeque::new();
+        for i in 0..8u32 {
+            let o = t
+                .insert(ConnId(0), Instant::from_millis(u64::from(i)), i)
+                .unwrap();
+            live.push_back((o, i));
+        }
+        // Three at a time end oldest first and three begin, with no timer read between.
+        for round in 0..100u32 {
+            for _ in 0..3 {
+                let (o, i) = live.pop_front().unwrap();
+                assert_eq!(t.complete(o), Some((ConnId(0), i)));
+            }
+            for k in 0..3 {
+                let i = 8 + round * 3 + k;
+                let o = t
+                    .insert(ConnId(0), Instant::from_millis(u64::from(i)), i)
+                    .unwrap();
+                live.push_back((o, i));
+            }
+            assert_eq!(t.len(), 8);
+        }
+        let first = live
+            .front()
+            .map(|&(_, i)| Instant::from_millis(u64::from(i)));
+        assert_eq!(t.next_deadline(), first);
+        let expired: Vec<u32> =
+            core::iter::from_fn(|| t.poll_expired(Instant::from_millis(u64::MAX)))
+                .map(|(_, _, i)| i)
+                .collect();
+        assert_eq!(expired, live.iter().map(|&(_, i)| i).collect::<Vec<_>>());
+    }
+
     #[test]
     fn many_churns_keep_the_heap_bounded() {
         let mut t: InFlight<u32, 4> = InFlight::new();
