@@ -136,39 +136,51 @@ pub async fn produce(
             }
         }
         Mode::Async => {
-            let mut in_flight = FuturesUnordered::new();
-            let mut issued = 0u64;
-            loop {
-                let t = Instant::now();
-                let open = t < deadline && issued < limit;
-                if open && in_flight.len() < args.concurrency.max(1) {
-                    match producer.send_async(Message::new(&topic, body.clone())) {
-                        Ok(f) => {
-                            issued += 1;
-                            // Only whether it was stored travels on: the receipt
-                            // (a few hundred bytes) is not copied through the set.
-                            in_flight.push(async move { (t, f.await.is_ok()) });
-                            continue;
+            // On a runtime worker, as the sync senders are: the driver's completions
+            // then wake it within the scheduler, not by unparking the main thread.
+            let (producer, sent, failed) = (producer.clone(), sent.clone(), failed.clone());
+            let window = args.concurrency.max(1);
+            let pipeline = tokio::spawn(async move {
+                let mut h = histogram();
+                let mut in_flight = FuturesUnordered::new();
+                let mut issued = 0u64;
+                loop {
+                    let t = Instant::now();
+                    let open = t < deadline && issued < limit;
+                    if open && in_flight.len() < window {
+                        match producer.send_async(Message::new(&topic, body.clone())) {
+                            Ok(f) => {
+                                issued += 1;
+                                // Only whether it was stored travels on: the receipt
+                                // (a few hundred bytes) is not copied through the set.
+                                in_flight.push(async move { (t, f.await.is_ok()) });
+                                continue;
+                            }
+                            Err(_) => {
+                                failed.fetch_add(1, Ordering::Relaxed);
+                            }
                         }
-                        Err(_) => {
+                    }
+                    match in_flight.next().await {
+                        Some((t, true)) => {
+                            let _ = h.record(t.elapsed().as_micros() as u64);
+                            sent.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Some((_, false)) => {
                             failed.fetch_add(1, Ordering::Relaxed);
                         }
+                        None if !open => break,
+                        None => {}
                     }
                 }
-                match in_flight.next().await {
-                    Some((t, true)) => {
-                        let _ = hist.record(t.elapsed().as_micros() as u64);
-                        sent.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Some((_, false)) => {
-                        failed.fetch_add(1, Ordering::Relaxed);
-                    }
-                    None if !open => break,
-                    None => {}
-                }
+                h
+            });
+            if let Ok(h) = pipeline.await {
+                let _ = hist.add(h);
             }
         }
     }
+
     let elapsed = start.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
     ticker.abort();

@@ -759,42 +759,56 @@ async fn bench_produce(rt: Arc<ClientRuntime>, a: BenchProduceArgs) -> Result<()
             }
         }
     } else {
+        // On a runtime worker, as the sync senders are (and as rmq bench runs its
+        // pipeline): completions wake it within the scheduler, not by unparking the
+        // main thread.
         let lats: Arc<Mutex<Vec<u32>>> = Arc::new(Mutex::new(Vec::with_capacity(1 << 20)));
-        let sem = Arc::new(tokio::sync::Semaphore::new(conc));
-        let mut issued = 0usize;
-        while Instant::now() < deadline && issued < limit {
-            let permit = sem.clone().acquire_owned().await?;
-            let permit = Mutex::new(Some(permit));
-            let (sent2, failed2, lats2) = (sent.clone(), failed.clone(), lats.clone());
-            let t = Instant::now();
-            let r = producer
-                .send_with_callback(mk(&a.topic), move |r, e| {
-                    if r.is_some() && e.is_none() {
-                        let us = t.elapsed().as_micros().min(u32::MAX as u128) as u32;
-                        lats2.lock().unwrap().push(us);
-                        sent2.fetch_add(1, Ordering::Relaxed);
-                    } else {
-                        if failed2.fetch_add(1, Ordering::Relaxed) < 3 {
-                            let e = e.map(|e| e.to_string()).unwrap_or_else(|| "no result".into());
-                            eprintln!("bench-produce: async send failed: {e}");
+        let pipeline = {
+            let producer = producer.clone();
+            let (sent, failed, lats) = (sent.clone(), failed.clone(), lats.clone());
+            let (topic, body) = (a.topic.clone(), body.clone());
+            tokio::spawn(async move {
+                let sem = Arc::new(tokio::sync::Semaphore::new(conc));
+                let mut issued = 0usize;
+                while Instant::now() < deadline && issued < limit {
+                    let Ok(permit) = sem.clone().acquire_owned().await else {
+                        break;
+                    };
+                    let permit = Mutex::new(Some(permit));
+                    let (sent2, failed2, lats2) = (sent.clone(), failed.clone(), lats.clone());
+                    let t = Instant::now();
+                    let m = Message::builder().topic(topic.as_str()).body_slice(&body).build_unchecked();
+                    let r = producer
+                        .send_with_callback(m, move |r, e| {
+                            if r.is_some() && e.is_none() {
+                                let us = t.elapsed().as_micros().min(u32::MAX as u128) as u32;
+                                lats2.lock().unwrap().push(us);
+                                sent2.fetch_add(1, Ordering::Relaxed);
+                            } else {
+                                if failed2.fetch_add(1, Ordering::Relaxed) < 3 {
+                                    let e = e.map(|e| e.to_string()).unwrap_or_else(|| "no result".into());
+                                    eprintln!("bench-produce: async send failed: {e}");
+                                }
+                            }
+                            drop(permit.lock().unwrap().take());
+                        })
+                        .await;
+                    if let Err(e) = r {
+                        if failed.fetch_add(1, Ordering::Relaxed) < 3 {
+                            eprintln!("bench-produce: async send refused: {e}");
                         }
                     }
-                    drop(permit.lock().unwrap().take());
-                })
-                .await;
-            if let Err(e) = r {
-                if failed.fetch_add(1, Ordering::Relaxed) < 3 {
-                    eprintln!("bench-produce: async send refused: {e}");
+                    issued += 1;
                 }
-            }
-            issued += 1;
-        }
-        // wait for every send in flight to end (the whole window back), as rmq drains its
-        // pipeline; bounded by the send timeout
-        let drain_until = Instant::now() + Duration::from_secs(10);
-        while sem.available_permits() < conc && Instant::now() < drain_until {
-            tokio::time::sleep(Duration::from_micros(200)).await;
-        }
+                // wait for every send in flight to end (the whole window back), as rmq
+                // drains its pipeline; bounded by the send timeout
+                let drain_until = Instant::now() + Duration::from_secs(10);
+                while sem.available_permits() < conc && Instant::now() < drain_until {
+                    tokio::time::sleep(Duration::from_micros(200)).await;
+                }
+            })
+        };
+        pipeline.await?;
         lat = std::mem::take(&mut *lats.lock().unwrap());
     }
     let elapsed = start.elapsed().as_secs_f64();
