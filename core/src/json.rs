@@ -1087,6 +1087,26 @@ pub(crate) fn is_clean(bytes: &[u8]) -> bool {
 fn escape_of(b: u8) -> ([u8; 6], usize) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let hex = |n: u8| HEX.get(usize::from(n & 0xf)).copied().unwrap_or(b'0');
+    // Speed builds: the control bytes' escapes from a table (property strings hold two
+    // of them per property), not built digit by digit.
+    #[cfg(not(rmq_size_opt))]
+    {
+        const CONTROL: [[u8; 6]; 32] = {
+            let mut t = [[0u8; 6]; 32];
+            let mut b = 0usize;
+            while b < 32 {
+                #[allow(clippy::indexing_slicing)] // compile time only, and below 32
+                {
+                    t[b] = [b'\\', b'u', b'0', b'0', HEX[b >> 4], HEX[b & 0xf]];
+                }
+                b += 1;
+            }
+            t
+        };
+        if let Some(esc) = CONTROL.get(usize::from(b)) {
+            return (*esc, 6);
+        }
+    }
     match b {
         b'"' => ([b'\\', b'"', 0, 0, 0, 0], 2),
         b'\\' => ([b'\\', b'\\', 0, 0, 0, 0], 2),
@@ -1244,6 +1264,24 @@ mod tests {
     use crate::out::SliceOut;
     use proptest::strategy::Strategy;
     use std::string::ToString;
+
+    /// Every byte that needs escaping gets JSON's escape: `\"`, `\\`, and `\u00xx`
+    /// (lowercase hex) below 0x20.
+    #[test]
+    fn escapes_are_jsons() {
+        for b in 0..=u8::MAX {
+            let (esc, n) = escape_of(b);
+            let got = std::str::from_utf8(&esc[..n]).unwrap();
+            let want = match b {
+                b'"' => "\\\"".to_string(),
+                b'\\' => "\\\\".to_string(),
+                _ => std::format!("\\u{:04x}", b),
+            };
+            if b < 0x20 || b == b'"' || b == b'\\' {
+                assert_eq!(got, want, "byte {b:#04x}");
+            }
+        }
+    }
 
     #[test]
     fn scans_nested_and_lenient_keys() {
