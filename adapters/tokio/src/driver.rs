@@ -65,7 +65,7 @@ impl Future for SendWait {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<SendOutcome> {
         self.0
-            .poll_map(cx, |outcome| outcome, || Err(Error::Closed))
+            .poll_map(cx, std::convert::identity, || Err(Error::Closed))
     }
 }
 
