@@ -11,10 +11,12 @@ use core::mem::MaybeUninit;
 use cortex_m_rt::{entry, exception, ExceptionFrame};
 use cortex_m_semihosting::{debug, hio};
 
+#[cfg(feature = "codec-checks")]
 #[macro_use]
 mod hex;
 #[macro_use]
 mod check;
+#[cfg(feature = "codec-checks")]
 mod codec;
 mod engine;
 mod stack;
@@ -26,6 +28,10 @@ type CodecCheck = fn() -> Result<(), Fail>;
 /// An engine scenario: runs on the static engine slot and frame buffers.
 type EngineCheck = fn(&mut engine::Ctx) -> Result<(), Fail>;
 
+#[cfg(not(feature = "codec-checks"))]
+const CODEC: &[(&str, CodecCheck)] = &[];
+
+#[cfg(feature = "codec-checks")]
 const CODEC: &[(&str, CodecCheck)] = &[
     (
         "W1 JSON request decodes and re-encodes byte-exact",
