@@ -220,6 +220,67 @@ impl<'w> Cursor<'w> {
         self.at = end;
     }
 
+    /// [`put`](Self::put) that also hands every byte of `src` to `flag` as it copies,
+    /// in little-endian words (eight bytes at a time; a short tail or string as
+    /// overlapping words, so some bytes are seen twice, and a string under four bytes
+    /// padded with `pad`), and returns the OR of what `flag` gave: a check of what is
+    /// copied without a second pass over it. `flag` must give 0 for a word of `pad`s.
+    #[cfg(not(rmq_size_opt))]
+    #[inline(always)]
+    pub(crate) fn put_scanned(&mut self, src: &[u8], pad: u8, flag: impl Fn(u64) -> u64) -> u64 {
+        let end = self.at + src.len();
+        let mut seen = 0;
+        let dst = self.buf.get_mut(self.at..end);
+        if src.len() >= 8 {
+            let word = |s: &[u8; 8]| u64::from_le_bytes(*s);
+            match dst {
+                Some(dst) => {
+                    for (d, s) in dst.chunks_exact_mut(8).zip(src.chunks_exact(8)) {
+                        if let (Some(d), Some(s)) = (d.first_chunk_mut::<8>(), s.first_chunk::<8>())
+                        {
+                            *d = *s;
+                            seen |= flag(word(s));
+                        }
+                    }
+                    if let (Some(d), Some(s)) = (dst.last_chunk_mut::<8>(), src.last_chunk::<8>()) {
+                        *d = *s;
+                        seen |= flag(word(s));
+                    }
+                }
+                None => {
+                    for s in src.chunks_exact(8) {
+                        seen |= s.first_chunk::<8>().map_or(0, |s| flag(word(s)));
+                    }
+                    seen |= src.last_chunk::<8>().map_or(0, |s| flag(word(s)));
+                }
+            }
+        } else {
+            if let Some(dst) = dst {
+                copy_small(dst, src);
+            }
+            // Under eight bytes: two overlapping halves (4..7 bytes), or first, middle
+            // and last (1..3 bytes), which cover every byte.
+            let w = match (src.first_chunk::<4>(), src.last_chunk::<4>()) {
+                (Some(a), Some(b)) => {
+                    u64::from(u32::from_le_bytes(*a)) | u64::from(u32::from_le_bytes(*b)) << 32
+                }
+                _ => {
+                    let n = src.len();
+                    let at = |i: usize| src.get(i).copied().unwrap_or(pad);
+                    let (first, mid, last) = if n == 0 {
+                        (pad, pad, pad)
+                    } else {
+                        (at(0), at(n / 2), at(n - 1))
+                    };
+                    u64::from_le_bytes([first, mid, last, pad, pad, pad, pad, pad])
+                }
+            };
+            seen |= flag(w);
+        }
+        self.at = end;
+        seen
+    }
+
     /// Write all `N` bytes of `src` (where there is room for them), but count only the
     /// first `n`: a fixed-size copy, for pieces of varying length up to `N`.
     #[cfg_attr(not(rmq_size_opt), inline(always))]

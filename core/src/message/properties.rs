@@ -415,6 +415,55 @@ fn has_separator(bytes: &[u8]) -> bool {
     exact(bytes)
 }
 
+/// `name`, 0x01, `value`, 0x02 into `c`, after (size builds) or while (speed builds)
+/// checking the pair as [`check_pair`] does, with the same errors. On error `c` may hold
+/// some of the pair.
+#[cfg_attr(not(rmq_size_opt), inline(always))]
+fn put_pair(c: &mut crate::out::Cursor<'_>, name: &str, value: &str) -> Result<(), EncodeError> {
+    #[cfg(rmq_size_opt)]
+    check_pair(name, value)?;
+    // Speed builds: the separator check rides on the copy (one pass over each string, not
+    // a scan and then a copy); a flagged word is checked byte by byte, as lanes below 3
+    // include 0x00. `b'a'` pads short strings: never flagged.
+    #[cfg(not(rmq_size_opt))]
+    let flags = {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        let below3 = |w: u64| w.wrapping_sub(ONES * 3) & !w & HIGH;
+        let name_flag = c.put_scanned(name.as_bytes(), b'a', below3);
+        c.put(&[NAME_VALUE_SEPARATOR]);
+        let value_flag = c.put_scanned(value.as_bytes(), b'a', below3);
+        c.put(&[PROPERTY_SEPARATOR]);
+        (name_flag, value_flag)
+    };
+    #[cfg(not(rmq_size_opt))]
+    {
+        let bad = |flag: u64, s: &str| {
+            flag != 0
+                && s.bytes()
+                    .any(|b| b == NAME_VALUE_SEPARATOR || b == PROPERTY_SEPARATOR)
+        };
+        if name.is_empty() || bad(flags.0, name) {
+            return Err(EncodeError::InvalidValue {
+                field: "property name",
+            });
+        }
+        if value.is_empty() || bad(flags.1, value) {
+            return Err(EncodeError::InvalidValue {
+                field: "property value",
+            });
+        }
+    }
+    #[cfg(rmq_size_opt)]
+    {
+        c.put(name.as_bytes());
+        c.put(&[NAME_VALUE_SEPARATOR]);
+        c.put(value.as_bytes());
+        c.put(&[PROPERTY_SEPARATOR]);
+    }
+    Ok(())
+}
+
 fn check_pair(name: &str, value: &str) -> Result<(), EncodeError> {
     // Branch-free over the whole string (values are short; LLVM vectorizes this), rather
     // than a search call per name and value on the send path.
@@ -483,20 +532,17 @@ where
         let mut c = crate::out::Cursor::new(&mut buf);
         let mut fits = true;
         for (k, v) in it.clone() {
-            check_pair(k, v)?;
             if c.at()
                 .saturating_add(k.len())
                 .saturating_add(v.len())
                 .saturating_add(2)
                 > STACK
             {
+                // The two passes below check every pair again, this one included.
                 fits = false;
                 break;
             }
-            c.put(k.as_bytes());
-            c.put(&[NAME_VALUE_SEPARATOR]);
-            c.put(v.as_bytes());
-            c.put(&[PROPERTY_SEPARATOR]);
+            put_pair(&mut c, k, v)?;
         }
         if fits {
             let n = c.at();
@@ -538,26 +584,29 @@ impl<'b> Properties<'b> {
     /// string would exceed [`MAX_PROPERTIES_LEN`] ([`EncodeError::ValueOutOfRange`]) or
     /// `buf` ([`EncodeError::BufferTooSmall`]). The builder is unchanged on error.
     pub fn put(&mut self, name: &str, value: &str) -> Result<&mut Self, EncodeError> {
-        check_pair(name, value)?;
         let end = self
             .len
             .saturating_add(name.len())
             .saturating_add(value.len())
             .saturating_add(2);
-        if end > MAX_PROPERTIES_LEN {
-            return Err(EncodeError::ValueOutOfRange {
-                field: "message properties",
+        let dst = if end > MAX_PROPERTIES_LEN {
+            None
+        } else {
+            self.buf.get_mut(self.len..end)
+        };
+        let Some(dst) = dst else {
+            // An invalid pair is reported before its size.
+            check_pair(name, value)?;
+            return Err(if end > MAX_PROPERTIES_LEN {
+                EncodeError::ValueOutOfRange {
+                    field: "message properties",
+                }
+            } else {
+                EncodeError::BufferTooSmall { needed: end }
             });
-        }
-        let dst = self
-            .buf
-            .get_mut(self.len..end)
-            .ok_or(EncodeError::BufferTooSmall { needed: end })?;
-        let mut c = crate::out::Cursor::new(dst);
-        c.put(name.as_bytes());
-        c.put(&[NAME_VALUE_SEPARATOR]);
-        c.put(value.as_bytes());
-        c.put(&[PROPERTY_SEPARATOR]);
+        };
+        // On error the pair's bytes may be in `buf` past `len`: not part of the string.
+        put_pair(&mut crate::out::Cursor::new(dst), name, value)?;
         self.len = end;
         Ok(self)
     }
@@ -743,6 +792,62 @@ mod tests {
                     let mut v = clean.clone();
                     v[pos] = sep;
                     assert!(has_separator(&v), "len {len} pos {pos} byte {sep}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pairs_are_checked_as_they_are_copied() {
+        let mut buf = [0u8; 128];
+        // With 0x00 (flagged by the word check, never reported) every word is checked
+        // byte by byte; without it only the word check can find the separator.
+        let patterns = [[b'a', 0, 3, 0x7f], [b'a', 3, 0x7f, b'~']];
+        for (len, pattern) in (0..24).flat_map(|len| patterns.iter().map(move |p| (len, p))) {
+            let clean: heapless::Vec<u8, 24> = (0..len).map(|i| pattern[i % 4]).collect();
+            let clean = core::str::from_utf8(&clean).unwrap();
+            let mut p = Properties::new(&mut buf);
+            if len == 0 {
+                assert!(p.put(clean, "v").is_err() && p.put("k", clean).is_err());
+                assert!(p.is_empty());
+                continue;
+            }
+            p.put(clean, "v").unwrap().put("k", clean).unwrap();
+            let mut want: heapless::Vec<u8, 64> = heapless::Vec::new();
+            for part in [
+                clean.as_bytes(),
+                b"\x01v\x02k\x01",
+                clean.as_bytes(),
+                b"\x02",
+            ] {
+                want.extend_from_slice(part).unwrap();
+            }
+            assert_eq!(p.as_bytes(), &want[..], "len {len}");
+            for pos in 0..len {
+                for sep in [NAME_VALUE_SEPARATOR, PROPERTY_SEPARATOR] {
+                    let mut bad: heapless::Vec<u8, 24> = clean.bytes().collect();
+                    bad[pos] = sep;
+                    let bad = core::str::from_utf8(&bad).unwrap();
+                    let before = p.len();
+                    let name = p.put(bad, "v").map(|_| ()).unwrap_err();
+                    assert_eq!(
+                        name,
+                        EncodeError::InvalidValue {
+                            field: "property name"
+                        }
+                    );
+                    let value = p.put("k", bad).map(|_| ()).unwrap_err();
+                    assert_eq!(
+                        value,
+                        EncodeError::InvalidValue {
+                            field: "property value"
+                        }
+                    );
+                    assert_eq!(p.len(), before, "len {len} pos {pos}: unchanged on error");
+                    // The one-pass writer agrees.
+                    let mut scratch = [0u8; 64];
+                    let mut out = crate::out::SliceOut::new(&mut scratch);
+                    assert!(write_properties(&mut out, [("k", "v"), ("x", bad)]).is_err());
                 }
             }
         }
