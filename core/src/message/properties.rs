@@ -372,21 +372,29 @@ impl<'a> Iterator for PropertiesIter<'a> {
     }
 }
 
+/// Non-zero when a byte of `w` is below 3 (0x00 as well as the separators): the word
+/// test of the separator checks, which then look at a flagged string byte by byte.
+#[inline(always)]
+const fn below3(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    w.wrapping_sub(ONES * 3) & !w & HIGH
+}
+
+/// Whether `bytes` hold 0x01 or 0x02, byte by byte.
+fn has_separator_exact(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .any(|&b| b == NAME_VALUE_SEPARATOR || b == PROPERTY_SEPARATOR)
+}
+
 /// Whether `bytes` hold 0x01 or 0x02. Eight bytes at a time: lanes below 3 are
 /// flagged (0x00 too, then sorted out exactly), as names and values are short and
 /// clean on the send path.
 #[inline]
 fn has_separator(bytes: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let exact = |b: &[u8]| {
-        b.iter()
-            .any(|&b| b == NAME_VALUE_SEPARATOR || b == PROPERTY_SEPARATOR)
-    };
-    let flagged = |c: &[u8; 8]| {
-        let w = u64::from_le_bytes(*c);
-        w.wrapping_sub(ONES * 3) & !w & HIGH != 0 && exact(c)
-    };
+    let exact = has_separator_exact;
+    let flagged = |c: &[u8; 8]| below3(u64::from_le_bytes(*c)) != 0 && exact(c);
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
         if chunk.first_chunk::<8>().is_some_and(flagged) {
@@ -426,33 +434,17 @@ fn put_pair(c: &mut crate::out::Cursor<'_>, name: &str, value: &str) -> Result<(
     // a scan and then a copy); a flagged word is checked byte by byte, as lanes below 3
     // include 0x00. `b'a'` pads short strings: never flagged.
     #[cfg(not(rmq_size_opt))]
-    let flags = {
-        const ONES: u64 = 0x0101_0101_0101_0101;
-        const HIGH: u64 = 0x8080_8080_8080_8080;
-        let below3 = |w: u64| w.wrapping_sub(ONES * 3) & !w & HIGH;
+    {
         let name_flag = c.put_scanned(name.as_bytes(), b'a', below3);
         c.put(&[NAME_VALUE_SEPARATOR]);
         let value_flag = c.put_scanned(value.as_bytes(), b'a', below3);
         c.put(&[PROPERTY_SEPARATOR]);
-        (name_flag, value_flag)
-    };
-    #[cfg(not(rmq_size_opt))]
-    {
-        let bad = |flag: u64, s: &str| {
-            flag != 0
-                && s.bytes()
-                    .any(|b| b == NAME_VALUE_SEPARATOR || b == PROPERTY_SEPARATOR)
-        };
-        if name.is_empty() || bad(flags.0, name) {
-            return Err(EncodeError::InvalidValue {
-                field: "property name",
-            });
-        }
-        if value.is_empty() || bad(flags.1, value) {
-            return Err(EncodeError::InvalidValue {
-                field: "property value",
-            });
-        }
+        pair_verdict(
+            name,
+            value,
+            || name_flag != 0 && has_separator_exact(name.as_bytes()),
+            || value_flag != 0 && has_separator_exact(value.as_bytes()),
+        )?;
     }
     #[cfg(rmq_size_opt)]
     {
@@ -465,16 +457,29 @@ fn put_pair(c: &mut crate::out::Cursor<'_>, name: &str, value: &str) -> Result<(
 }
 
 fn check_pair(name: &str, value: &str) -> Result<(), EncodeError> {
-    // Branch-free over the whole string (values are short; LLVM vectorizes this), rather
-    // than a search call per name and value on the send path.
-    let bad = |s: &str| has_separator(s.as_bytes());
-    // An empty name or value would be dropped by every receiver.
-    if name.is_empty() || bad(name) {
+    pair_verdict(
+        name,
+        value,
+        || has_separator(name.as_bytes()),
+        || has_separator(value.as_bytes()),
+    )
+}
+
+/// A pair's errors, the name's first: an empty name or value (every receiver would drop
+/// it) or one holding a separator (`name_bad` / `value_bad`, asked only when needed).
+#[inline(always)]
+fn pair_verdict(
+    name: &str,
+    value: &str,
+    name_bad: impl FnOnce() -> bool,
+    value_bad: impl FnOnce() -> bool,
+) -> Result<(), EncodeError> {
+    if name.is_empty() || name_bad() {
         return Err(EncodeError::InvalidValue {
             field: "property name",
         });
     }
-    if value.is_empty() || bad(value) {
+    if value.is_empty() || value_bad() {
         return Err(EncodeError::InvalidValue {
             field: "property value",
         });
