@@ -173,8 +173,10 @@ pub async fn produce(
             }
         }
         Mode::Async => {
-            // On a runtime worker, as the sync senders are: the driver's completions
-            // then wake it within the scheduler, not by unparking the main thread.
+            // Spawned, as the sync senders are: on a multi-thread runtime
+            // (`--worker-threads N`) it then runs on a worker, where the driver's
+            // completions wake it within the scheduler instead of unparking the main
+            // thread; on the default single thread it makes no difference.
             let (producer, sent, failed) = (producer.clone(), sent.clone(), failed.clone());
             let window = args.concurrency.max(1);
             let pipeline = tokio::spawn(async move {

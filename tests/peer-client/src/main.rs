@@ -52,6 +52,7 @@ use rocketmq_model::common::message::message_ext::MessageExt;
 use rocketmq_model::common::message::message_single::Message;
 use rocketmq_model::common::message::MessageTrait;
 use rocketmq_protocol::protocol::heartbeat::message_model::MessageModel;
+use rocketmq_runtime::RuntimeConfig;
 use rocketmq_runtime::RuntimeOwner;
 
 const BODY_LEN: usize = 128;
@@ -898,7 +899,15 @@ fn main() -> Result<(), Err> {
         None
     };
 
-    let owner = RuntimeOwner::new()?;
+    // PEER_WORKER_THREADS=N: a runtime of N workers instead of the crate's default (one
+    // per core), so benches can give this client its best runtime as ours gets its own
+    // (`rmq --worker-threads`); its runtime is always multi-threaded.
+    let owner = match std::env::var("PEER_WORKER_THREADS").ok().and_then(|v| v.parse::<usize>().ok()) {
+        Some(n) => RuntimeOwner::plan(RuntimeConfig::for_parallelism("peer-client", n))
+            .map_err(|e| format!("PEER_WORKER_THREADS={n}: {e:?}"))?
+            .build()?,
+        None => RuntimeOwner::new()?,
+    };
     let telemetry = if std::env::var_os("RUST_LOG").is_some() {
         rocketmq_observability::install_global(&rocketmq_observability::TelemetryBootstrapConfig::default())?
     } else {
