@@ -242,8 +242,8 @@ impl Handle {
             io_rx,
             conns: HashMap::default(),
             sends: SeqIdMap::default(),
-            requests: HashMap::default(),
-            calls: HashMap::default(),
+            requests: SeqIdMap::default(),
+            calls: SeqIdMap::default(),
             deliveries: None,
             checks: None,
             scratch: vec![0u8; 1 << 20],
@@ -463,9 +463,9 @@ struct Driver {
     io_rx: mpsc::UnboundedReceiver<Io>,
     conns: HashMap<ConnId, ConnState>,
     sends: SeqIdMap<(SendDone, Topic)>,
-    requests: HashMap<u32, (Reply<ReceivedReply>, Topic)>,
+    requests: SeqIdMap<(Reply<ReceivedReply>, Topic)>,
     /// Calls in progress, with where they went (for errors).
-    calls: HashMap<u32, (Reply<CallResponse>, String)>,
+    calls: SeqIdMap<(Reply<CallResponse>, String)>,
     deliveries: Option<mpsc::UnboundedSender<Batch>>,
     checks: Option<mpsc::UnboundedSender<TransactionCheck>>,
     /// `poll_transmit` writes here first (grown when a frame needs more).
@@ -483,15 +483,15 @@ struct Driver {
     turn_clock: Option<(EngineInstant, i64)>,
 }
 
-/// A map keyed by the engine's send ids, which it hands out in sequence: see
-/// [`SeqIdHasher`].
+/// A map keyed by one of the engine's ids (of sends, of calls), which it hands out in
+/// sequence: see [`SeqIdHasher`].
 type SeqIdMap<V> = std::collections::HashMap<u32, V, std::hash::BuildHasherDefault<SeqIdHasher>>;
 
 /// Hashes a sequential id so that neighbouring ids take neighbouring buckets (the low
 /// bits choose the bucket) with tag bytes that differ among them (the top seven bits
-/// repeat the id's low seven). Sends end roughly in the order they began, so with
-/// thousands in flight each insert and removal touches the few cache lines around the
-/// newest and oldest ids, not a random line of a table larger than the cache each.
+/// repeat the id's low seven). Sends and calls end roughly in the order they began, so
+/// with thousands in flight each insert and removal touches the few cache lines around
+/// the newest and oldest ids, not a random line of a table larger than the cache each.
 #[derive(Default, Clone, Copy)]
 struct SeqIdHasher(u64);
 
