@@ -157,14 +157,17 @@ macro_rules! ext_header {
             #[allow(unused_mut)]
             fn decode_fields(fields: &$crate::ext::ExtFields<'a>) -> Result<Self, $crate::error::DecodeError> {
                 $( let mut $field: Option<$ty> = None; )*
-                for (k, v) in fields.iter() {
+                // Inlined into each of the map's forms' loops (see `try_for_each`):
+                // called, the value came in through memory and stalled its copy.
+                fields.try_for_each(#[cfg_attr(not(rmq_size_opt), inline(always))] |k, v| {
                     // Every wire key is plain ASCII; an escaped key is none of ours.
-                    let Some(k) = k.as_str() else { continue };
+                    let Some(k) = k.as_str() else { return Ok(()) };
                     match k {
                         $( $key => $field = Some($crate::header::parse_field(v, $key)?), )*
                         _ => { let _ = v; }
                     }
-                }
+                    Ok::<(), $crate::error::DecodeError>(())
+                })?;
                 Ok(Self { $( $field: $crate::ext_header!(@take $req $field, $key), )* })
             }
         }

@@ -39,6 +39,18 @@ fn main() {
                 black_box(ours::decode_response(frame));
             }
         }
+        "ours_json_roundtrip" | "ours_binary_roundtrip" => {
+            let (ser, frame) = if op.contains("json") {
+                (SerializeType::Json, &json)
+            } else {
+                (SerializeType::RocketMq, &binary)
+            };
+            let mut enc = ours::SendEncoder::new(ser);
+            for _ in 0..n {
+                black_box(enc.encode());
+                black_box(ours::decode_response(frame));
+            }
+        }
         "ours_pull" => {
             for _ in 0..n {
                 black_box(ours::decode_pull(&body));
