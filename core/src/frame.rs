@@ -93,6 +93,8 @@ impl FrameDecoder {
     }
 
     /// Decode the frame at the start of `input`, if it is complete.
+    // Inline in speed builds, for the reason `Command::decode` is.
+    #[cfg_attr(not(rmq_size_opt), inline)]
     pub fn decode<'a>(&self, input: &'a [u8]) -> Result<Decoded<'a>, DecodeError> {
         let Some(len_bytes) = input.first_chunk::<4>() else {
             return Ok(Decoded::Incomplete { needed: 4 });
