@@ -1082,22 +1082,25 @@ pub(crate) fn is_clean(bytes: &[u8]) -> bool {
     first_to_escape(bytes) == bytes.len()
 }
 
-/// The escape sequence for a byte that needs one, and its length.
+/// The escape sequence for a byte that needs one (the first `n` of eight bytes), and
+/// its length `n`. Eight bytes, not six: a word the caller stores whole from a register.
+/// (Six-byte arrays went through the stack in pieces, and reading them back stalled on
+/// store-to-load forwarding at each of a properties string's separators.)
 #[inline]
-fn escape_of(b: u8) -> ([u8; 6], usize) {
+fn escape_of(b: u8) -> ([u8; 8], usize) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let hex = |n: u8| HEX.get(usize::from(n & 0xf)).copied().unwrap_or(b'0');
     // Speed builds: the control bytes' escapes from a table (property strings hold two
     // of them per property), not built digit by digit.
     #[cfg(not(rmq_size_opt))]
     {
-        const CONTROL: [[u8; 6]; 32] = {
-            let mut t = [[0u8; 6]; 32];
+        const CONTROL: [[u8; 8]; 32] = {
+            let mut t = [[0u8; 8]; 32];
             let mut b = 0usize;
             while b < 32 {
                 #[allow(clippy::indexing_slicing)] // compile time only, and below 32
                 {
-                    t[b] = [b'\\', b'u', b'0', b'0', HEX[b >> 4], HEX[b & 0xf]];
+                    t[b] = [b'\\', b'u', b'0', b'0', HEX[b >> 4], HEX[b & 0xf], 0, 0];
                 }
                 b += 1;
             }
@@ -1108,9 +1111,9 @@ fn escape_of(b: u8) -> ([u8; 6], usize) {
         }
     }
     match b {
-        b'"' => ([b'\\', b'"', 0, 0, 0, 0], 2),
-        b'\\' => ([b'\\', b'\\', 0, 0, 0, 0], 2),
-        _ => ([b'\\', b'u', b'0', b'0', hex(b >> 4), hex(b)], 6),
+        b'"' => ([b'\\', b'"', 0, 0, 0, 0, 0, 0], 2),
+        b'\\' => ([b'\\', b'\\', 0, 0, 0, 0, 0, 0], 2),
+        _ => ([b'\\', b'u', b'0', b'0', hex(b >> 4), hex(b), 0, 0], 6),
     }
 }
 
@@ -1150,7 +1153,8 @@ fn escaped_close_from(c: &mut crate::out::Cursor<'_>, bytes: &[u8], mut next: us
             break;
         };
         let (esc, n) = escape_of(b);
-        // Six bytes always (there is room: the worst case is reserved), two or six kept.
+        // Eight bytes stored whole where they fit (the worst case is reserved, so all
+        // but a last escape do; that one is copied short), two or six kept.
         c.put_prefix(&esc, n);
         rest = after;
         next = first_to_escape(rest);
