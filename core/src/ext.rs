@@ -1057,7 +1057,6 @@ mod tests {
     /// error `f` returns.
     #[cfg(feature = "alloc")]
     fn each_field(f: &ExtFields<'_>) -> std::vec::Vec<(std::string::String, std::string::String)> {
-        extern crate std;
         let mut got = std::vec::Vec::new();
         f.try_for_each(|k, v| {
             got.push((k.to_string_lossless(), v.to_string_lossless()));

@@ -378,8 +378,12 @@ fn decode_with<'a>(
     let mut batch = None;
     let mut broker_name = None;
     let mut bname = None;
-    for (key, v) in fields.iter() {
-        let Some(key) = key.as_str() else { continue };
+    // Internal iteration, as every typed header reads its fields (see
+    // `ExtFields::try_for_each`).
+    fields.try_for_each(|key, v| {
+        let Some(key) = key.as_str() else {
+            return Ok(());
+        };
         if key == k.producer_group {
             producer_group = Some(parse_field(v, k.producer_group)?);
         } else if key == k.topic {
@@ -412,7 +416,8 @@ fn decode_with<'a>(
             // Only reached in V2: the inherited field, used when `n` is absent.
             bname = Some(v);
         }
-    }
+        Ok::<(), DecodeError>(())
+    })?;
     let missing = DecodeError::MissingField;
     Ok(SendMessageRequest {
         producer_group: producer_group.ok_or(missing(k.producer_group))?,
