@@ -547,8 +547,8 @@ fn oneway_send_ends_when_written_and_expects_no_answer() {
     assert_eq!(c.in_flight(), 0);
 }
 
-#[test]
-fn unknown_broker_requests_get_request_code_not_supported() {
+/// The code the client answers a broker's request `code` (opaque 77) with.
+fn answer_to_broker_request(code: RequestCode, fields: &[(&str, &str)]) -> ResponseCode {
     let mut c = client(0);
     let (_, conns) = send_through_route(&mut c, 0, &[("broker-a", "127.0.0.1:10911")]);
     c.handle_connected(Instant::from_millis(1), conns[0].0);
@@ -556,22 +556,67 @@ fn unknown_broker_requests_get_request_code_not_supported() {
     let enc = CommandEncoder::new(SerializeType::Json);
     let mut out = vec![0u8; 256];
     let n = enc
-        .encode(
-            &mut out,
-            &Header::request(RequestCode(9999), 77),
-            &NoFields,
-            b"",
-        )
+        .encode(&mut out, &Header::request(code, 77), &fields, b"")
         .unwrap();
     feed(&mut c, 2, conns[0].0, &out[..n]);
     let (sent, _) = drain(&mut c, 2);
     let r = sent[0].command();
     assert!(r.header.is_response());
     assert_eq!(r.header.opaque, 77);
+    r.header.response_code()
+}
+
+#[test]
+fn unknown_broker_requests_get_request_code_not_supported() {
     assert_eq!(
-        r.header.response_code(),
+        answer_to_broker_request(RequestCode(9999), &[]),
         ResponseCode::REQUEST_CODE_NOT_SUPPORTED
     );
+}
+
+/// The broker's admin requests are handled with the `admin` feature (here: refused
+/// as for a group this producer-only client does not have) and, without it, answered
+/// as requests the client does not know.
+#[test]
+fn admin_requests_are_handled_only_with_the_admin_feature() {
+    let expected = if cfg!(feature = "admin") {
+        ResponseCode::SYSTEM_ERROR
+    } else {
+        ResponseCode::REQUEST_CODE_NOT_SUPPORTED
+    };
+    let group = [("consumerGroup", "CG"), ("clientId", "x")];
+    for code in [
+        RequestCode::GET_CONSUMER_RUNNING_INFO,
+        RequestCode::CONSUME_MESSAGE_DIRECTLY,
+    ] {
+        assert_eq!(answer_to_broker_request(code, &group), expected, "{code:?}");
+    }
+}
+
+/// Orderly consumption needs the `orderly` feature (its broker locks); without it an
+/// orderly subscription is refused, never run without locks.
+#[test]
+fn an_orderly_subscription_needs_the_orderly_feature() {
+    use rocketmq_proto::engine::client::{CallError, ConsumerConfig};
+    let mut c = client(0);
+    let got = c.subscribe(
+        Instant::from_millis(0),
+        0,
+        &ConsumerConfig::orderly("CG"),
+        "TopicTest",
+        "*",
+    );
+    if cfg!(feature = "orderly") {
+        assert_eq!(got, Ok(()));
+    } else {
+        assert_eq!(got, Err(CallError::Unsupported("orderly")));
+        // A concurrent subscription is unaffected.
+        let concurrent = ConsumerConfig::new("CG");
+        assert_eq!(
+            c.subscribe(Instant::from_millis(0), 0, &concurrent, "TopicTest", "*"),
+            Ok(())
+        );
+    }
 }
 
 #[test]
@@ -865,6 +910,7 @@ fn a_call_goes_to_its_target_and_its_response_is_read_back() {
     );
 }
 
+#[cfg(feature = "acl")]
 #[test]
 fn with_acl_credentials_every_request_is_signed_and_replies_are_not() {
     use rocketmq_proto::acl::{SessionCredentials, DEFAULT_MAX_SIGNED_FIELDS};
@@ -1906,7 +1952,8 @@ fn a_device_without_extras_drops_checks_and_refuses_forwarded_messages() {
     assert!(events.is_empty(), "{events:?}");
 
     // A message forwarded to the push consumer's group: SYSTEM_ERROR, as when the
-    // table is full.
+    // table is full (without the `admin` feature: not supported, as any request the
+    // client does not know).
     let direct = request(
         RequestCode::CONSUME_MESSAGE_DIRECTLY,
         3,
@@ -1915,7 +1962,12 @@ fn a_device_without_extras_drops_checks_and_refuses_forwarded_messages() {
     );
     feed_any(&mut c, conn, &direct);
     let (sent, events) = answers(&mut c);
-    assert_eq!(sent, [(3, ResponseCode::SYSTEM_ERROR)]);
+    let refused = if cfg!(feature = "admin") {
+        ResponseCode::SYSTEM_ERROR
+    } else {
+        ResponseCode::REQUEST_CODE_NOT_SUPPORTED
+    };
+    assert_eq!(sent, [(3, refused)]);
     assert!(events.is_empty(), "{events:?}");
 }
 

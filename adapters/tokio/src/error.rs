@@ -97,6 +97,9 @@ impl From<CallError> for Error {
             CallError::NoConsumer => Error::Invalid("no consumer (subscribe first)".into()),
             CallError::Encode(e) => Error::Invalid(e.to_string()),
             CallError::Closed => Error::Closed,
+            CallError::Unsupported(feature) => {
+                Error::Invalid(format!("needs rocketmq-proto's `{feature}` feature"))
+            }
             _ => Error::Invalid(format!("{e:?}")),
         }
     }

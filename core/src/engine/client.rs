@@ -189,18 +189,21 @@ pub struct Config {
     /// application names are sent as `<namespace>%<name>`, messages carry
     /// `INSTANCE_ID`, and names handed back are unwrapped.
     pub namespace: Option<Name>,
-    /// ACL credentials: every request is signed with them (wire.md §9).
+    /// ACL credentials: every request is signed with them (wire.md §9). Cargo
+    /// feature `acl` (on by default).
+    #[cfg(feature = "acl")]
     pub credentials: Option<Credentials>,
 }
 
 /// ACL credentials as the engine keeps them (owned, fixed capacity; see
-/// [`crate::acl::SessionCredentials`] for the signing).
+/// [`crate::acl::SessionCredentials`] for the signing). Cargo feature `acl`.
 ///
 /// ```
 /// use rocketmq_proto::engine::client::Credentials;
 /// let c = Credentials::new("rocketmq2", "12345678").unwrap();
 /// assert_eq!(format!("{c:?}"), r#"Credentials { access_key: "rocketmq2", secret_key: "***", security_token: None }"#);
 /// ```
+#[cfg(feature = "acl")]
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     /// Sent as `AccessKey`.
@@ -212,8 +215,10 @@ pub struct Credentials {
 }
 
 /// Longest security token [`Credentials`] keep.
+#[cfg(feature = "acl")]
 pub const SECURITY_TOKEN_CAPACITY: usize = 512;
 
+#[cfg(feature = "acl")]
 impl Credentials {
     /// Access and secret key (each at most 128 bytes); `None` if either is longer.
     pub fn new(access_key: &str, secret_key: &str) -> Option<Self> {
@@ -240,6 +245,7 @@ impl Credentials {
     }
 }
 
+#[cfg(feature = "acl")]
 impl core::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         // Keep the secret out of logs.
@@ -270,6 +276,7 @@ impl Config {
             max_message_size: crate::producer::validate::DEFAULT_MAX_MESSAGE_SIZE,
             utc_offset_ms: 0,
             namespace: None,
+            #[cfg(feature = "acl")]
             credentials: None,
         }
     }
@@ -559,6 +566,8 @@ pub enum CallError {
     Encode(EncodeError),
     /// The client is shutting down.
     Closed,
+    /// The feature this needs was left out of the build (the cargo feature named).
+    Unsupported(&'static str),
 }
 
 /// One frame to write.
@@ -2488,20 +2497,23 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
 
     /// A request from the broker. Unknown two-way requests get
     /// REQUEST_CODE_NOT_SUPPORTED, as Java answers (wire.md §3.2); oneway ones none.
+    /// So do the admin requests without the `admin` feature (`cfg!`, not `#[cfg]`:
+    /// their handlers still compile, and the constant false drops them from the build).
     fn on_server_request(&mut self, now: Instant, conn: ConnId, cmd: &Command<'_>) {
+        let admin = cfg!(feature = "admin");
         if cmd.header.request_code() == RequestCode::CHECK_TRANSACTION_STATE {
             return self.on_check_transaction(conn, cmd);
         }
         if cmd.header.request_code() == RequestCode::PUSH_REPLY_MESSAGE_TO_CLIENT {
             return self.on_push_reply(conn, cmd);
         }
-        if cmd.header.request_code() == RequestCode::GET_CONSUMER_RUNNING_INFO {
+        if admin && cmd.header.request_code() == RequestCode::GET_CONSUMER_RUNNING_INFO {
             return self.on_running_info(conn, cmd);
         }
-        if cmd.header.request_code() == RequestCode::CONSUME_MESSAGE_DIRECTLY {
+        if admin && cmd.header.request_code() == RequestCode::CONSUME_MESSAGE_DIRECTLY {
             return self.on_consume_directly(conn, cmd);
         }
-        if cmd.header.request_code() == RequestCode::RESET_CONSUMER_CLIENT_OFFSET {
+        if admin && cmd.header.request_code() == RequestCode::RESET_CONSUMER_CLIENT_OFFSET {
             return self.on_reset_offset(now, cmd);
         }
         if cmd.header.request_code() == RequestCode::NOTIFY_CONSUMER_IDS_CHANGED {
@@ -2823,13 +2835,21 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         }
     }
 
-    /// The credentials that sign `header`'s frame, if any.
+    /// The credentials that sign `header`'s frame, if any (never without the `acl`
+    /// feature: the signing code then compiles away).
     fn credentials(&self, header: &Header<'_>) -> Option<crate::acl::SessionCredentials<'_>> {
-        self.config
+        #[cfg(feature = "acl")]
+        return self
+            .config
             .credentials
             .as_ref()
             .filter(|_| !header.is_response())
-            .map(Credentials::session)
+            .map(Credentials::session);
+        #[cfg(not(feature = "acl"))]
+        {
+            let _ = header;
+            None
+        }
     }
 
     /// A frame with a JSON body written straight into `buf` after the header (no

@@ -382,16 +382,22 @@ impl<C: Collections, B: MessageBuf> ConsumerState<C, B> {
         data
     }
 
+    /// Orderly consumption (never without the `orderly` feature: a constant false
+    /// then, so the lock code compiles away).
+    pub(super) fn is_orderly(&self) -> bool {
+        cfg!(feature = "orderly") && self.orderly
+    }
+
     /// Orderly clustering consumption needs broker locks.
     pub(super) fn locks_queues(&self) -> bool {
-        self.orderly && self.model == crate::body::MessageModel::Clustering
+        self.is_orderly() && self.model == crate::body::MessageModel::Clustering
     }
 
     /// The next batch to hand out: the oldest not yet announced. An orderly queue's
     /// batches go one at a time, oldest first, only while its lock is held and not
     /// while one is held back after a nack.
     pub(super) fn announce_delivery(&mut self) -> Option<DeliveryId> {
-        let orderly = self.orderly;
+        let orderly = self.is_orderly();
         let locks = self.locks_queues();
         let queues = &self.queues;
         let batches = &self.batches;
@@ -517,6 +523,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     ) -> Result<(), CallError> {
         if self.shutdown.is_some() {
             return Err(CallError::Closed);
+        }
+        if config.orderly && !cfg!(feature = "orderly") {
+            return Err(CallError::Unsupported("orderly"));
         }
         check_group(config.group).map_err(CallError::Invalid)?;
         check_topic(topic).map_err(CallError::Invalid)?;
@@ -1639,7 +1648,11 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         if c.model == crate::body::MessageModel::Broadcasting {
             return self.ack(now, id);
         }
-        let (orderly, max, suspend) = (c.orderly, c.max_reconsume_times, c.suspend_current_queue);
+        let (orderly, max, suspend) = (
+            c.is_orderly(),
+            c.max_reconsume_times,
+            c.suspend_current_queue,
+        );
         let Some(b) = c
             .batches
             .iter()

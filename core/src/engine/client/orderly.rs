@@ -58,6 +58,9 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     /// The broker's answer: the queues it names are ours for now, the others are not.
     pub(super) fn on_lock(&mut self, now: Instant, broker: u16, cmd: &Command<'_>) {
         use crate::body::LockBatchResponseBody;
+        if !cfg!(feature = "orderly") {
+            return; // never asked for (no lock without the feature)
+        }
         let Some(name) = self.names.get(usize::from(broker)) else {
             return;
         };
