@@ -2,6 +2,11 @@
 //! drive the [`rocketmq_proto`] engine from a plain loop — an RTOS task, a serial
 //! modem, a test harness, or std's `TcpStream` (feature `std`).
 //!
+//! Cargo features `acl`, `orderly` and `admin` (on by default) forward to
+//! [`rocketmq_proto`]'s: a device that does without ACL signing, orderly consumption
+//! and answers to the broker's admin requests turns them off (`default-features =
+//! false`) and saves their flash.
+//!
 //! `#![no_std]` and allocation-free: every table and buffer has a capacity chosen by
 //! the application (const generics). Nothing protocol-specific is written here; this
 //! crate owns the connections and the clock and runs the engine's loop:

@@ -1,6 +1,11 @@
 //! A RocketMQ client on [smoltcp](https://docs.rs/smoltcp) TCP sockets, for
 //! microcontrollers: the [`rocketmq_proto`] engine driven with smoltcp's time.
 //!
+//! Cargo features `acl`, `orderly` and `admin` (on by default) forward to
+//! [`rocketmq_proto`]'s: a device that does without ACL signing, orderly consumption
+//! and answers to the broker's admin requests turns them off (`default-features =
+//! false`) and saves their flash.
+//!
 //! `#![no_std]`, no allocator. The application owns the smoltcp [`Interface`], its
 //! device and the [`SocketSet`], and hands this client the handles of `CONNS` TCP
 //! sockets it created (with buffers of its choosing); the client connects them to the
