@@ -2501,39 +2501,28 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
     /// their handlers still compile, and the constant false drops them from the build).
     fn on_server_request(&mut self, now: Instant, conn: ConnId, cmd: &Command<'_>) {
         let admin = cfg!(feature = "admin");
-        if cmd.header.request_code() == RequestCode::CHECK_TRANSACTION_STATE {
-            return self.on_check_transaction(conn, cmd);
-        }
-        if cmd.header.request_code() == RequestCode::PUSH_REPLY_MESSAGE_TO_CLIENT {
-            return self.on_push_reply(conn, cmd);
-        }
-        if admin && cmd.header.request_code() == RequestCode::GET_CONSUMER_RUNNING_INFO {
-            return self.on_running_info(conn, cmd);
-        }
-        if admin && cmd.header.request_code() == RequestCode::CONSUME_MESSAGE_DIRECTLY {
-            return self.on_consume_directly(conn, cmd);
-        }
-        if admin && cmd.header.request_code() == RequestCode::RESET_CONSUMER_CLIENT_OFFSET {
-            return self.on_reset_offset(now, cmd);
-        }
-        if cmd.header.request_code() == RequestCode::NOTIFY_CONSUMER_IDS_CHANGED {
-            // Wake the rebalance (Java: RebalanceService.wakeup), at most once a second.
-            if let Some(c) = self.consumer.as_mut() {
-                c.next_rebalance = c
-                    .next_rebalance
-                    .min(now.max(c.last_rebalance + Millis(1_000)));
+        match cmd.header.request_code() {
+            RequestCode::CHECK_TRANSACTION_STATE => self.on_check_transaction(conn, cmd),
+            RequestCode::PUSH_REPLY_MESSAGE_TO_CLIENT => self.on_push_reply(conn, cmd),
+            RequestCode::GET_CONSUMER_RUNNING_INFO if admin => self.on_running_info(conn, cmd),
+            RequestCode::CONSUME_MESSAGE_DIRECTLY if admin => self.on_consume_directly(conn, cmd),
+            RequestCode::RESET_CONSUMER_CLIENT_OFFSET if admin => self.on_reset_offset(now, cmd),
+            RequestCode::NOTIFY_CONSUMER_IDS_CHANGED => {
+                // Wake the rebalance (Java: RebalanceService.wakeup), at most once a second.
+                if let Some(c) = self.consumer.as_mut() {
+                    c.next_rebalance = c
+                        .next_rebalance
+                        .min(now.max(c.last_rebalance + Millis(1_000)));
+                }
             }
-            return;
+            _ if cmd.header.is_oneway() => {}
+            _ => self.push_reply(
+                conn,
+                cmd.header.opaque,
+                ResponseCode::REQUEST_CODE_NOT_SUPPORTED,
+                ReplyBody::Empty,
+            ),
         }
-        if cmd.header.is_oneway() {
-            return;
-        }
-        self.push_reply(
-            conn,
-            cmd.header.opaque,
-            ResponseCode::REQUEST_CODE_NOT_SUPPORTED,
-            ReplyBody::Empty,
-        );
     }
 
     // ---------------------------------------------------------------- output
@@ -2835,21 +2824,20 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         }
     }
 
-    /// The credentials that sign `header`'s frame, if any (never without the `acl`
-    /// feature: the signing code then compiles away).
+    /// The credentials that sign `header`'s frame, if any.
+    #[cfg(feature = "acl")]
     fn credentials(&self, header: &Header<'_>) -> Option<crate::acl::SessionCredentials<'_>> {
-        #[cfg(feature = "acl")]
-        return self
-            .config
+        self.config
             .credentials
             .as_ref()
             .filter(|_| !header.is_response())
-            .map(Credentials::session);
-        #[cfg(not(feature = "acl"))]
-        {
-            let _ = header;
-            None
-        }
+            .map(Credentials::session)
+    }
+
+    /// None without the `acl` feature: the signing code then compiles away.
+    #[cfg(not(feature = "acl"))]
+    fn credentials(&self, _header: &Header<'_>) -> Option<crate::acl::SessionCredentials<'_>> {
+        None
     }
 
     /// A frame with a JSON body written straight into `buf` after the header (no

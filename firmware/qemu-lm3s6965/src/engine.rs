@@ -195,7 +195,7 @@ impl Peer {
                 respond(out, ResponseCode::SUCCESS, opaque, &fields, b"")
             }
             (Role::Broker, RequestCode::QUERY_CONSUMER_OFFSET) => {
-                ensure!(text(&cmd, "consumerGroup")? == "CG" && text(&cmd, "topic")? == TOPIC);
+                consumer_request(&cmd)?;
                 ensure!(int(&cmd, "queueId")? == i64::from(PULLED_QUEUE));
                 self.offset_queries += 1;
                 let offset = number(PULLED_OFFSET);
@@ -208,7 +208,7 @@ impl Peer {
                 )
             }
             (Role::Broker, RequestCode::PULL_MESSAGE) => {
-                ensure!(text(&cmd, "consumerGroup")? == "CG" && text(&cmd, "topic")? == TOPIC);
+                consumer_request(&cmd)?;
                 ensure!(int(&cmd, "queueId")? == i64::from(PULLED_QUEUE));
                 ensure!(int(&cmd, "maxMsgNums")? > 0);
                 let queue_offset = int(&cmd, "queueOffset")?;
@@ -228,7 +228,7 @@ impl Peer {
                 respond(out, ResponseCode::SUCCESS, opaque, &fields, &body[..n])
             }
             (Role::Broker, RequestCode::UPDATE_CONSUMER_OFFSET) => {
-                ensure!(text(&cmd, "consumerGroup")? == "CG" && text(&cmd, "topic")? == TOPIC);
+                consumer_request(&cmd)?;
                 let queue_id = some!(i32::try_from(int(&cmd, "queueId")?).ok());
                 self.committed = Some((queue_id, int(&cmd, "commitOffset")?));
                 if cmd.header.is_oneway() {
@@ -260,6 +260,12 @@ impl Peer {
 /// the broker's side, and the codec checks cover them.
 fn text<'a>(cmd: &Command<'a>, key: &str) -> Result<Text<'a>, Fail> {
     Ok(some!(cmd.fields().get(key)))
+}
+
+/// A consumer request's group and topic are the scenario's.
+fn consumer_request(cmd: &Command<'_>) -> R {
+    ensure!(text(cmd, "consumerGroup")? == "CG" && text(cmd, "topic")? == TOPIC);
+    Ok(())
 }
 
 /// A request's integer header field `key`.
