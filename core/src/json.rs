@@ -1197,6 +1197,35 @@ pub(crate) fn after_compact_member(b: &[u8], i: usize) -> Option<(usize, bool)> 
     }
 }
 
+/// The high bit of each byte lane of `w` (eight bytes, little-endian) that holds `"` or
+/// `\` or, with `control`, a byte below 0x20: the bytes a JSON string escapes. A borrow
+/// may also flag lanes above a true hit, never below one: the lowest flagged lane is
+/// exact, and a word with no such byte flags nothing.
+#[inline(always)]
+pub(crate) const fn special_lanes(w: u64, control: bool) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const fn zero_lanes(x: u64) -> u64 {
+        x.wrapping_sub(ONES) & !x & HIGH
+    }
+    let mut h = zero_lanes(w ^ (ONES * 0x22)) | zero_lanes(w ^ (ONES * 0x5c));
+    if control {
+        h |= w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    }
+    h
+}
+
+/// The length of `bytes` written inside a JSON string ([`write_str_content`]).
+pub(crate) fn escaped_len(bytes: &[u8]) -> usize {
+    bytes.iter().fold(0usize, |n, &b| {
+        n.saturating_add(match b {
+            b'"' | b'\\' => 2,
+            0..=0x1f => 6,
+            _ => 1,
+        })
+    })
+}
+
 /// Index of the first `"` or `\` — and, with `control`, the first byte below 0x20 —
 /// or `bytes.len()`. Checks eight bytes at a time (SWAR): most strings on the wire
 /// (topics, groups, ids, numbers) are short and clean, where a call into a SIMD
@@ -1204,18 +1233,7 @@ pub(crate) fn after_compact_member(b: &[u8], i: usize) -> Option<(usize, bool)> 
 #[cfg_attr(not(rmq_size_opt), inline(always))]
 #[cfg_attr(rmq_size_opt, inline)]
 pub(crate) fn find_special(bytes: &[u8], control: bool) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // The high bit of each byte lane that holds a special byte. A borrow may also flag
-    // lanes above a true hit, never below one: the lowest flagged lane is exact.
-    let hits = |w: u64| {
-        let zero_lanes = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-        let mut h = zero_lanes(w ^ (ONES * 0x22)) | zero_lanes(w ^ (ONES * 0x5c));
-        if control {
-            h |= w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-        }
-        h
-    };
+    let hits = |w: u64| special_lanes(w, control);
     let lane = |h: u64| (h.trailing_zeros() / 8) as usize;
     let mut chunks = bytes.chunks_exact(8);
     let mut start = 0;

@@ -307,6 +307,49 @@ fn sync_send_goes_route_then_broker_and_reports_the_receipt() {
     assert_eq!(c.in_flight(), 0);
 }
 
+/// A JSON engine keeps a send's properties JSON-escaped (its header then copies them),
+/// and a binary one keeps them as they are: either way the frame is byte for byte what
+/// the codec writes for the same header carrying the properties string itself,
+/// including properties whose names and values hold bytes JSON escapes.
+#[test]
+fn a_send_frame_is_what_the_codec_writes_for_the_properties_string() {
+    for ser in [SerializeType::Json, SerializeType::RocketMq] {
+        let (mut config, uniq) = test_config();
+        config.serialize_type = ser;
+        let mut c = TestClient::new(config, uniq, 42, Instant::from_millis(0));
+        c.set_namesrv(NS).unwrap();
+        c.register_producer("PG").unwrap();
+        let user = [("quote\"d", "back\\slash\ttab"), ("é", "😀\u{7f}")];
+        let msg = Message {
+            tags: Some("TagA"),
+            keys: Some("k1 k2"),
+            properties: &user,
+            ..Message::new("TopicTest", b"hello")
+        };
+        let (_, conns) =
+            send_msg_through_route(&mut c, 0, &[("broker-a", "127.0.0.1:10911")], &msg);
+        c.handle_connected(Instant::from_millis(1), conns[0].0);
+        let (sent, _) = drain(&mut c, 1);
+        assert_eq!(sent.len(), 1);
+        let cmd = sent[0].command();
+        let req = SendMessageRequest::decode_v2(&cmd.fields()).unwrap();
+        let mut scratch = [0u8; 512];
+        let props = req.properties.unwrap().decode_into(&mut scratch).unwrap();
+        let view = PropertiesView::new(props);
+        assert_eq!(view.get("quote\"d"), Some("back\\slash\ttab"));
+        assert_eq!(view.get("é"), Some("😀\u{7f}"));
+        assert_eq!(view.get("KEYS"), Some("k1 k2"));
+        let plain = SendMessageRequest {
+            properties: Some(props.into()),
+            ..req
+        };
+        let enc = CommandEncoder::new(ser);
+        let mut buf = vec![0u8; 2048];
+        let n = enc.encode(&mut buf, &cmd.header, &plain.v2(), cmd.body).unwrap();
+        assert_eq!(&buf[..n], &sent[0].bytes[..], "{ser:?}");
+    }
+}
+
 #[test]
 fn retryable_error_retries_on_the_other_broker_with_the_same_uniq_key() {
     let mut c = client(0);

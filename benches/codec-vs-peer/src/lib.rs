@@ -8,7 +8,9 @@
 //!   bornTimestamp, flag 0, reconsumeTimes 0, unitMode false, batch false, broker `broker-a`,
 //!   a 128-byte body and the properties UNIQ_KEY, KEYS, TAGS, WAIT — the properties string is
 //!   built per message on both sides (ours from the pairs, the peer from its message's
-//!   property map, as its producer does in `send_kernel_impl`);
+//!   property map, as its producer does in `send_kernel_impl`). Ours builds it the way its
+//!   producer keeps a send's properties: for a JSON header already JSON-escaped
+//!   (`JsonProperties`), which the header then copies, for a binary one as it is;
 //! * send response: the captured broker responses in `core/tests/data/captures`
 //!   (`send-v2-response.hex`, JSON; `bin-send-v2-response.hex`, ROCKETMQ binary);
 //! * pull body: 32 stored messages of 1 KiB each (same properties), built once by our
@@ -18,9 +20,10 @@ use rocketmq_proto::codes::{RequestCode, SerializeType};
 use rocketmq_proto::command::{Command, CommandEncoder, Header};
 use rocketmq_proto::frame::{Decoded, FrameDecoder};
 use rocketmq_proto::header::{SendMessageRequest, SendMessageResponse};
-use rocketmq_proto::message::properties::{keys, Properties, PropertiesView};
+use rocketmq_proto::message::properties::{keys, JsonProperties, Properties, PropertiesView};
 use rocketmq_proto::message::record::{self, MessageRecord, RecordIter};
 use rocketmq_proto::out::BufMutOut;
+use rocketmq_proto::text::Text;
 use std::hint::black_box;
 
 pub const PRODUCER_GROUP: &str = "BenchProducerGroup";
@@ -100,7 +103,17 @@ pub mod ours {
         p.len()
     }
 
-    pub fn send_request(props: &str) -> SendMessageRequest<'_> {
+    /// The same properties, JSON-escaped as they sit in a JSON header (what our producer
+    /// keeps for a send whose requests are JSON: the header then copies them).
+    pub fn typical_properties_json(buf: &mut [u8]) -> Text<'_> {
+        let mut p = JsonProperties::new(buf);
+        for (k, v) in PROPERTIES {
+            p.put(k, v).unwrap();
+        }
+        p.into_text()
+    }
+
+    pub fn send_request<'a>(props: Text<'a>) -> SendMessageRequest<'a> {
         SendMessageRequest {
             producer_group: PRODUCER_GROUP.into(),
             topic: TOPIC.into(),
@@ -110,7 +123,7 @@ pub mod ours {
             sys_flag: 0,
             born_timestamp: BORN_TIMESTAMP,
             flag: 0,
-            properties: Some(props.into()),
+            properties: Some(props),
             reconsume_times: Some(0),
             unit_mode: Some(false),
             max_reconsume_times: None,
@@ -122,6 +135,7 @@ pub mod ours {
     /// Per message: build the properties string, then the whole frame (header and body)
     /// into a caller-owned contiguous buffer. Returns the frame length.
     pub struct SendEncoder {
+        pub ser: SerializeType,
         pub enc: CommandEncoder,
         pub out: [u8; 1024],
         pub props: [u8; 256],
@@ -131,6 +145,7 @@ pub mod ours {
     impl SendEncoder {
         pub fn new(ser: SerializeType) -> Self {
             SendEncoder {
+                ser,
                 enc: CommandEncoder::new(ser),
                 out: [0; 1024],
                 props: [0; 256],
@@ -140,8 +155,13 @@ pub mod ours {
 
         #[inline(never)]
         pub fn encode(&mut self) -> usize {
-            let n = typical_properties(&mut self.props);
-            let props = core::str::from_utf8(&self.props[..n]).unwrap();
+            // As our producer keeps them: JSON-escaped for JSON requests.
+            let props = if self.ser == SerializeType::Json {
+                typical_properties_json(&mut self.props)
+            } else {
+                let n = typical_properties(&mut self.props);
+                Text::new(core::str::from_utf8(&self.props[..n]).unwrap())
+            };
             self.opaque = self.opaque.wrapping_add(1);
             self.enc
                 .encode(

@@ -40,7 +40,7 @@ use crate::error::{DecodeError, EncodeError};
 use crate::ext::{EmptyFields, EncodeFields, NoFields};
 use crate::frame::{Decoded, FrameDecoder};
 use crate::header::{GetRouteInfoRequest, SendMessageRequest, SendMessageResponse};
-use crate::message::properties::{keys, write_properties};
+use crate::message::properties::{keys, write_properties, write_properties_json};
 use crate::message::UniqKeyGenerator;
 use crate::out::{Out, SliceOut};
 use crate::producer::retry::{classify, Attempt, RetryPolicy, SendMode, SendStatus, Verdict};
@@ -327,10 +327,12 @@ impl<'m> Message<'m> {
 impl Message<'_> {
     /// Write the properties string a Java producer sends for this message (user
     /// properties, TAGS, KEYS, DELAY, TIMER_DELIVER_MS, WAIT, UNIQ_KEY, then `extra`) to
-    /// `out`; its length. (Whether it all fit is `out`'s to tell.)
+    /// `out`, in `form`; its length. (Whether it all fit
+    /// is `out`'s to tell.)
     fn encode_properties<'p>(
         &'p self,
         out: &mut impl Out,
+        form: PropsForm,
         uniq_key: &'p str,
         extra: impl Iterator<Item = (&'p str, &'p str)> + Clone,
     ) -> Result<usize, CallError> {
@@ -360,7 +362,41 @@ impl Message<'_> {
             // Re-borrow `extra`'s pairs for the local chain (associated types do not
             // shorten lifetimes by themselves).
             .chain(extra.map(|(k, v)| -> (&str, &str) { (k, v) }));
-        write_properties(out, pairs).map_err(CallError::Encode)
+        match form {
+            PropsForm::Raw => write_properties(out, pairs),
+            PropsForm::Json => write_properties_json(out, pairs),
+        }
+        .map_err(CallError::Encode)
+    }
+}
+
+/// How a send keeps its properties string. Speed builds whose requests are JSON keep it
+/// JSON-escaped: each attempt's header then copies it instead of escaping it again (a
+/// quarter of encoding a JSON send). Size builds keep the one form, for flash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PropsForm {
+    /// The string itself (binary headers, batches, size builds).
+    Raw,
+    /// As it sits inside a JSON string ([`write_properties_json`]).
+    Json,
+}
+
+impl PropsForm {
+    /// The form a send's properties are kept in, for requests in `ser`.
+    fn for_requests(ser: SerializeType) -> Self {
+        if cfg!(not(rmq_size_opt)) && ser == SerializeType::Json {
+            PropsForm::Json
+        } else {
+            PropsForm::Raw
+        }
+    }
+
+    /// The properties as a send header carries them.
+    fn text(self, props: &str) -> Text<'_> {
+        match self {
+            PropsForm::Raw => Text::new(props),
+            PropsForm::Json => Text::json(props, !props.is_empty()),
+        }
     }
 }
 
@@ -749,6 +785,8 @@ struct SendOp<B: MessageBuf> {
     /// Properties, then body.
     data: B,
     props_len: usize,
+    /// The form `data`'s properties are in.
+    props_form: PropsForm,
     flag: i32,
     /// Message sysFlag bits the producer sets (compression).
     sys_flag: i32,
@@ -1250,8 +1288,10 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             buf: &mut data,
             fits: true,
         };
+        let props_form = PropsForm::for_requests(self.config.serialize_type);
         let props_len = msg.encode_properties(
             &mut out,
+            props_form,
             &msg_id,
             transactional
                 .then_some((keys::TRAN_MSG, "true"))
@@ -1306,6 +1346,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             topic,
             data,
             props_len,
+            props_form,
             flag: msg.flag,
             sys_flag,
             batch: false,
@@ -1388,7 +1429,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             let mut props = [0u8; 2048];
             // Validated above: no delay level, and every WAIT equals the batch's.
             let mut out = SliceOut::new(&mut props);
-            m.encode_properties(&mut out, &id, core::iter::empty())?;
+            m.encode_properties(&mut out, PropsForm::Raw, &id, core::iter::empty())?;
             let props_len = out.finish().map_err(CallError::Encode)?;
             let entry = crate::message::BatchEntry {
                 flag: m.flag,
@@ -1432,6 +1473,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
             topic,
             data,
             props_len: header_len,
+            props_form: PropsForm::Raw,
             flag: 0,
             sys_flag: 0,
             batch: true,
@@ -2693,7 +2735,7 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                     sys_flag: op.sys_flag,
                     born_timestamp: op.born_timestamp,
                     flag: op.flag,
-                    properties: Some(Text::new(props)),
+                    properties: Some(op.props_form.text(props)),
                     reconsume_times: Some(0),
                     unit_mode: Some(false),
                     max_reconsume_times: None,

@@ -27,7 +27,8 @@ pub use id::{ms_since_month_start, HexId, MonthClock, OffsetMsgId, UniqKey, Uniq
 #[cfg(feature = "alloc")]
 pub use properties::PropertyMap;
 pub use properties::{
-    keys, properties_len, write_properties, Properties, PropertiesIter, PropertiesView,
+    keys, properties_len, write_properties, write_properties_json, JsonProperties, Properties,
+    PropertiesIter, PropertiesView,
 };
 pub use record::{body_crc, InnerBatchIter, MessageRecord, MessageVersion, RecordIter};
 pub use sysflag::{CompressionType, MessageSysFlag, TransactionType};

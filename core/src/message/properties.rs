@@ -569,6 +569,250 @@ fn write_pair(out: &mut impl Out, k: &str, v: &str) {
     out.put_u8(PROPERTY_SEPARATOR);
 }
 
+/// The name/value separator as a JSON string writes it.
+const NAME_VALUE_SEPARATOR_JSON: &[u8; 6] = b"\\u0001";
+/// The pair separator as a JSON string writes it.
+const PROPERTY_SEPARATOR_JSON: &[u8; 6] = b"\\u0002";
+/// What a pair adds to a JSON-escaped properties string besides its name and value.
+const JSON_PAIR_OVERHEAD: usize = NAME_VALUE_SEPARATOR_JSON.len() + PROPERTY_SEPARATOR_JSON.len();
+
+/// The bytes `name`, `value` take in a JSON-escaped properties string.
+fn json_pair_len(name: &str, value: &str) -> usize {
+    crate::json::escaped_len(name.as_bytes())
+        .saturating_add(crate::json::escaped_len(value.as_bytes()))
+        .saturating_add(JSON_PAIR_OVERHEAD)
+}
+
+/// A checked pair, JSON-escaped, to `out` (any pair: the slow way).
+fn write_pair_json(out: &mut impl Out, name: &str, value: &str) {
+    crate::json::write_str_content(out, name);
+    out.put(NAME_VALUE_SEPARATOR_JSON);
+    crate::json::write_str_content(out, value);
+    out.put(PROPERTY_SEPARATOR_JSON);
+}
+
+/// Speed builds: `name`, `\u0001`, `value`, `\u0002` into `c` (which has room for them)
+/// in one pass over each string that both copies it and checks it, with [`put_pair`]'s
+/// errors. `Ok(false)`: the pair holds a byte a JSON string escapes (`"`, `\`, a control
+/// byte), so what `c` got is not its escaped form and the caller writes it the slow way.
+#[cfg(not(rmq_size_opt))]
+#[inline(always)]
+fn put_pair_json(
+    c: &mut crate::out::Cursor<'_>,
+    name: &str,
+    value: &str,
+) -> Result<bool, EncodeError> {
+    // Lanes JSON escapes include the separators (and 0x00): one word test for both
+    // checks. `b'a'` pads short strings: never flagged.
+    let special = |w: u64| crate::json::special_lanes(w, true);
+    // The escapes as eight-byte stores where there is room (the next bytes overwrite the
+    // two extra): two overlapping four-byte stores cost more.
+    const NAME_VALUE: [u8; 8] = *b"\\u0001\0\0";
+    const PAIR_END: [u8; 8] = *b"\\u0002\0\0";
+    let name_flag = c.put_scanned(name.as_bytes(), b'a', special);
+    c.put_prefix(&NAME_VALUE, NAME_VALUE_SEPARATOR_JSON.len());
+    let value_flag = c.put_scanned(value.as_bytes(), b'a', special);
+    c.put_prefix(&PAIR_END, PROPERTY_SEPARATOR_JSON.len());
+    pair_verdict(
+        name,
+        value,
+        || name_flag != 0 && has_separator_exact(name.as_bytes()),
+        || value_flag != 0 && has_separator_exact(value.as_bytes()),
+    )?;
+    Ok(name_flag | value_flag == 0)
+}
+
+/// Encode `pairs` as [`write_properties`] does, but in the form the string takes inside
+/// a JSON header (`name\u0001value\u0002…`, and `"`, `\` and control bytes escaped as
+/// fastjson writes them), after validating all of them (nothing is written on error).
+/// Returns the bytes written. The limit of [`MAX_PROPERTIES_LEN`] applies to the
+/// string itself, not to its escaped form.
+///
+/// A JSON send header carries such a string as it is ([`JsonProperties`] builds one in a
+/// buffer), so encoding the header costs a copy of it, not a second pass to escape it.
+///
+/// ```
+/// use rocketmq_proto::message::write_properties_json;
+/// use rocketmq_proto::out::SliceOut;
+/// let mut buf = [0u8; 32];
+/// let mut out = SliceOut::new(&mut buf);
+/// let n = write_properties_json(&mut out, [("WAIT", "true")]).unwrap();
+/// assert_eq!(&buf[..n], br"WAIT\u0001true\u0002");
+/// ```
+pub fn write_properties_json<'p, I>(out: &mut impl Out, pairs: I) -> Result<usize, EncodeError>
+where
+    I: IntoIterator<Item = (&'p str, &'p str)>,
+    I::IntoIter: Clone,
+{
+    let it = pairs.into_iter();
+    // Speed builds: as in `write_properties`, the usual few short clean pairs are checked
+    // and assembled on the stack in one pass, then put whole.
+    #[cfg(not(rmq_size_opt))]
+    {
+        const STACK: usize = 512;
+        let mut buf = [0u8; STACK];
+        let mut c = crate::out::Cursor::new(&mut buf);
+        let mut fits = true;
+        for (k, v) in it.clone() {
+            let end = c
+                .at()
+                .saturating_add(k.len())
+                .saturating_add(v.len())
+                .saturating_add(JSON_PAIR_OVERHEAD);
+            // A pair to escape, or too long: the two passes below check every pair again.
+            if end > STACK || !put_pair_json(&mut c, k, v)? {
+                fits = false;
+                break;
+            }
+        }
+        // Under STACK bytes escaped: far under MAX_PROPERTIES_LEN unescaped.
+        if fits {
+            let n = c.at();
+            out.put(buf.get(..n).unwrap_or_default());
+            return Ok(n);
+        }
+    }
+    properties_len(it.clone())?;
+    let mut n = 0usize;
+    for (k, v) in it {
+        write_pair_json(out, k, v);
+        n = n.saturating_add(json_pair_len(k, v));
+    }
+    Ok(n)
+}
+
+/// Builds a properties string already escaped for a JSON header, in a caller's buffer,
+/// without an allocator: [`Properties`] for a send whose header is JSON. Its
+/// [`as_text`](Self::as_text) goes into the header's `properties` as it is, so encoding
+/// the header copies it instead of escaping it (a second pass over the string, a quarter
+/// of a JSON send's encoding). The wire bytes are the same either way.
+///
+/// ```
+/// use rocketmq_proto::message::{keys, JsonProperties, Properties};
+/// let mut buf = [0u8; 64];
+/// let mut p = JsonProperties::new(&mut buf);
+/// p.put(keys::TAGS, "TagA").unwrap().put(keys::WAIT, "true").unwrap();
+/// assert_eq!(p.as_text().raw(), r"TAGS\u0001TagA\u0002WAIT\u0001true\u0002");
+/// // The string it stands for, as `Properties` builds it unescaped:
+/// let mut raw = [0u8; 64];
+/// let mut q = Properties::new(&mut raw);
+/// q.put(keys::TAGS, "TagA").unwrap().put(keys::WAIT, "true").unwrap();
+/// assert_eq!(p.raw_len(), q.len());
+/// let mut scratch = [0u8; 64];
+/// assert_eq!(p.as_text().decode_into(&mut scratch).unwrap(), q.as_str());
+/// ```
+#[derive(Debug)]
+pub struct JsonProperties<'b> {
+    buf: &'b mut [u8],
+    /// Escaped bytes written.
+    len: usize,
+    /// The unescaped string's length (what [`MAX_PROPERTIES_LEN`] limits).
+    raw_len: usize,
+}
+
+impl<'b> JsonProperties<'b> {
+    /// An empty properties string written into `buf`.
+    pub fn new(buf: &'b mut [u8]) -> Self {
+        JsonProperties {
+            buf,
+            len: 0,
+            raw_len: 0,
+        }
+    }
+
+    /// Append one pair, with [`Properties::put`]'s errors (`needed` counts escaped
+    /// bytes). The builder is unchanged on error.
+    #[cfg_attr(not(rmq_size_opt), inline)]
+    pub fn put(&mut self, name: &str, value: &str) -> Result<&mut Self, EncodeError> {
+        let raw_end = self
+            .raw_len
+            .saturating_add(name.len())
+            .saturating_add(value.len())
+            .saturating_add(2);
+        if raw_end > MAX_PROPERTIES_LEN {
+            check_pair(name, value)?;
+            return Err(EncodeError::ValueOutOfRange {
+                field: "message properties",
+            });
+        }
+        // Speed builds: one pass for the usual pair with nothing to escape (its escaped
+        // length known without looking at it; a pair with something to escape is longer).
+        #[cfg(not(rmq_size_opt))]
+        {
+            let clean_end = self
+                .len
+                .saturating_add(name.len())
+                .saturating_add(value.len())
+                .saturating_add(JSON_PAIR_OVERHEAD);
+            // The cursor gets the rest of the buffer, not just the pair's room: the
+            // escapes' eight-byte stores may then reach past the pair.
+            let rest = (clean_end <= self.buf.len())
+                .then(|| self.buf.get_mut(self.len..))
+                .flatten();
+            if let Some(dst) = rest {
+                // On `false` or an error the pair's bytes may be in `buf` past `len`.
+                if put_pair_json(&mut crate::out::Cursor::new(dst), name, value)? {
+                    self.len = clean_end;
+                    self.raw_len = raw_end;
+                    return Ok(self);
+                }
+            }
+        }
+        self.put_exactly(name, value, raw_end)?;
+        Ok(self)
+    }
+
+    /// [`put`](Self::put) for any pair, its escaped length counted first (speed builds:
+    /// only a pair with something to escape, or one that did not fit).
+    #[cfg_attr(not(rmq_size_opt), cold, inline(never))]
+    fn put_exactly(&mut self, name: &str, value: &str, raw_end: usize) -> Result<(), EncodeError> {
+        check_pair(name, value)?;
+        let end = self.len.saturating_add(json_pair_len(name, value));
+        let dst = self
+            .buf
+            .get_mut(self.len..end)
+            .ok_or(EncodeError::BufferTooSmall { needed: end })?;
+        write_pair_json(&mut crate::out::SliceOut::new(dst), name, value);
+        self.len = end;
+        self.raw_len = raw_end;
+        Ok(())
+    }
+
+    /// The string so far, as a JSON header's `properties` carries it: a [`Text`] whose
+    /// wire form holds the escapes (a JSON encoder writes it as it is; a binary one
+    /// decodes it first).
+    pub fn as_text(&self) -> Text<'_> {
+        escaped_text(self.buf, self.len)
+    }
+
+    /// [`as_text`](Self::as_text) for as long as the buffer lives, the builder done.
+    pub fn into_text(self) -> Text<'b> {
+        escaped_text(self.buf, self.len)
+    }
+
+    /// Escaped bytes so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Length of the string it stands for, unescaped.
+    pub fn raw_len(&self) -> usize {
+        self.raw_len
+    }
+
+    /// Whether nothing was put yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// The first `len` bytes of a [`JsonProperties`] buffer as the text they are.
+fn escaped_text(buf: &[u8], len: usize) -> Text<'_> {
+    // Built only from whole `&str` pieces and ASCII escapes.
+    let s = core::str::from_utf8(buf.get(..len).unwrap_or_default()).unwrap_or_default();
+    Text::json(s, !s.is_empty())
+}
+
 /// Builds a properties string in a caller's buffer, without an allocator.
 ///
 /// Names are appended in call order; putting a name twice appends it twice (receivers
@@ -889,5 +1133,174 @@ mod tests {
             Some(EncodeError::BufferTooSmall { needed: 10 })
         );
         assert_eq!(p.as_str(), "a\u{1}b\u{2}");
+    }
+}
+
+/// The JSON-escaped form ([`write_properties_json`], [`JsonProperties`]) against the
+/// string itself escaped afterwards.
+#[cfg(all(test, feature = "alloc"))]
+mod json_form_tests {
+    extern crate std;
+    use super::*;
+    use crate::codes::{RequestCode, SerializeType};
+    use crate::command::{CommandEncoder, Header};
+    use crate::header::SendMessageRequest;
+    use crate::out::BufMutOut;
+    use proptest::prelude::*;
+    use std::string::String;
+    use std::vec::Vec;
+
+    /// `s` escaped as a JSON string's content.
+    fn escaped(s: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        crate::json::write_str_content(&mut BufMutOut(&mut out), core::str::from_utf8(s).unwrap());
+        out
+    }
+
+    /// Both writers on `pairs`: the same error, or the JSON form is the string escaped.
+    fn writers_agree(pairs: &[(&str, &str)]) -> Result<(), TestCaseError> {
+        let (mut raw, mut json) = (Vec::new(), Vec::new());
+        let r = write_properties(&mut BufMutOut(&mut raw), pairs.iter().copied());
+        let j = write_properties_json(&mut BufMutOut(&mut json), pairs.iter().copied());
+        match (r, j) {
+            (Ok(r), Ok(j)) => {
+                prop_assert_eq!(r, raw.len());
+                prop_assert_eq!(j, json.len());
+                prop_assert_eq!(&json, &escaped(&raw), "{:?}", pairs);
+            }
+            (r, j) => {
+                prop_assert_eq!(r.err(), j.err(), "{:?}", pairs);
+                prop_assert!(json.is_empty(), "nothing written on error");
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn every_byte_to_escape_at_every_position() {
+        // `"`, `\`, control bytes (the separators among them, refused) and plain bytes,
+        // at every lane of the word checks, in names and values, short and long.
+        for len in 1..26 {
+            for pos in 0..len {
+                for b in [b'"', b'\\', 0, 1, 2, 3, 0x1f, 0x7f, b'a'] {
+                    let mut s = std::vec![b'x'; len];
+                    s[pos] = b;
+                    let s = String::from_utf8(s).unwrap();
+                    writers_agree(&[(&s, "v")]).unwrap();
+                    writers_agree(&[("k", &s), ("WAIT", "true")]).unwrap();
+                    writers_agree(&[(&s, &s)]).unwrap();
+                }
+            }
+        }
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => "[a-zA-Z0-9%_ -]{0,24}",
+            2 => "[\\x00-\\x1f\"\\\\a-z\u{e9}\u{1F600}]{0,16}",
+            1 => "\\PC{0,12}",
+        ]
+    }
+
+    proptest! {
+        /// Any pairs: the JSON form is the string escaped, or both refuse them alike. The
+        /// builder, pair by pair: `Properties::put`'s errors, a too-small buffer reported
+        /// with the escaped size, unchanged on error; its text decodes to the string; and
+        /// a send header carrying it encodes to the same frame, JSON or binary, as one
+        /// carrying the string itself.
+        #[test]
+        fn the_json_form_is_the_string_escaped(
+            pairs in proptest::collection::vec((text(), text()), 0..8),
+            room in 0usize..400,
+            long in 0usize..600,
+        ) {
+            let mut pairs: Vec<(&str, &str)> =
+                pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            // Sometimes past the one-pass writer's stack buffer.
+            let big = "y".repeat(long);
+            pairs.insert(pairs.len() / 2, ("BIG", &big));
+            writers_agree(&pairs)?;
+
+            let mut json_buf = std::vec![0u8; room];
+            let mut json = JsonProperties::new(&mut json_buf);
+            let mut taken: Vec<(&str, &str)> = Vec::new();
+            for &(k, v) in &pairs {
+                let (len, text) = (json.len(), String::from(json.as_text().raw()));
+                let end = len + json_pair_len(k, v);
+                let want = match check_pair(k, v) {
+                    Err(e) => Some(e),
+                    Ok(()) if end > room => Some(EncodeError::BufferTooSmall { needed: end }),
+                    Ok(()) => None,
+                };
+                prop_assert_eq!(json.put(k, v).map(|_| ()).err(), want);
+                if want.is_some() {
+                    prop_assert_eq!(json.len(), len);
+                    prop_assert_eq!(json.as_text().raw(), text.as_str());
+                } else {
+                    taken.push((k, v));
+                }
+            }
+            let mut raw_buf = std::vec![0u8; 8192];
+            let mut raw = Properties::new(&mut raw_buf);
+            for (k, v) in &taken {
+                raw.put(k, v).unwrap();
+            }
+            prop_assert_eq!(json.raw_len(), raw.len());
+            prop_assert_eq!(json.as_text().raw().as_bytes(), &escaped(raw.as_bytes())[..]);
+            let mut scratch = std::vec![0u8; 8192];
+            prop_assert_eq!(json.as_text().decode_into(&mut scratch).unwrap(), raw.as_str());
+
+            let request = |properties| SendMessageRequest {
+                producer_group: Text::new("G"),
+                topic: Text::new("T"),
+                default_topic: Text::new(SendMessageRequest::DEFAULT_TOPIC),
+                default_topic_queue_nums: 4,
+                queue_id: 1,
+                sys_flag: 0,
+                born_timestamp: 1,
+                flag: 0,
+                properties: Some(properties),
+                reconsume_times: Some(0),
+                unit_mode: Some(false),
+                max_reconsume_times: None,
+                batch: Some(false),
+                broker_name: Some(Text::new("b")),
+            };
+            for ser in [SerializeType::Json, SerializeType::RocketMq] {
+                let enc = CommandEncoder::new(ser);
+                let header = Header::request(RequestCode::SEND_MESSAGE_V2, 7);
+                let frame = |props| {
+                    let fields = request(props).v2();
+                    let mut buf = std::vec![0u8; enc.frame_len(&header, &fields, b"x").unwrap()];
+                    let n = enc.encode(&mut buf, &header, &fields, b"x").unwrap();
+                    buf.truncate(n);
+                    buf
+                };
+                prop_assert_eq!(frame(json.as_text()), frame(Text::new(raw.as_str())));
+            }
+        }
+    }
+
+    #[test]
+    fn the_raw_limit_applies_to_the_string_not_its_escapes() {
+        // 32,767 unescaped bytes are allowed even though escaped they are longer.
+        let value = "\u{1f}".repeat(MAX_PROPERTIES_LEN - 3);
+        let mut buf = std::vec![0u8; 6 * MAX_PROPERTIES_LEN];
+        let mut p = JsonProperties::new(&mut buf);
+        p.put("K", &value).unwrap();
+        assert_eq!(p.raw_len(), MAX_PROPERTIES_LEN);
+        assert_eq!(
+            p.put("K", "v").err(),
+            Some(EncodeError::ValueOutOfRange {
+                field: "message properties"
+            })
+        );
+        let mut out = Vec::new();
+        assert!(write_properties_json(&mut BufMutOut(&mut out), [("K", value.as_str())]).is_ok());
+        assert!(write_properties_json(
+            &mut BufMutOut(&mut out),
+            [("K", value.as_str()), ("a", "b")]
+        )
+        .is_err());
     }
 }
