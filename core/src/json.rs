@@ -1205,6 +1205,7 @@ pub(crate) fn after_compact_member(b: &[u8], i: usize) -> Option<(usize, bool)> 
 pub(crate) const fn special_lanes(w: u64, control: bool) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
+    #[inline(always)]
     const fn zero_lanes(x: u64) -> u64 {
         x.wrapping_sub(ONES) & !x & HIGH
     }

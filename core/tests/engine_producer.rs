@@ -345,7 +345,9 @@ fn a_send_frame_is_what_the_codec_writes_for_the_properties_string() {
         };
         let enc = CommandEncoder::new(ser);
         let mut buf = vec![0u8; 2048];
-        let n = enc.encode(&mut buf, &cmd.header, &plain.v2(), cmd.body).unwrap();
+        let n = enc
+            .encode(&mut buf, &cmd.header, &plain.v2(), cmd.body)
+            .unwrap();
         assert_eq!(&buf[..n], &sent[0].bytes[..], "{ser:?}");
     }
 }

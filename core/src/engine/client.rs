@@ -362,9 +362,10 @@ impl Message<'_> {
             // Re-borrow `extra`'s pairs for the local chain (associated types do not
             // shorten lifetimes by themselves).
             .chain(extra.map(|(k, v)| -> (&str, &str) { (k, v) }));
+        // (The guard keeps the JSON writer out of size builds, which never keep that form.)
         match form {
-            PropsForm::Raw => write_properties(out, pairs),
-            PropsForm::Json => write_properties_json(out, pairs),
+            PropsForm::Json if cfg!(not(rmq_size_opt)) => write_properties_json(out, pairs),
+            _ => write_properties(out, pairs),
         }
         .map_err(CallError::Encode)
     }
@@ -394,8 +395,8 @@ impl PropsForm {
     /// The properties as a send header carries them.
     fn text(self, props: &str) -> Text<'_> {
         match self {
-            PropsForm::Raw => Text::new(props),
-            PropsForm::Json => Text::json(props, !props.is_empty()),
+            PropsForm::Json if cfg!(not(rmq_size_opt)) => Text::json(props, !props.is_empty()),
+            _ => Text::new(props),
         }
     }
 }
