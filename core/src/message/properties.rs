@@ -431,21 +431,14 @@ fn put_pair(c: &mut crate::out::Cursor<'_>, name: &str, value: &str) -> Result<(
     #[cfg(rmq_size_opt)]
     check_pair(name, value)?;
     // Speed builds: the separator check rides on the copy (one pass over each string, not
-    // a scan and then a copy); a flagged word is checked byte by byte, as lanes below 3
-    // include 0x00. `b'a'` pads short strings: never flagged.
+    // a scan and then a copy); lanes below 3 include 0x00, sorted out exactly.
     #[cfg(not(rmq_size_opt))]
-    {
-        let name_flag = c.put_scanned(name.as_bytes(), b'a', below3);
-        c.put(&[NAME_VALUE_SEPARATOR]);
-        let value_flag = c.put_scanned(value.as_bytes(), b'a', below3);
-        c.put(&[PROPERTY_SEPARATOR]);
-        pair_verdict(
-            name,
-            value,
-            || name_flag != 0 && has_separator_exact(name.as_bytes()),
-            || value_flag != 0 && has_separator_exact(value.as_bytes()),
-        )?;
-    }
+    put_pair_flagged(
+        c,
+        (name, value),
+        below3,
+        (&[NAME_VALUE_SEPARATOR], &[PROPERTY_SEPARATOR], 1),
+    )?;
     #[cfg(rmq_size_opt)]
     {
         c.put(name.as_bytes());
@@ -525,39 +518,105 @@ where
     I: IntoIterator<Item = (&'p str, &'p str)>,
     I::IntoIter: Clone,
 {
+    write_in(out, pairs, Form::Raw)
+}
+
+/// The two forms of a properties string a sender writes.
+#[derive(Debug, Clone, Copy)]
+enum Form {
+    /// The string itself.
+    Raw,
+    /// As it sits inside a JSON string.
+    Json,
+}
+
+impl Form {
+    /// The bytes `name`, `value` take.
+    fn pair_len(self, name: &str, value: &str) -> usize {
+        match self {
+            Form::Raw => name.len().saturating_add(value.len()).saturating_add(2),
+            Form::Json => json_pair_len(name, value),
+        }
+    }
+
+    /// [`pair_len`](Self::pair_len) if nothing in the pair is escaped.
+    #[cfg(not(rmq_size_opt))]
+    fn pair_len_unescaped(self, name: &str, value: &str) -> usize {
+        let overhead = match self {
+            Form::Raw => 2,
+            Form::Json => JSON_PAIR_OVERHEAD,
+        };
+        name.len()
+            .saturating_add(value.len())
+            .saturating_add(overhead)
+    }
+
+    /// A checked pair to `out`.
+    fn write_pair(self, out: &mut impl Out, name: &str, value: &str) {
+        match self {
+            Form::Raw => write_pair(out, name, value),
+            Form::Json => write_pair_json(out, name, value),
+        }
+    }
+
+    /// Speed builds: the pair into `c` (with room for it if nothing in it is escaped) in
+    /// one checked pass; `Ok(false)` if it must be written the slow way.
+    #[cfg(not(rmq_size_opt))]
+    #[inline(always)]
+    fn put_pair(
+        self,
+        c: &mut crate::out::Cursor<'_>,
+        name: &str,
+        value: &str,
+    ) -> Result<bool, EncodeError> {
+        match self {
+            Form::Raw => put_pair(c, name, value).map(|()| true),
+            Form::Json => put_pair_json(c, name, value),
+        }
+    }
+}
+
+/// [`write_properties`] / [`write_properties_json`].
+#[cfg_attr(not(rmq_size_opt), inline(always))]
+fn write_in<'p, I>(out: &mut impl Out, pairs: I, form: Form) -> Result<usize, EncodeError>
+where
+    I: IntoIterator<Item = (&'p str, &'p str)>,
+    I::IntoIter: Clone,
+{
     let it = pairs.into_iter();
     // Speed builds: the usual few short pairs are checked and assembled on the stack in
     // one pass, then put whole. Put piece by piece, a growable sink (a send's message
     // buffer) checked its capacity and called memcpy four times a pair: most of what the
-    // properties cost. Longer strings take the two passes below. (Size builds: flash.)
+    // properties cost. Longer strings, and JSON pairs with something to escape, take the
+    // two passes below. (Size builds: flash.)
     #[cfg(not(rmq_size_opt))]
     {
-        const STACK: usize = 256;
+        const STACK: usize = 512;
         let mut buf = [0u8; STACK];
         let mut c = crate::out::Cursor::new(&mut buf);
         let mut fits = true;
         for (k, v) in it.clone() {
-            if c.at()
-                .saturating_add(k.len())
-                .saturating_add(v.len())
-                .saturating_add(2)
-                > STACK
-            {
-                // The two passes below check every pair again, this one included.
+            // A pair's length if nothing in it is escaped (JSON pairs with escapes are
+            // longer, and refused by `put_pair` below).
+            let end = c.at().saturating_add(form.pair_len_unescaped(k, v));
+            // The two passes below check every pair again, this one included.
+            if end > STACK || !form.put_pair(&mut c, k, v)? {
                 fits = false;
                 break;
             }
-            put_pair(&mut c, k, v)?;
         }
+        // Under STACK bytes: far under MAX_PROPERTIES_LEN.
         if fits {
             let n = c.at();
             out.put(buf.get(..n).unwrap_or_default());
             return Ok(n);
         }
     }
-    let n = properties_len(it.clone())?;
+    properties_len(it.clone())?;
+    let mut n = 0usize;
     for (k, v) in it {
-        write_pair(out, k, v);
+        form.write_pair(out, k, v);
+        n = n.saturating_add(form.pair_len(k, v));
     }
     Ok(n)
 }
@@ -602,24 +661,45 @@ fn put_pair_json(
     name: &str,
     value: &str,
 ) -> Result<bool, EncodeError> {
-    // Lanes JSON escapes include the separators (and 0x00): one word test for both
-    // checks. `b'a'` pads short strings: never flagged.
-    let special = |w: u64| crate::json::special_lanes(w, true);
     // The escapes as eight-byte stores where there is room (the next bytes overwrite the
     // two extra): two overlapping four-byte stores cost more.
     const NAME_VALUE: [u8; 8] = *b"\\u0001\0\0";
     const PAIR_END: [u8; 8] = *b"\\u0002\0\0";
-    let name_flag = c.put_scanned(name.as_bytes(), b'a', special);
-    c.put_prefix(&NAME_VALUE, NAME_VALUE_SEPARATOR_JSON.len());
-    let value_flag = c.put_scanned(value.as_bytes(), b'a', special);
-    c.put_prefix(&PAIR_END, PROPERTY_SEPARATOR_JSON.len());
+    // Lanes JSON escapes include the separators (and 0x00): one word test for both
+    // checks.
+    let flags = put_pair_flagged(
+        c,
+        (name, value),
+        |w| crate::json::special_lanes(w, true),
+        (&NAME_VALUE, &PAIR_END, NAME_VALUE_SEPARATOR_JSON.len()),
+    )?;
+    Ok(flags == 0)
+}
+
+/// Speed builds: name, the first separator, value, the second (the first `len` bytes of
+/// each) into `c`, each string copied and checked in one pass: `flag` marks the word
+/// lanes to look at (`b'a'` pads short strings: it must flag no `a`), and a flagged
+/// string is checked byte by byte for 0x01/0x02. [`check_pair`]'s errors; else the OR of
+/// the flags. On error `c` may hold some of the pair.
+#[cfg(not(rmq_size_opt))]
+#[inline(always)]
+fn put_pair_flagged<const N: usize>(
+    c: &mut crate::out::Cursor<'_>,
+    (name, value): (&str, &str),
+    flag: impl Fn(u64) -> u64 + Copy,
+    (name_value, pair_end, len): (&[u8; N], &[u8; N], usize),
+) -> Result<u64, EncodeError> {
+    let name_flag = c.put_scanned(name.as_bytes(), b'a', flag);
+    c.put_prefix(name_value, len);
+    let value_flag = c.put_scanned(value.as_bytes(), b'a', flag);
+    c.put_prefix(pair_end, len);
     pair_verdict(
         name,
         value,
         || name_flag != 0 && has_separator_exact(name.as_bytes()),
         || value_flag != 0 && has_separator_exact(value.as_bytes()),
     )?;
-    Ok(name_flag | value_flag == 0)
+    Ok(name_flag | value_flag)
 }
 
 /// Encode `pairs` as [`write_properties`] does, but in the form the string takes inside
@@ -644,41 +724,7 @@ where
     I: IntoIterator<Item = (&'p str, &'p str)>,
     I::IntoIter: Clone,
 {
-    let it = pairs.into_iter();
-    // Speed builds: as in `write_properties`, the usual few short clean pairs are checked
-    // and assembled on the stack in one pass, then put whole.
-    #[cfg(not(rmq_size_opt))]
-    {
-        const STACK: usize = 512;
-        let mut buf = [0u8; STACK];
-        let mut c = crate::out::Cursor::new(&mut buf);
-        let mut fits = true;
-        for (k, v) in it.clone() {
-            let end = c
-                .at()
-                .saturating_add(k.len())
-                .saturating_add(v.len())
-                .saturating_add(JSON_PAIR_OVERHEAD);
-            // A pair to escape, or too long: the two passes below check every pair again.
-            if end > STACK || !put_pair_json(&mut c, k, v)? {
-                fits = false;
-                break;
-            }
-        }
-        // Under STACK bytes escaped: far under MAX_PROPERTIES_LEN unescaped.
-        if fits {
-            let n = c.at();
-            out.put(buf.get(..n).unwrap_or_default());
-            return Ok(n);
-        }
-    }
-    properties_len(it.clone())?;
-    let mut n = 0usize;
-    for (k, v) in it {
-        write_pair_json(out, k, v);
-        n = n.saturating_add(json_pair_len(k, v));
-    }
-    Ok(n)
+    write_in(out, pairs, Form::Json)
 }
 
 /// Builds a properties string already escaped for a JSON header, in a caller's buffer,
@@ -741,9 +787,7 @@ impl<'b> JsonProperties<'b> {
         {
             let clean_end = self
                 .len
-                .saturating_add(name.len())
-                .saturating_add(value.len())
-                .saturating_add(JSON_PAIR_OVERHEAD);
+                .saturating_add(Form::Json.pair_len_unescaped(name, value));
             // The cursor gets the rest of the buffer, not just the pair's room: the
             // escapes' eight-byte stores may then reach past the pair.
             let rest = (clean_end <= self.buf.len())
