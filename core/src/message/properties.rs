@@ -6,6 +6,9 @@
 //!   separators inside names or values and strings over 32 767 bytes.
 //! * [`Properties`] builds a properties string in a caller's buffer (no allocator);
 //!   with `alloc`, [`PropertyMap`] is an owned, ordered map.
+//! * [`write_properties_json`] / [`JsonProperties`] write the same string already
+//!   escaped for a JSON header, which the header then copies as it is (a producer whose
+//!   requests are JSON keeps its sends' properties this way).
 //!
 //! Inside a JSON header the properties value (`properties` / `i`) arrives as a
 //! [`Text`] holding `\u0001` / `\u0002` escapes. Decode it first:
