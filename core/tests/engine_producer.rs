@@ -310,24 +310,34 @@ fn sync_send_goes_route_then_broker_and_reports_the_receipt() {
 /// A JSON engine keeps a send's properties JSON-escaped (its header then copies them),
 /// and a binary one keeps them as they are: either way the frame is byte for byte what
 /// the codec writes for the same header carrying the properties string itself,
-/// including properties whose names and values hold bytes JSON escapes.
+/// including properties whose names and values hold bytes JSON escapes, and a message
+/// that fills the send's bounded buffer (1,024 bytes here) with the string itself,
+/// where the escaped form would not fit: it is kept as it is and sent all the same.
 #[test]
 fn a_send_frame_is_what_the_codec_writes_for_the_properties_string() {
-    for ser in [SerializeType::Json, SerializeType::RocketMq] {
+    let user = [("quote\"d", "back\\slash\ttab"), ("é", "😀\u{7f}")];
+    let small = Message {
+        tags: Some("TagA"),
+        keys: Some("k1 k2"),
+        properties: &user,
+        ..Message::new("TopicTest", b"hello")
+    };
+    // TAGS, WAIT and UNIQ_KEY (32 hex digits): 62 bytes unescaped, 92 escaped.
+    let filling = vec![b'x'; 1024 - 62];
+    let full = Message {
+        tags: Some("TagA"),
+        ..Message::new("TopicTest", &filling)
+    };
+    for (ser, msg) in [SerializeType::Json, SerializeType::RocketMq]
+        .into_iter()
+        .flat_map(|ser| [(ser, &small), (ser, &full)])
+    {
         let (mut config, uniq) = test_config();
         config.serialize_type = ser;
         let mut c = TestClient::new(config, uniq, 42, Instant::from_millis(0));
         c.set_namesrv(NS).unwrap();
         c.register_producer("PG").unwrap();
-        let user = [("quote\"d", "back\\slash\ttab"), ("é", "😀\u{7f}")];
-        let msg = Message {
-            tags: Some("TagA"),
-            keys: Some("k1 k2"),
-            properties: &user,
-            ..Message::new("TopicTest", b"hello")
-        };
-        let (_, conns) =
-            send_msg_through_route(&mut c, 0, &[("broker-a", "127.0.0.1:10911")], &msg);
+        let (_, conns) = send_msg_through_route(&mut c, 0, &[("broker-a", "127.0.0.1:10911")], msg);
         c.handle_connected(Instant::from_millis(1), conns[0].0);
         let (sent, _) = drain(&mut c, 1);
         assert_eq!(sent.len(), 1);
@@ -336,9 +346,15 @@ fn a_send_frame_is_what_the_codec_writes_for_the_properties_string() {
         let mut scratch = [0u8; 512];
         let props = req.properties.unwrap().decode_into(&mut scratch).unwrap();
         let view = PropertiesView::new(props);
-        assert_eq!(view.get("quote\"d"), Some("back\\slash\ttab"));
-        assert_eq!(view.get("é"), Some("😀\u{7f}"));
-        assert_eq!(view.get("KEYS"), Some("k1 k2"));
+        assert_eq!(view.get("TAGS"), Some("TagA"));
+        if msg.body == b"hello" {
+            assert_eq!(view.get("quote\"d"), Some("back\\slash\ttab"));
+            assert_eq!(view.get("é"), Some("😀\u{7f}"));
+            assert_eq!(view.get("KEYS"), Some("k1 k2"));
+        } else {
+            assert_eq!(props.len(), 62);
+            assert_eq!(cmd.body, &filling[..]);
+        }
         let plain = SendMessageRequest {
             properties: Some(props.into()),
             ..req

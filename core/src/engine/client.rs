@@ -327,8 +327,7 @@ impl<'m> Message<'m> {
 impl Message<'_> {
     /// Write the properties string a Java producer sends for this message (user
     /// properties, TAGS, KEYS, DELAY, TIMER_DELIVER_MS, WAIT, UNIQ_KEY, then `extra`) to
-    /// `out`, in `form`; its length. (Whether it all fit
-    /// is `out`'s to tell.)
+    /// `out`, in `form`; its length. (Whether it all fit is `out`'s to tell.)
     fn encode_properties<'p>(
         &'p self,
         out: &mut impl Out,
@@ -1283,32 +1282,43 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
         // growable buffer grows past it, a bounded one is checked by its appends.
         const PROPERTIES_GUESS: usize = 192;
         let hint = body.len().saturating_add(PROPERTIES_GUESS);
-        let mut data = B::with_capacity(B::LIMIT.map_or(hint, |limit| hint.min(limit)))
-            .ok_or(CallError::Full("message buffer"))?;
-        let mut out = AppendOut {
-            buf: &mut data,
-            fits: true,
+        let room = B::LIMIT.map_or(hint, |limit| hint.min(limit));
+        // Writes the properties in `form`, then the body, into `data`; their length, or
+        // `None` if they did not fit.
+        let fill = |data: &mut B, form| -> Result<Option<usize>, CallError> {
+            let mut out = AppendOut {
+                buf: data,
+                fits: true,
+            };
+            let props_len = msg.encode_properties(
+                &mut out,
+                form,
+                &msg_id,
+                transactional
+                    .then_some((keys::TRAN_MSG, "true"))
+                    .into_iter()
+                    .chain(transactional.then_some((keys::PGROUP, group.as_str())))
+                    .chain(
+                        self.config
+                            .namespace
+                            .as_deref()
+                            .map(|ns| (keys::INSTANCE_ID, ns)),
+                    )
+                    .chain(extra.iter().copied()),
+            )?;
+            Ok((out.fits && out.buf.append(body)).then_some(props_len))
         };
-        let props_form = PropsForm::for_requests(self.config.serialize_type);
-        let props_len = msg.encode_properties(
-            &mut out,
-            props_form,
-            &msg_id,
-            transactional
-                .then_some((keys::TRAN_MSG, "true"))
-                .into_iter()
-                .chain(transactional.then_some((keys::PGROUP, group.as_str())))
-                .chain(
-                    self.config
-                        .namespace
-                        .as_deref()
-                        .map(|ns| (keys::INSTANCE_ID, ns)),
-                )
-                .chain(extra.iter().copied()),
-        )?;
-        if !(out.fits && data.append(body)) {
-            return Err(CallError::Full("message buffer"));
+        let mut props_form = PropsForm::for_requests(self.config.serialize_type);
+        let mut data = B::with_capacity(room).ok_or(CallError::Full("message buffer"))?;
+        let mut props_len = fill(&mut data, props_form)?;
+        // The escaped form is longer: a bounded buffer may still hold the string itself
+        // (a message that fits keeps fitting whatever form the requests take).
+        if props_len.is_none() && cfg!(not(rmq_size_opt)) && props_form == PropsForm::Json {
+            props_form = PropsForm::Raw;
+            data = B::with_capacity(room).ok_or(CallError::Full("message buffer"))?;
+            props_len = fill(&mut data, props_form)?;
         }
+        let props_len = props_len.ok_or(CallError::Full("message buffer"))?;
         // A known topic without a namespace needs no wrapped copy (a 136-byte name per
         // send).
         let known = match self.config.namespace {
