@@ -117,7 +117,7 @@ pub mod ours {
         SendMessageRequest {
             producer_group: PRODUCER_GROUP.into(),
             topic: TOPIC.into(),
-            default_topic: SendMessageRequest::DEFAULT_TOPIC.into(),
+            default_topic: const { Text::key(SendMessageRequest::DEFAULT_TOPIC) },
             default_topic_queue_nums: SendMessageRequest::DEFAULT_TOPIC_QUEUE_NUMS,
             queue_id: QUEUE_ID,
             sys_flag: 0,

@@ -2740,7 +2740,8 @@ impl<C: Collections, B: MessageBuf, const INFLIGHT: usize> Client<C, B, INFLIGHT
                 let req = SendMessageRequest {
                     producer_group: Text::new(group),
                     topic: Text::new(&topic.topic),
-                    default_topic: Text::new(DEFAULT_TOPIC),
+                    // Known clean at compile time: written without a scan.
+                    default_topic: const { Text::key(DEFAULT_TOPIC) },
                     default_topic_queue_nums: DEFAULT_TOPIC_QUEUE_NUMS,
                     queue_id: queue.map_or(0, |q| q.queue_id),
                     sys_flag: op.sys_flag,
