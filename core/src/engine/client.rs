@@ -40,7 +40,10 @@ use crate::error::{DecodeError, EncodeError};
 use crate::ext::{EmptyFields, EncodeFields, NoFields};
 use crate::frame::{Decoded, FrameDecoder};
 use crate::header::{GetRouteInfoRequest, SendMessageRequest, SendMessageResponse};
-use crate::message::properties::{keys, write_properties, write_properties_json};
+// A send keeps its properties in one of the two forms the properties writers know.
+use crate::message::properties::{
+    keys, write_properties, write_properties_json, Form as PropsForm,
+};
 use crate::message::UniqKeyGenerator;
 use crate::out::{Out, SliceOut};
 use crate::producer::retry::{classify, Attempt, RetryPolicy, SendMode, SendStatus, Verdict};
@@ -367,36 +370,6 @@ impl Message<'_> {
             _ => write_properties(out, pairs),
         }
         .map_err(CallError::Encode)
-    }
-}
-
-/// How a send keeps its properties string. Speed builds whose requests are JSON keep it
-/// JSON-escaped: each attempt's header then copies it instead of escaping it again (a
-/// quarter of encoding a JSON send). Size builds keep the one form, for flash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PropsForm {
-    /// The string itself (binary headers, batches, size builds).
-    Raw,
-    /// As it sits inside a JSON string ([`write_properties_json`]).
-    Json,
-}
-
-impl PropsForm {
-    /// The form a send's properties are kept in, for requests in `ser`.
-    fn for_requests(ser: SerializeType) -> Self {
-        if cfg!(not(rmq_size_opt)) && ser == SerializeType::Json {
-            PropsForm::Json
-        } else {
-            PropsForm::Raw
-        }
-    }
-
-    /// The properties as a send header carries them.
-    fn text(self, props: &str) -> Text<'_> {
-        match self {
-            PropsForm::Json if cfg!(not(rmq_size_opt)) => Text::json(props, !props.is_empty()),
-            _ => Text::new(props),
-        }
     }
 }
 
